@@ -1,0 +1,33 @@
+"""hybridtune: range-test priors, an Optuna search inside them, and a cost-fair proof against grid search.
+
+The public API lives here; everything else is private (``hybridtune._*``).
+
+Example:
+    >>> import hybridtune as ht
+    >>> task = ht.Task(model="cnn", data="synthetic:n=300", device="cpu")
+    >>> result = ht.train(task, ht.TrainConfig(optimizer="adam", lr=3e-3, epochs=2, batch_size=32))
+    >>> result.status
+    'completed'
+"""
+
+from __future__ import annotations
+
+from ._data import DataSplits, TensorSplit, list_datasets, load_dataset, make_splits
+from ._device import resolve_device
+from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, StorageError,
+                      UnknownNameError)
+from ._models import MODELS, create_model, list_models
+from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
+from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult,
+                       evaluate, param_groups, train)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODELS", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS", "SCHEDULES",
+    "ConfigError", "Cost", "DataError", "DataSplits", "EpochStats", "HybridTuneError", "ModelError",
+    "StepTrace", "StorageError", "TargetHit", "Task", "TensorSplit", "TrainConfig", "TrainResult",
+    "UnknownNameError",
+    "create_model", "evaluate", "list_datasets", "list_models", "load_dataset", "make_splits",
+    "param_groups", "resolve_device", "train",
+]

@@ -1,0 +1,3 @@
+from hybridtune._cli import entry_point
+
+entry_point()

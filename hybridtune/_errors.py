@@ -1,0 +1,35 @@
+"""The exception hierarchy.
+
+Every error hybridtune raises on purpose is a :class:`HybridTuneError`; each concrete class also
+subclasses the matching built-in (skorch / optuna convention), so ``except ValueError`` keeps working.
+The CLI turns these into one line and exit code 2; anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+
+class HybridTuneError(Exception):
+    """Base class of every error hybridtune raises deliberately."""
+
+
+class ConfigError(HybridTuneError, ValueError):
+    """A setting, flag, spec key or argument breaks a rule. The message names the rule and the value."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A registry lookup missed. The message lists the valid names and suggests the closest."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; keep it readable.
+        return str(self.args[0]) if self.args else ""
+
+
+class DataError(HybridTuneError, ValueError):
+    """A dataset is missing, malformed or unusable (names the path and the files expected)."""
+
+
+class ModelError(HybridTuneError, RuntimeError):
+    """A model factory failed to build a model, or the model does not fit the data."""
+
+
+class StorageError(HybridTuneError, RuntimeError):
+    """An Optuna storage URL is malformed or the database cannot be reached."""
