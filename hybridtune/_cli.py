@@ -8,6 +8,7 @@ bars). Errors of the :class:`HybridTuneError` family become one line on stderr a
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -238,8 +239,10 @@ def _run_list(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------
 # Entry point
 
-#: Commands register here; later features add their own ``_add_*`` functions.
+#: Commands defined in this module.
 COMMANDS: list[Callable[[Any], None]] = [_add_train, _add_list]
+#: Modules with more commands; each defines ``add_commands(subparsers)``. Imported only to build the parser.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for add in COMMANDS:
         add(sub)
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"hybridtune.{module}").add_commands(sub)
     return parser
 
 
