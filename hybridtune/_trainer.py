@@ -44,7 +44,7 @@ class TrainConfig:
             step sees the same batch size and BatchNorm never sees a batch of one.
         epochs / steps: the budget; ``steps`` wins when both are given.
         schedule: ``constant``, ``onecycle`` (``OneCycleLR``), ``cyclic`` (``CyclicLR``), ``power``
-            (``lr * alpha**epoch``), ``cosine`` (``CosineAnnealingLR``), or the range-test sweeps
+            (``lr * alpha**epoch``; ``alpha > 1`` raises the LR every epoch, seed 002's step 2), ``cosine`` (``CosineAnnealingLR``), or the range-test sweeps
             ``range_exp`` / ``range_linear`` from ``lr`` to ``lr_end``.
         cycle_momentum: (max, base) momentum for ``onecycle``, moved inversely to the LR; ``None``
             holds ``momentum`` fixed.
@@ -77,7 +77,7 @@ class TrainConfig:
     # cyclical LR (seed 002): between lr*low and lr*high, one full cycle every cyclic_epochs
     cyclic_bounds: tuple[float, float] = (0.5, 2.0)
     cyclic_epochs: float = 2.0
-    # power decay (seed 002): lr * alpha**epoch; None -> (2/3)**(1/epochs)
+    # power decay (seed 002): lr * alpha**epoch; None -> (2/3)**(1/epochs); alpha > 1 raises it per epoch
     power_alpha: float | None = None
     # range-test sweeps
     lr_end: float = 10.0
@@ -129,8 +129,8 @@ class TrainConfig:
         lo, hi = self.cyclic_bounds
         if not 0 < lo < hi:
             raise ConfigError(f"cyclic_bounds must be (low, high) with 0 < low < high, but got {self.cyclic_bounds}.")
-        if self.power_alpha is not None and not 0 < self.power_alpha <= 1:
-            raise ConfigError(f"power_alpha must be in (0, 1], but got power_alpha={self.power_alpha}.")
+        if self.power_alpha is not None and not (math.isfinite(self.power_alpha) and self.power_alpha > 0):
+            raise ConfigError(f"power_alpha must be a positive finite number, but got power_alpha={self.power_alpha}.")
         if self.target is not None and not 0 < self.target <= 1:
             raise ConfigError(f"target must be an accuracy in (0, 1], but got target={self.target}.")
         check_choice("target_metric", self.target_metric, ("train_acc", "val_acc"))
