@@ -98,6 +98,13 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
         raise
 
 
+def quiet_optuna(args: argparse.Namespace) -> None:
+    """Optuna logs every trial at INFO; the CLI shows progress bars instead (``--debug`` keeps the logs)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.DEBUG if getattr(args, "debug", False) else optuna.logging.WARNING)
+
+
 def console(args: argparse.Namespace) -> Any:
     from rich.console import Console
 
@@ -242,7 +249,7 @@ def _run_list(args: argparse.Namespace) -> int:
 #: Commands defined in this module.
 COMMANDS: list[Callable[[Any], None]] = [_add_train, _add_list]
 #: Modules with more commands; each defines ``add_commands(subparsers)``. Imported only to build the parser.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("_cli_seeds",)
 
 
 def build_parser() -> argparse.ArgumentParser:
