@@ -16,7 +16,10 @@ from ._data import DataSplits, TensorSplit, list_datasets, load_dataset, make_sp
 from ._device import resolve_device
 from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, StorageError,
                       UnknownNameError)
+from ._landscape import LandscapeResult, LineCurve, landscape
 from ._models import MODELS, create_model, list_models
+from ._procedure import Check, LRRamp, ProcedureResult, RedFlag, procedure, red_flags
+from ._sweep import OptimizerBand, SweepResult, SweepRun, successful_band, sweep
 from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
 from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult,
                        evaluate, param_groups, train)
@@ -30,4 +33,7 @@ __all__ = [
     "UnknownNameError",
     "create_model", "evaluate", "list_datasets", "list_models", "load_dataset", "make_splits",
     "param_groups", "resolve_device", "train",
+    # seed procedures (issue 7)
+    "Check", "LRRamp", "LandscapeResult", "LineCurve", "OptimizerBand", "ProcedureResult", "RedFlag",
+    "SweepResult", "SweepRun", "landscape", "procedure", "red_flags", "successful_band", "sweep",
 ]

@@ -14,6 +14,7 @@ from ._errors import ConfigError
 def add_commands(sub: Any) -> None:
     _add_sweep(sub)
     _add_landscape(sub)
+    _add_procedure(sub)
 
 
 def _float_list(text: str) -> list[float]:
@@ -193,5 +194,70 @@ def _run_landscape(args: argparse.Namespace) -> int:
                                          [("Line searches", landscape_figure(result))]), con)
     if args.json:
         write_json(args.json, {"command": "landscape", "task": task.describe(), **result.to_dict()})
+        con.print(f"wrote {args.json}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# procedure
+
+
+def _add_procedure(sub: Any) -> None:
+    p = sub.add_parser("procedure", help="seed 002's procedure: LR and momentum ramps, three checks, red flags",
+                       description="Raise the LR every epoch, then the momentum; train the chosen constant "
+                                   "setting; check power decay, a cyclical LR and Adam against it (each with a "
+                                   "verdict); look for red flags that point at bugs. One HTML report.")
+    add_task_options(p)
+    g = p.add_argument_group("procedure")
+    g.add_argument("--epochs", type=positive_int, default=5, help="M: epochs of the baseline and each check (default: 5)")
+    g.add_argument("--batch-size", type=positive_int, default=128)
+    g.add_argument("--lr-start", type=positive_float, help="first LR of the ramp (default: by optimizer family)")
+    g.add_argument("--lr-factor", type=positive_float, default=10 ** 0.5, help="LR factor per epoch (default: 3.16)")
+    g.add_argument("--ramp-epochs", type=positive_int, default=8, help="epochs of the LR ramp (default: 8)")
+    g.add_argument("--momentum-epochs", type=positive_int, default=5, help="epochs of the momentum ramp (default: 5)")
+    g.add_argument("--report", metavar="PATH", help="HTML report (default: runs/procedure-<model>-<dataset>.html)")
+    add_output_options(p)
+    p.set_defaults(handler=_run_procedure)
+
+
+def _run_procedure(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from ._procedure import procedure
+    from ._seed_figures import (checks_figure, html_page, lr_ramp_figure, momentum_ramp_figure, table_html)
+
+    con = console(args)
+    task = make_task(args)
+    con.print(f"[bold]procedure[/] {task.model_name} on {task.data.name} with {task.optimizer}, device {task.device}")
+    bar, report = _progress(con, args)
+    with bar:
+        r = procedure(task, epochs=args.epochs, batch_size=args.batch_size, lr_start=args.lr_start,
+                      lr_factor=args.lr_factor, ramp_epochs=args.ramp_epochs, momentum_epochs=args.momentum_epochs,
+                      seed=args.seed, progress=report)
+    con.print(f"step 2, LR: {r.lr:.3g} ({r.lr_ramp.reasoning})")
+    if r.momentum_ramp is not None:
+        con.print(f"step 3, momentum: {r.momentum:.3g} ({r.momentum_ramp.reasoning})")
+    con.print(f"baseline (constant): best val accuracy {fmt(r.baseline.best_val_acc)}")
+    for c in r.checks:
+        con.print(f"  {c.verdict}")
+    table = Table(title="red flags")
+    for col in ("check", "flag", "finding"):
+        table.add_column(col)
+    for f in r.red_flags:
+        table.add_row(f.name, "[red]RED FLAG[/]" if f.triggered else "ok", f.message)
+    con.print(table)
+    con.print(f"cost: {r.cost.examples} examples, {r.cost.seconds:.1f}s")
+    path = args.report or f"runs/procedure-{task.model_name}-{task.data.name}.html".replace(":", "_")
+    intro = (f"<p>Chosen: LR {r.lr:.3g} ({r.lr_ramp.reasoning}); momentum {r.momentum:.3g}.</p>"
+             "<h2>Verdicts</h2><ul>" + "".join(f"<li>{c.verdict}</li>" for c in r.checks) + "</ul>"
+             "<h2>Red flags</h2>" + table_html([{"check": f.name, "flag": "RED FLAG" if f.triggered else "ok",
+                                                  "finding": f.message} for f in r.red_flags]))
+    figs = [("LR raised every epoch", lr_ramp_figure(r))]
+    if r.momentum_ramp is not None:
+        figs.append(("Momentum raised every epoch", momentum_ramp_figure(r)))
+    figs.append(("Checks", checks_figure(r)))
+    _write_html(path, html_page(f"Procedure: {task.model_name} on {task.data.name}", figs, intro_html=intro), con)
+    if args.json:
+        write_json(args.json, {"command": "procedure", "task": task.describe(), "report": path, **r.to_dict()})
         con.print(f"wrote {args.json}")
     return 0

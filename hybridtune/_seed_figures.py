@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ._landscape import LandscapeResult
+from ._procedure import ProcedureResult
 from ._sweep import SweepResult
 
 
@@ -68,6 +69,50 @@ def landscape_figure(result: LandscapeResult) -> go.Figure:
     fig.update_yaxes(type="log", row=1)
     fig.update_xaxes(title="alpha", row=2)
     fig.update_layout(title="Weight-space line searches (seed 002, steps 1 and 7)")
+    return fig
+
+
+def lr_ramp_figure(result: ProcedureResult) -> go.Figure:
+    """Step 2: train and validation loss per epoch against the LR of that epoch."""
+    ramp = result.lr_ramp
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=ramp.lrs, y=ramp.train_losses, mode="lines+markers", name="train loss"))
+    fig.add_trace(go.Scatter(x=ramp.lrs, y=ramp.val_losses, mode="lines+markers", name="val loss"))
+    fig.add_vline(x=ramp.chosen_lr, line_dash="dash", annotation_text=f"chosen {ramp.chosen_lr:.3g}")
+    fig.update_xaxes(type="log", title="learning rate of the epoch")
+    fig.update_yaxes(title="loss")
+    fig.update_layout(title="LR raised every epoch (step 2)")
+    return fig
+
+
+def momentum_ramp_figure(result: ProcedureResult) -> go.Figure:
+    """Step 3: validation loss per epoch against the momentum of that epoch."""
+    fig = go.Figure()
+    ramp = result.momentum_ramp
+    if ramp is not None:
+        fig.add_trace(go.Scatter(x=list(ramp.momenta), y=list(ramp.train_losses), mode="lines+markers",
+                                 name="train loss"))
+        fig.add_trace(go.Scatter(x=list(ramp.momenta), y=list(ramp.val_losses), mode="lines+markers",
+                                 name="val loss"))
+        fig.add_vline(x=ramp.suggested, line_dash="dash", annotation_text=f"chosen {ramp.suggested:.3g}")
+    fig.update_xaxes(title="momentum of the epoch")
+    fig.update_yaxes(title="loss")
+    fig.update_layout(title="Momentum raised every epoch (step 3)")
+    return fig
+
+
+def checks_figure(result: ProcedureResult) -> go.Figure:
+    """Steps 4-6: validation accuracy per epoch, the chosen constant setting against each check."""
+    fig = go.Figure()
+    base = [e.val_acc for e in result.baseline.epochs]
+    fig.add_trace(go.Scatter(x=list(range(1, len(base) + 1)), y=base, mode="lines+markers",
+                             name=f"constant lr {result.lr:.3g}", line={"width": 3}))
+    for c in result.checks:
+        fig.add_trace(go.Scatter(x=list(range(1, len(c.curve) + 1)), y=list(c.curve), mode="lines+markers",
+                                 name=c.name))
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title="validation accuracy")
+    fig.update_layout(title="Checks against the chosen constant setting (steps 4-6)")
     return fig
 
 
