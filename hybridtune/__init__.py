@@ -16,9 +16,13 @@ from ._data import DataSplits, TensorSplit, list_datasets, load_dataset, make_sp
 from ._device import resolve_device
 from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, StorageError,
                       UnknownNameError)
+from ._figures import momentum_runs_figure, range_test_figure
 from ._landscape import LandscapeResult, LineCurve, landscape
 from ._models import MODELS, create_model, list_models
+from ._priors import MomentumRamp, MomentumRun, Priors, find_priors, momentum_ramp, momentum_runs
 from ._procedure import Check, LRRamp, ProcedureResult, RedFlag, procedure, red_flags
+from ._rangetest import RangeTestResult, lr_range_test
+from ._suggest import LRBand, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
 from ._sweep import OptimizerBand, SweepResult, SweepRun, successful_band, sweep
 from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
 from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult,
@@ -36,4 +40,8 @@ __all__ = [
     # seed procedures (issue 7)
     "Check", "LRRamp", "LandscapeResult", "LineCurve", "OptimizerBand", "ProcedureResult", "RedFlag",
     "SweepResult", "SweepRun", "landscape", "procedure", "red_flags", "successful_band", "sweep",
+    # range-test priors (issue 3)
+    "LRBand", "MomentumRamp", "MomentumRun", "Priors", "RangeTestResult", "find_priors", "lr_range_test",
+    "momentum_ramp", "momentum_runs", "momentum_runs_figure", "range_test_figure", "suggest_band",
+    "suggest_min_div10", "suggest_steepest", "suggest_valley",
 ]
