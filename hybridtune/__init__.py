@@ -27,6 +27,13 @@ from ._sweep import OptimizerBand, SweepResult, SweepRun, successful_band, sweep
 from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
 from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult,
                        evaluate, param_groups, train)
+# the hybrid study (issue 4)
+from ._report import save_to_dashboard, write_report
+from ._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
+                     wide_space)
+from ._spec import StudySpec, load_spec
+from ._study import (Comparison, HistoryPoint, Match, StudyConfig, StudyOutcome, StudyResult, load_result,
+                     run_study)
 
 __version__ = "0.1.0"
 
@@ -44,4 +51,8 @@ __all__ = [
     "LRBand", "MomentumRamp", "MomentumRun", "Priors", "RangeTestResult", "find_priors", "lr_range_test",
     "momentum_ramp", "momentum_runs", "momentum_runs_figure", "range_test_figure", "suggest_band",
     "suggest_min_div10", "suggest_steepest", "suggest_valley",
+    # the hybrid study (issue 4)
+    "Comparison", "GridSpace", "HistoryPoint", "Hyperparams", "Match", "SearchSpace", "StudyConfig",
+    "StudyOutcome", "StudyResult", "StudySpec", "batch_sizes", "grid_space", "load_result", "load_spec",
+    "run_study", "save_to_dashboard", "scale_lr", "search_space", "wide_space", "write_report",
 ]

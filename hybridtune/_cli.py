@@ -249,7 +249,7 @@ def _run_list(args: argparse.Namespace) -> int:
 #: Commands defined in this module.
 COMMANDS: list[Callable[[Any], None]] = [_add_train, _add_list]
 #: Modules with more commands; each defines ``add_commands(subparsers)``. Imported only to build the parser.
-COMMAND_MODULES: tuple[str, ...] = ("_cli_seeds", "_cli_probe")
+COMMAND_MODULES: tuple[str, ...] = ("_cli_seeds", "_cli_probe", "_cli_study")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,846 @@
+"""The hybrid study: probes -> priors -> an Optuna search inside them -> baselines -> a cost-fair comparison.
+
+:func:`run_study` is the whole pipeline in one call; the ``hybridtune study`` command is a thin layer over
+it. Everything a comparison needs is kept in the Optuna storage, so :func:`load_result` rebuilds the same
+numbers from the stored trials alone (``hybridtune report``):
+
+- the search study ``<name>`` holds the priors (user attribute ``priors``, so a resumed study never probes
+  again), its space, and one trial per configuration tried;
+- the baselines are separate studies, ``<name>-grid`` (``GridSampler``, no pruning) and ``<name>-random``
+  (the same sampler and pruner over wide bounds, no priors);
+- every trial stores its cost (``cost``: examples, steps, seconds, epochs), its per-epoch curve
+  (``curve``), the values it trained with (``hyperparams``) and its ``outcome``, pruned and diverged
+  trials included.
+
+A diverging trial is an outcome, not a crash: it is stored as COMPLETE with the value of chance accuracy
+(``1 / classes``), ``outcome="diverged"`` and the trainer's reason. Its cost counts; it is never a study's
+best; the pruners see the accuracies it reported before diverging.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConfigError
+from ._registry import check_choice
+from ._space import (WEIGHT_DECAY_BOUNDS, GridSpace, Hyperparams, SearchSpace, batch_sizes,
+                     dataset_batch_ceiling, grid_space, search_space, wide_space)
+from ._storage import open_storage, redact
+from ._task import Task
+from ._trainer import Cost, TrainConfig, _finite, evaluate, train
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ._priors import Priors
+
+_log = logging.getLogger(__name__)
+
+#: ``progress(phase, done, total)``: how the library reports progress (the CLI draws bars from it).
+Progress = Callable[[str, int, int], None]
+
+SAMPLERS = ("random", "tpe")
+PRUNERS = ("asha", "median", "hyperband", "none")
+BASELINES = ("grid", "random")
+PRESETS = ("default", "quick")
+#: Bumped when what a study stores changes incompatibly.
+FORMAT_VERSION = 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Configuration
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """How to run a study. The defaults fit the default ``resnet`` on ``mnist5k`` study in about 15
+    minutes on two CPU cores, grid included; :meth:`quick` is the 3-minute smoke-size preset.
+
+    Args:
+        name: the search study's name (default ``<model>-<dataset>``, ``-quick`` appended for the quick
+            preset); the baselines are ``<name>-grid`` and ``<name>-random``.
+        trials: trials of the search (completed and pruned ones count; a resumed study runs the rest).
+        epochs: ``E``, each trial's 1cycle length; the grid trains every cell for all ``E``.
+        sampler: ``random`` (default) or ``tpe``.
+        pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.
+        baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
+        tolerance: accuracy points: a study "matches" the grid once it is within this of the grid's best.
+        seed: model initialisation and data order of every probe and trial (common random numbers: the
+            configurations differ, the seed does not), and the samplers' seed.
+        probe_batch_size: the probes' batch size ``B0`` (the LR rule's reference); capped so an epoch keeps
+            8 steps.
+        probe_range_steps / probe_momentum_epochs / probe_momenta: the probes' length.
+        weight_decay: the search's log-uniform weight-decay bounds (0 is always an option).
+        batch_size_floor / batch_size_ceiling: bounds of the searched batch sizes (see
+            :func:`hybridtune.batch_sizes`).
+        grid: overrides of the grid's axes: ``{"lr": [...], "momentum": [...], "weight_decay": [...],
+            "batch_size": [...]}``.
+        preset: ``default`` or ``quick`` (names the study and sizes the grid).
+        test: retrain each study's best configuration once and score it on the test split.
+        dashboard: save a markdown note and plotly figures into the studies for optuna-dashboard.
+
+    Example:
+        >>> StudyConfig.quick().epochs < StudyConfig().epochs
+        True
+    """
+
+    name: str | None = None
+    trials: int = 20
+    epochs: int = 4
+    sampler: str = "random"
+    pruner: str = "asha"
+    baselines: tuple[str, ...] = ("grid",)
+    tolerance: float = 0.5
+    seed: int = 0
+    probe_batch_size: int = 64
+    probe_range_steps: int | None = None
+    probe_momentum_epochs: int = 1
+    probe_momenta: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9)
+    weight_decay: tuple[float, float] = WEIGHT_DECAY_BOUNDS
+    batch_size_floor: int | None = None
+    batch_size_ceiling: int | None = None
+    grid: Mapping[str, tuple[float, ...]] | None = None
+    preset: str = "default"
+    test: bool = True
+    dashboard: bool = True
+
+    def __post_init__(self) -> None:
+        def pos_int(name: str, v: Any, *, optional: bool = False) -> None:
+            if optional and v is None:
+                return
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, but got {name}={v!r}.")
+
+        if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
+                                      or len(self.name) > 200):
+            raise ConfigError(f"name must be a non-empty string of at most 200 characters, but got "
+                              f"name={self.name!r}.")
+        pos_int("trials", self.trials)
+        pos_int("epochs", self.epochs)
+        pos_int("probe_batch_size", self.probe_batch_size)
+        pos_int("probe_range_steps", self.probe_range_steps, optional=True)
+        pos_int("probe_momentum_epochs", self.probe_momentum_epochs)
+        pos_int("batch_size_floor", self.batch_size_floor, optional=True)
+        pos_int("batch_size_ceiling", self.batch_size_ceiling, optional=True)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, but got seed={self.seed!r}.")
+        check_choice("sampler", self.sampler, SAMPLERS)
+        check_choice("pruner", self.pruner, PRUNERS)
+        check_choice("preset", self.preset, PRESETS)
+        baselines = (self.baselines,) if isinstance(self.baselines, str) else tuple(self.baselines)
+        baselines = tuple(b for b in baselines if b != "none")
+        for b in baselines:
+            check_choice("baseline", b, BASELINES + ("none",))
+        object.__setattr__(self, "baselines", tuple(dict.fromkeys(baselines)))
+        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)) \
+                or not 0 <= self.tolerance < 100:
+            raise ConfigError(f"tolerance must be accuracy points in [0, 100), but got tolerance={self.tolerance!r}.")
+        lo, hi = self.weight_decay
+        if not 0 < lo <= hi:
+            raise ConfigError(f"weight_decay must be (low, high) with 0 < low <= high, but got "
+                              f"weight_decay={tuple(self.weight_decay)}.")
+        object.__setattr__(self, "weight_decay", (float(lo), float(hi)))
+        object.__setattr__(self, "probe_momenta", tuple(float(m) for m in self.probe_momenta))
+        if self.grid is not None:
+            object.__setattr__(self, "grid", {k: tuple(v) if isinstance(v, (list, tuple)) else (v,)
+                                              for k, v in dict(self.grid).items()})
+
+    @classmethod
+    def quick(cls, **changes: Any) -> StudyConfig:
+        """The smoke-size preset of ``--quick``: every phase, in about three minutes on two CPU cores.
+
+        Example:
+            >>> StudyConfig.quick(trials=4).trials
+            4
+        """
+        kw: dict[str, Any] = {"trials": 6, "epochs": 2, "preset": "quick", "probe_momenta": (0.95, 0.9)}
+        kw.update(changes)
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> StudyConfig:
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"StudyConfig fields must be among its fields, but got {sorted(unknown)}.")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["grid"] = {k: list(v) for k, v in self.grid.items()} if self.grid else None
+        return _finite(d)
+
+
+def default_name(task: Task, config: StudyConfig) -> str:
+    """``<model>-<dataset>`` (``-quick`` for the quick preset), made safe for a study name."""
+    import re
+
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", task.model_name.rsplit(":", 1)[-1]).strip("_") or "model"
+    data = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(task.data.name).split(":", 1)[0]).strip("_") or "data"
+    return f"{model}-{data}" + ("-quick" if config.preset == "quick" else "")
+
+
+# ----------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One finished trial, in completion order, with the running totals the comparison reads."""
+
+    number: int
+    state: str
+    outcome: str
+    value: float | None
+    cost: Cost
+    cumulative: Cost
+    best_so_far: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "state": self.state, "outcome": self.outcome, "value": self.value,
+                "cost": self.cost.to_dict(), "cumulative": self.cumulative.to_dict(),
+                "best_so_far": self.best_so_far}
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """One study's numbers, computed from its stored trials (see :func:`outcome_from_trials`).
+
+    ``cost`` is the total of every finished trial (completed, pruned, diverged) plus, for the search,
+    the probes (``probe_cost``); ``history`` lists the finished trials in completion order.
+    """
+
+    role: str
+    study_name: str
+    best_value: float | None
+    best_trial: int | None
+    best_params: dict[str, Any]
+    best_hyperparams: dict[str, Any] | None
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_diverged: int
+    n_failed: int
+    cost: Cost
+    probe_cost: Cost | None
+    history: tuple[HistoryPoint, ...]
+    test: dict[str, Any] | None = None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return None if self.test is None else self.test.get("test_accuracy")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _finite({
+            "study": self.study_name, "best_value": self.best_value, "best_trial": self.best_trial,
+            "best_params": dict(self.best_params), "best_config": self.best_hyperparams,
+            "n_trials": self.n_trials, "n_complete": self.n_complete, "n_pruned": self.n_pruned,
+            "n_diverged": self.n_diverged, "n_failed": self.n_failed, "cost": self.cost.to_dict(),
+            "probe_cost": self.probe_cost.to_dict() if self.probe_cost is not None else None,
+            "test_accuracy": self.test_accuracy, "test": self.test,
+            "history": [p.to_dict() for p in self.history],
+        })
+
+    def to_frame(self) -> Any:
+        """One row per finished trial (completion order), as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([{"number": p.number, "state": p.state, "outcome": p.outcome, "value": p.value,
+                              "examples": p.cost.examples, "seconds": p.cost.seconds,
+                              "cumulative_examples": p.cumulative.examples,
+                              "cumulative_seconds": p.cumulative.seconds, "best_so_far": p.best_so_far}
+                             for p in self.history])
+
+
+@dataclass(frozen=True)
+class Match:
+    """When a study first came within the tolerance of the grid's best accuracy, and what that cost."""
+
+    role: str
+    best_value: float | None
+    matched: bool
+    trials_to_match: int | None
+    cost_to_match: Cost | None
+    cost_ratio: float | None
+    seconds_ratio: float | None
+    total_cost: Cost
+    test_accuracy: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.cost_to_match
+        return _finite({
+            "best_value": self.best_value, "matched": self.matched,
+            "cost_to_match_grid": None if c is None else {**c.to_dict(), "trials": self.trials_to_match},
+            "cost_ratio_to_match_grid": self.cost_ratio, "seconds_ratio_to_match_grid": self.seconds_ratio,
+            "cost": self.total_cost.to_dict(), "test_accuracy": self.test_accuracy})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The cost-fair comparison: each study against the grid's best validation accuracy.
+
+    ``target = grid_best - tolerance / 100``. A study's ``cost_to_match`` is its cumulative cost (the
+    probes included for the search) after the first trial, in completion order, whose value reached the
+    target; ``cost_ratio`` divides its examples by the grid's total examples (the price of running the grid
+    to learn its best), ``seconds_ratio`` does the same with wall seconds.
+    """
+
+    tolerance: float
+    grid_best_value: float | None
+    target: float | None
+    rows: dict[str, Match]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _finite({"tolerance_points": self.tolerance, "grid_best_value": self.grid_best_value,
+                        "target": self.target, **{role: m.to_dict() for role, m in self.rows.items()}})
+
+    def to_frame(self) -> Any:
+        """One row per study, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([{"study": role, "best_value": m.best_value, "matched": m.matched,
+                              "trials_to_match": m.trials_to_match,
+                              "examples_to_match": m.cost_to_match.examples if m.cost_to_match else None,
+                              "cost_ratio": m.cost_ratio, "seconds_ratio": m.seconds_ratio,
+                              "examples": m.total_cost.examples, "seconds": m.total_cost.seconds,
+                              "epochs": m.total_cost.epochs, "test_accuracy": m.test_accuracy}
+                             for role, m in self.rows.items()])
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Everything a study produced, rebuilt from storage: the priors, each study's outcome, the comparison.
+
+    ``to_dict()`` is the ``--json`` payload: ``priors``; ``search``, ``grid`` (and ``random``), each with
+    ``best_value``, ``best_params``, ``n_trials`` and ``cost``; ``comparison`` with
+    ``cost_to_match_grid``, ``cost_ratio_to_match_grid`` and ``test_accuracy`` per study.
+    """
+
+    name: str
+    storage: str
+    task: dict[str, Any]
+    config: dict[str, Any]
+    priors: Priors | None
+    space: dict[str, Any] | None
+    grid_space: dict[str, Any] | None
+    search: StudyOutcome
+    grid: StudyOutcome | None
+    random: StudyOutcome | None
+    comparison: Comparison
+
+    @property
+    def outcomes(self) -> dict[str, StudyOutcome]:
+        """The studies that exist, by role (``search``, ``grid``, ``random``)."""
+        return {o.role: o for o in (self.search, self.grid, self.random) if o is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "storage": self.storage, "task": self.task,
+                             "config": self.config, "priors": self.priors.to_dict() if self.priors else None,
+                             "space": self.space, "grid_space": self.grid_space}
+        for role, o in self.outcomes.items():
+            d[role] = o.to_dict()
+        d["comparison"] = self.comparison.to_dict()
+        return _finite(d)
+
+    def to_frame(self) -> Any:
+        """The comparison table, one row per study (pandas)."""
+        return self.comparison.to_frame()
+
+
+# ----------------------------------------------------------------------------------------------
+# Computation from stored trials (pure functions of FrozenTrials)
+
+
+def _outcome_of(t: optuna.trial.FrozenTrial) -> str:
+    return str(t.user_attrs.get("outcome", t.state.name.lower()))
+
+
+def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Cost | None = None) -> \
+        tuple[HistoryPoint, ...]:
+    """Finished trials (completed, pruned, and failed ones that recorded a cost) in completion order,
+    with cumulative cost from ``start`` and the best value so far (diverged trials never count as best)."""
+    from optuna.trial import TrialState
+
+    done = [t for t in trials if t.state.is_finished() and "cost" in t.user_attrs]
+    done.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
+    cum = start or Cost()
+    best: float | None = None
+    points = []
+    for t in done:
+        c = Cost.from_dict(t.user_attrs["cost"])
+        cum = cum + c
+        outcome = _outcome_of(t)
+        value = t.value if t.state == TrialState.COMPLETE and outcome != "diverged" else None
+        if value is not None and (best is None or value > best):
+            best = value
+        points.append(HistoryPoint(number=t.number, state=t.state.name, outcome=outcome,
+                                   value=t.value if t.state == TrialState.COMPLETE else None, cost=c,
+                                   cumulative=cum, best_so_far=best))
+    return tuple(points)
+
+
+def best_trial(trials: Sequence[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial | None:
+    """The completed, non-diverged trial with the highest value (the earliest on a tie)."""
+    from optuna.trial import TrialState
+
+    ok = [t for t in trials if t.state == TrialState.COMPLETE and _outcome_of(t) != "diverged"
+          and t.value is not None and math.isfinite(t.value)]
+    if not ok:
+        return None
+    return max(ok, key=lambda t: (t.value, -t.number))
+
+
+def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.trial.FrozenTrial], *,
+                        probe_cost: Cost | None = None, test: dict[str, Any] | None = None) -> StudyOutcome:
+    """A :class:`StudyOutcome` computed from stored trials alone."""
+    from optuna.trial import TrialState
+
+    history = history_from_trials(trials, start=probe_cost)
+    best = best_trial(trials)
+    total = history[-1].cumulative if history else (probe_cost or Cost())
+    if test is not None and (best is None or test.get("trial") != best.number):
+        test = None  # stale: the best changed since it was tested
+    return StudyOutcome(
+        role=role, study_name=study_name, best_value=None if best is None else best.value,
+        best_trial=None if best is None else best.number, best_params=dict(best.params) if best else {},
+        best_hyperparams=dict(best.user_attrs.get("hyperparams", {})) if best else None,
+        n_trials=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+        n_complete=sum(t.state == TrialState.COMPLETE and _outcome_of(t) != "diverged" for t in trials),
+        n_pruned=sum(t.state == TrialState.PRUNED for t in trials),
+        n_diverged=sum(_outcome_of(t) == "diverged" for t in trials),
+        n_failed=sum(t.state == TrialState.FAIL for t in trials),
+        cost=total, probe_cost=probe_cost, history=history, test=test)
+
+
+def compare(outcomes: Mapping[str, StudyOutcome], *, tolerance: float = 0.5) -> Comparison:
+    """The cost-fair comparison of studies against the grid (see :class:`Comparison`).
+
+    Without a grid (or a grid with no completed trial) there is no target: every ``cost_to_match`` is
+    ``None``, the rest is still filled in.
+    """
+    grid = outcomes.get("grid")
+    grid_best = grid.best_value if grid is not None else None
+    target = None if grid_best is None else grid_best - tolerance / 100.0
+    rows: dict[str, Match] = {}
+    for role, o in outcomes.items():
+        hit = None
+        if target is not None:
+            hit = next(((i, p) for i, p in enumerate(o.history)
+                        if p.best_so_far is not None and p.best_so_far >= target - 1e-12), None)
+        cost = hit[1].cumulative if hit else None
+        ratio = sratio = None
+        if cost is not None and grid is not None:
+            ratio = cost.examples / grid.cost.examples if grid.cost.examples else None
+            sratio = cost.seconds / grid.cost.seconds if grid.cost.seconds else None
+        rows[role] = Match(role=role, best_value=o.best_value, matched=hit is not None,
+                           trials_to_match=None if hit is None else hit[0] + 1, cost_to_match=cost,
+                           cost_ratio=ratio, seconds_ratio=sratio, total_cost=o.cost,
+                           test_accuracy=o.test_accuracy)
+    return Comparison(tolerance=float(tolerance), grid_best_value=grid_best, target=target, rows=rows)
+
+
+# ----------------------------------------------------------------------------------------------
+# Optuna plumbing
+
+
+def _sampler(kind: str, seed: int, n_existing: int) -> optuna.samplers.BaseSampler:
+    import numpy as np
+    import optuna
+
+    # A resumed study must not replay the first run's draws: the seed moves on with the trial count.
+    s = int(np.random.SeedSequence([seed, n_existing]).generate_state(1)[0])
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=s)
+    return optuna.samplers.RandomSampler(seed=s)
+
+
+def _pruner(kind: str, epochs: int) -> optuna.pruners.BasePruner:
+    import optuna
+
+    if kind == "asha":
+        # rungs at 1, 3, 9, ... epochs: a third of the trials go on at each rung
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def _identity(task: Task, config: StudyConfig, role: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    d = task.data
+    ident = {"format": FORMAT_VERSION, "role": role, "model": task.model_name,
+             "model_kwargs": dict(task.model_kwargs), "data": d.name,
+             "splits": [len(d.train), len(d.val), len(d.test)],  # type: ignore[arg-type]
+             "optimizer": task.optimizer, "epochs": config.epochs, "seed": config.seed}
+    if extra:
+        ident.update(extra)
+    return _finite(ident)
+
+
+def _open_study(storage: Any, name: str, identity: dict[str, Any], *, sampler: Any = None,
+                pruner: Any = None) -> optuna.Study:
+    """Create the study or load it; a stored study made for another task/setup is an error, never mixed."""
+    import optuna
+
+    study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+                                sampler=sampler, pruner=pruner)
+    stored = study.user_attrs.get("identity")
+    if stored is None:
+        if study.trials:
+            raise ConfigError(f"study {name!r} must be a hybridtune study to resume it, but the storage holds an "
+                              f"Optuna study of that name with {len(study.trials)} trials; choose another --name.")
+        study.set_user_attr("identity", identity)
+        return study
+    for key in sorted(set(stored) | set(identity)):
+        if stored.get(key) != identity.get(key):
+            raise ConfigError(f"a resumed study must keep its setup: {name!r} was created with {key}="
+                              f"{stored.get(key)!r}, but got {key}={identity.get(key)!r}; use another --name "
+                              f"for a new study.")
+    return study
+
+
+def _train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyConfig, *, prune: bool,
+                 chance: float) -> float:
+    """One trial: 1cycle training with the one trainer, reporting validation accuracy every epoch."""
+    import optuna
+
+    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
+    trial.set_user_attr("hyperparams", _finite(hp.to_dict()))
+    pruned_at: list[int] = []
+
+    def on_epoch(e: Any) -> bool | None:
+        if e.val_acc is None:
+            return None
+        trial.report(float(e.val_acc), e.epoch)
+        # the last epoch is the trial's result: nothing is saved by pruning it
+        if prune and e.epoch < config.epochs and trial.should_prune():
+            pruned_at.append(e.epoch)
+            return True
+        return None
+
+    r = train(task, tc, on_epoch=on_epoch)
+    trial.set_user_attr("cost", _finite(r.cost.to_dict()))
+    trial.set_user_attr("curve", _finite([{"epoch": e.epoch, "val_acc": e.val_acc, "val_loss": e.val_loss,
+                                           "train_loss": e.train_loss, "train_acc": e.train_acc,
+                                           "seconds": e.seconds, "examples": e.examples} for e in r.epochs]))
+    trial.set_user_attr("stop_reason", r.stop_reason)
+    if pruned_at:
+        trial.set_user_attr("outcome", "pruned")
+        raise optuna.TrialPruned(f"pruned after epoch {pruned_at[0]}")
+    if r.diverged or r.val_acc is None or not math.isfinite(r.val_acc):
+        trial.set_user_attr("outcome", "diverged")
+        _log.info("trial %d diverged (%s); recorded at chance accuracy %.3g", trial.number, r.stop_reason, chance)
+        return chance
+    trial.set_user_attr("outcome", "completed")
+    return float(r.val_acc)
+
+
+def _fail_stale(study: optuna.Study) -> None:
+    """Fail the RUNNING trials whose process stopped beating (a killed run), so they can be redone."""
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _finished_count(study: optuna.Study) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+
+def _phase_callback(progress: Progress | None, phase: str, total: int) -> Callable[[Any, Any], None]:
+    def cb(study: Any, trial: Any) -> None:
+        if progress is not None:
+            progress(phase, min(_finished_count(study), total), total)
+    return cb
+
+
+def _run_search(study: optuna.Study, task: Task, space: SearchSpace, config: StudyConfig, *, phase: str,
+                progress: Progress | None) -> None:
+    import optuna
+    from optuna.trial import TrialState
+
+    _fail_stale(study)
+    done = _finished_count(study)
+    if progress is not None:
+        progress(phase, min(done, config.trials), config.trials)
+    remaining = config.trials - done
+    if remaining <= 0:
+        return
+    study.sampler = _sampler(config.sampler, config.seed, len(study.trials))
+    chance = 1.0 / task.data.num_classes
+    study.optimize(lambda t: _train_trial(t, task, space.suggest(t), config, prune=config.pruner != "none",
+                                          chance=chance),
+                   n_trials=remaining,
+                   callbacks=[optuna.study.MaxTrialsCallback(config.trials,
+                                                             states=(TrialState.COMPLETE, TrialState.PRUNED)),
+                              _phase_callback(progress, phase, config.trials)])
+
+
+def _run_grid(study: optuna.Study, task: Task, grid: GridSpace, config: StudyConfig, *,
+              progress: Progress | None) -> None:
+    """Run the grid's missing cells, each exactly once, also after an interruption.
+
+    ``GridSampler`` hands out cells; a cell whose trial failed (an interrupted run, a killed process
+    whose heartbeat went stale) is re-queued with Optuna's own ``RetryFailedTrialCallback``, which keeps
+    the cell's ``grid_id``, so the sampler never hands it out twice.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    _fail_stale(study)
+    trials = study.get_trials(deepcopy=False)
+    by_cell: dict[int, list[Any]] = {}
+    for t in trials:
+        if "grid_id" in t.system_attrs:
+            by_cell.setdefault(int(t.system_attrs["grid_id"]), []).append(t)
+    done = {g for g, ts in by_cell.items() if any(t.state == TrialState.COMPLETE for t in ts)}
+    queued = {g for g, ts in by_cell.items() if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in ts)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback()
+    for g, ts in sorted(by_cell.items()):
+        if g not in done and g not in queued:
+            retry(study, max(ts, key=lambda t: t.number))
+    total = grid.cells
+    if progress is not None:
+        progress("grid", len(done), total)
+    remaining = total - len(done)
+    if remaining <= 0:
+        return
+    chance = 1.0 / task.data.num_classes
+
+    def cb(s: Any, t: Any) -> None:
+        if progress is not None:
+            n = len({int(x.system_attrs["grid_id"]) for x in s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                     if "grid_id" in x.system_attrs})
+            progress("grid", n, total)
+
+    study.optimize(lambda t: _train_trial(t, task, grid.suggest(t), config, prune=False, chance=chance),
+                   n_trials=remaining, callbacks=[cb])
+
+
+def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
+    """Retrain the best configuration once (same seed: the very model that was selected) and score it on
+    the test split; cached on the study, redone only when the best trial changes."""
+    best = best_trial(study.get_trials(deepcopy=False))
+    cached = study.user_attrs.get("test")
+    if best is None or (cached and cached.get("trial") == best.number):
+        return
+    hp = Hyperparams(**best.user_attrs["hyperparams"])
+    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
+    model = task.build_model(seed=tc.seed)
+    r = train(task, tc, model=model)
+    test_loss = test_acc = None
+    if not r.diverged:
+        test_loss, test_acc, _ = evaluate(model, task.data.test, loss_fn=task.loss, device=task.torch_device)
+    study.set_user_attr("test", _finite({"trial": best.number, "test_accuracy": test_acc, "test_loss": test_loss,
+                                         "val_accuracy": r.val_acc, "status": r.status,
+                                         "cost": r.cost.to_dict()}))
+
+
+# ----------------------------------------------------------------------------------------------
+# The pipeline
+
+
+def run_study(task: Task, config: StudyConfig | None = None, *, storage: str | None = None,
+              progress: Progress | None = None) -> StudyResult:
+    """Run (or resume) the hybrid study and return its result, computed from storage.
+
+    1. **Probes** (:func:`hybridtune.find_priors`), unless the study already holds their result.
+    2. **Search**: ``config.sampler`` with ``config.pruner`` inside the priors' space
+       (:func:`hybridtune.search_space`); the range test's suggestion is the first trial.
+    3. **Baselines**: the ``grid`` (``GridSampler``, every cell once, full epochs, no pruning) and/or
+       ``random`` (the same sampler and pruner over wide bounds, no priors).
+    4. **Test**: each study's best configuration retrained once and scored on the test split.
+    5. **Comparison** from the stored trials (:func:`load_result`), and the dashboard note and figures.
+
+    Re-running with the same name and storage resumes: finished trials count, missing grid cells run,
+    the probes are not repeated.
+
+    Args:
+        task: the data, model, loss and optimizer family.
+        config: sizes and choices (default :class:`StudyConfig`).
+        storage: an Optuna storage URL (default ``sqlite:///runs/hybridtune.db``).
+        progress: optional ``progress(phase, done, total)``; phases ``probes: ...``, ``search``,
+            ``grid``, ``random``, ``test``.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="cnn", data="synthetic:n=400", device="cpu")
+        >>> cfg = ht.StudyConfig.quick(trials=3, probe_batch_size=32, grid={"lr": [0.1],
+        ...                            "batch_size": [32]})
+        >>> result = ht.run_study(task, cfg, storage="sqlite:///:memory:")  # doctest: +SKIP
+        >>> sorted(result.outcomes)  # doctest: +SKIP
+        ['grid', 'search']
+    """
+    config = config or StudyConfig()
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    store = storage if storage is not None and not isinstance(storage, str) else open_storage(storage)
+    name = config.name or default_name(task, config)
+    t0 = time.perf_counter()
+    n_train = len(task.data.train)  # type: ignore[arg-type]
+    probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(n_train))
+    probe_ident = {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
+                   "probe_momentum_epochs": config.probe_momentum_epochs,
+                   "probe_momenta": list(config.probe_momenta)}
+
+    # 1. the search study and its priors
+    study = _open_study(store, name, _identity(task, config, "search", probe_ident))
+    study.set_user_attr("config", config.to_dict())
+    study.set_user_attr("task", _finite(_task_description(task)))
+    priors = _priors(study, task, config, probe_bs, progress)
+    space_d = study.user_attrs.get("space")
+    if space_d is None:
+        sizes = batch_sizes(task, ref_batch_size=probe_bs, floor=config.batch_size_floor,
+                            ceiling=config.batch_size_ceiling)
+        space = search_space(priors, sizes, weight_decay=config.weight_decay)
+        study.set_user_attr("space", space.to_dict())
+    else:
+        space = SearchSpace.from_dict(space_d)
+    if not any(t.user_attrs.get("source") and t.state.name != "FAIL" for t in study.trials):
+        # the range test's suggestion goes first (again, if the run that held it was interrupted)
+        params = space.params_for(lr=priors.lr_max, momentum=priors.momentum, weight_decay=priors.weight_decay,
+                                  batch_size=priors.batch_size)
+        study.enqueue_trial(params, user_attrs={"source": "range test suggestion"})
+    study.pruner = _pruner(config.pruner, config.epochs)
+
+    # 2. the search
+    _run_search(study, task, space, config, phase="search", progress=progress)
+
+    # 3. the baselines
+    if "grid" in config.baselines:
+        grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
+        gident = _identity(task, config, "grid", {"grid": grid.to_dict()})
+        import optuna
+
+        gstudy = _open_study(store, f"{name}-grid", gident,
+                             sampler=optuna.samplers.GridSampler(grid.search_space(), seed=config.seed),
+                             pruner=optuna.pruners.NopPruner())
+        gstudy.set_user_attr("grid_space", grid.to_dict())
+        _run_grid(gstudy, task, grid, config, progress=progress)
+    if "random" in config.baselines:
+        wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
+        rstudy = _open_study(store, f"{name}-random", _identity(task, config, "random", {"space": wide.to_dict()}),
+                             pruner=_pruner(config.pruner, config.epochs))
+        rstudy.set_user_attr("space", wide.to_dict())
+        _run_search(rstudy, task, wide, config, phase="random", progress=progress)
+
+    # 4. the test split
+    if config.test:
+        roles = [name] + [f"{name}-{b}" for b in config.baselines]
+        import optuna
+
+        for i, sname in enumerate(roles):
+            if progress is not None:
+                progress("test", i, len(roles))
+            _test_best(optuna.load_study(study_name=sname, storage=store), task, config)
+        if progress is not None:
+            progress("test", len(roles), len(roles))
+
+    # 5. the comparison, from storage
+    result = load_result(name, storage=store, tolerance=config.tolerance)
+    study.set_user_attr("comparison", result.comparison.to_dict())
+    if config.dashboard:
+        from ._report import save_to_dashboard
+
+        save_to_dashboard(result, storage=store)
+    _log.info("study %s done in %.1fs", name, time.perf_counter() - t0)
+    return result
+
+
+def _task_description(task: Task) -> dict[str, Any]:
+    d = task.describe()
+    d.pop("device", None)
+    return d
+
+
+def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
+            progress: Progress | None) -> Priors:
+    """The priors cached on the study, or the probes run now and their result stored."""
+    from ._priors import Priors, find_priors
+
+    cached = study.user_attrs.get("priors")
+    if cached is not None:
+        if progress is not None:
+            progress("probes (cached)", 1, 1)
+        _log.info("priors of %s taken from storage; no probes run", study.study_name)
+        return Priors.from_dict(cached)
+
+    def relay(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(f"probes: {phase}", done, total)
+
+    priors = find_priors(task, batch_size=probe_bs, momentum_epochs=config.probe_momentum_epochs,
+                         range_steps=config.probe_range_steps, momenta=config.probe_momenta, seed=config.seed,
+                         progress=relay)
+    study.set_user_attr("priors", priors.to_dict())
+    study.set_user_attr("probe_cost", priors.cost.to_dict())
+    return priors
+
+
+def load_result(name: str, *, storage: Any = None, tolerance: float | None = None) -> StudyResult:
+    """Rebuild a study's result from storage alone: the priors, each study's outcome from its stored
+    trials, the comparison. No training happens here.
+
+    Args:
+        name: the search study's name (the baselines are found as ``<name>-grid`` / ``<name>-random``).
+        storage: a storage URL or an open storage (default ``sqlite:///runs/hybridtune.db``).
+        tolerance: accuracy points (default: the one the study was run with).
+
+    Raises:
+        ConfigError: no study of that name (the message lists the names there are).
+        StorageError: the storage cannot be opened.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> ht.load_result("resnet-mnist5k")  # doctest: +SKIP
+    """
+    import optuna
+
+    from ._priors import Priors
+    from ._storage import study_names
+
+    url = storage if isinstance(storage, str) or storage is None else None
+    store = open_storage(storage, must_exist=True) if url is not None or storage is None else storage
+    names = study_names(store)
+    if name not in names:
+        import difflib
+
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(sorted(n for n in names if not n.endswith(("-grid", "-random")))) or "none"
+        raise ConfigError(f"name must be a study in the storage ({listed}), but got {name!r}.{hint}")
+    study = optuna.load_study(study_name=name, storage=store)
+    attrs = study.user_attrs
+    config = dict(attrs.get("config", {}))
+    tol = float(config.get("tolerance", 0.5)) if tolerance is None else float(tolerance)
+    priors = Priors.from_dict(attrs["priors"]) if attrs.get("priors") else None
+    outcomes: dict[str, StudyOutcome] = {
+        "search": outcome_from_trials("search", name, study.get_trials(deepcopy=False),
+                                      probe_cost=priors.cost if priors else None, test=attrs.get("test"))}
+    grid_space_d = None
+    for role in BASELINES:
+        sname = f"{name}-{role}"
+        if sname not in names:
+            continue
+        s = optuna.load_study(study_name=sname, storage=store)
+        outcomes[role] = outcome_from_trials(role, sname, s.get_trials(deepcopy=False), test=s.user_attrs.get("test"))
+        if role == "grid":
+            grid_space_d = s.user_attrs.get("grid_space")
+    comparison = compare(outcomes, tolerance=tol)
+    storage_url = redact(storage) if isinstance(storage, str) else redact(getattr(store, "url", "") or "")
+    return StudyResult(name=name, storage=storage_url, task=dict(attrs.get("task", {})), config=config,
+                       priors=priors, space=attrs.get("space"), grid_space=grid_space_d,
+                       search=outcomes["search"], grid=outcomes.get("grid"), random=outcomes.get("random"),
+                       comparison=comparison)
+

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import hybridtune as ht
+from conftest import ROOT, run_cli
+
+TINY_SPEC = """\
+[task]
+model = "cnn"
+dataset = "synthetic:n=400,classes=4,noise=1.5"
+
+[study]
+name = "cli"
+trials = 3
+epochs = 2
+baselines = ["grid"]
+
+[probes]
+batch_size = 32
+momenta = [0.95, 0.9]
+
+[space]
+batch_size_floor = 16
+
+[grid]
+lr = [0.1, 0.3]
+momentum = [0.9]
+weight_decay = [0.0]
+batch_size = [32]
+"""
+
+
+def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SPEC)
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    out, report = tmp_path / "study.json", tmp_path / "report.html"
+    # a flag overrides the spec: 2 trials, not 3
+    p = run_cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out),
+                "--out", str(report), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "cost-fair comparison" in p.stdout and f"report {report}" in p.stdout
+    d = json.loads(out.read_text())
+    assert d["search"]["n_trials"] == 2 and d["grid"]["n_trials"] == 2
+    for role in ("search", "grid"):
+        assert {"best_value", "best_params", "n_trials", "cost"} <= set(d[role])
+        assert {"examples", "seconds"} <= set(d[role]["cost"])
+        assert {"cost_to_match_grid", "cost_ratio_to_match_grid", "test_accuracy"} <= set(d["comparison"][role])
+    assert d["priors"]["batch_size"] == 32 and d["config"]["epochs"] == 2
+    assert report.is_file() and "best-vs-cost" in report.read_text()
+    # the same command again resumes: nothing new is trained, the numbers are those stored
+    p = run_cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out), "--out",
+                str(report), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    again = json.loads(out.read_text())
+    assert again["search"]["cost"] == d["search"]["cost"] and again["grid"]["cost"] == d["grid"]["cost"]
+    # report rebuilds from storage alone
+    p = run_cli("report", "--name", "cli", "--storage", url, "--json", str(tmp_path / "report.json"),
+                "--out", str(tmp_path / "again.html"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rebuilt = json.loads((tmp_path / "report.json").read_text())
+    assert rebuilt["comparison"] == d["comparison"]
+    assert (tmp_path / "again.html").is_file()
+
+
+@pytest.mark.parametrize("body, message", [
+    ("[study]\ntrails = 3\n",
+     "spec [study] keys must be among name, trials, epochs, sampler, pruner, baselines, tolerance, seed, quick, "
+     "test, but got 'trails' in {path}. Did you mean 'trials'?"),
+    ("[study]\ntrials = \"3\"\n", "spec [study] trials must be an integer, but got trials = '3' (a string) in {path}."),
+    ("[grids]\nlr = [0.1]\n",
+     "spec tables must be among task, study, probes, space, grid, but got 'grids' in {path}. Did you mean 'grid'?"),
+    ("[study\n", "spec must be valid TOML, but '{path}' has an error"),
+])
+def test_study_cli_bad_spec_is_one_line(tmp_path: Path, body: str, message: str) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text(body)
+    p = run_cli("study", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.startswith("hybridtune study: error: " + message.format(path=spec))
+    assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+
+
+def test_study_cli_bad_storage_hides_the_password(tmp_path: Path) -> None:
+    p = run_cli("study", "--storage", "postgresql://ann:s3cret@127.0.0.1:1/studies", cwd=tmp_path)
+    assert p.returncode == 2
+    assert p.stderr.startswith("hybridtune study: error: storage must be a reachable database, but connecting to "
+                               "'postgresql+psycopg://ann:***@127.0.0.1:1/studies' failed:")
+    assert "s3cret" not in p.stderr and p.stderr.strip().count("\n") == 0
+    p = run_cli("study", "--storage", "nonsense", cwd=tmp_path)
+    assert p.returncode == 2
+    assert "storage must be a database URL such as sqlite:///runs/hybridtune.db" in p.stderr
+    assert not (tmp_path / "runs").exists()  # nothing created for a bad URL
+
+
+def test_report_cli_unknown_name(tmp_path: Path) -> None:
+    p = run_cli("report", "--storage", f"sqlite:///{tmp_path / 'none.db'}", cwd=tmp_path)
+    assert p.returncode == 2 and "storage must be an existing database" in p.stderr
+
+
+def test_bundled_specs_are_valid() -> None:
+    specs = sorted((ROOT / "studies").glob("*.toml"))
+    assert {s.name for s in specs} >= {"default.toml", "cnn-mnist5k.toml", "cifar10.toml"}
+    for path in specs:
+        spec = ht.load_spec(path)
+        ht.StudyConfig(**spec.study)  # every value passes the config's own checks
+        assert set(spec.task) <= {"model", "data", "optimizer", "device", "model_kwargs"}
+    assert ht.load_spec(ROOT / "studies" / "default.toml").task == {"model": "resnet", "data": "mnist5k",
+                                                                     "optimizer": "momentum"}
+    assert ht.load_spec(ROOT / "studies" / "cifar10.toml").task["data"] == "cifar10:data/cifar-10-batches-py"

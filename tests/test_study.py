@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from optuna_dashboard import get_note
+
+import hybridtune as ht
+
+GRID = {"lr": [0.1, 40.0], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [16, 32]}
+TINY = dict(trials=5, epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9), batch_size_floor=16,
+            grid=GRID, baselines=("grid", "random"))
+
+
+@pytest.fixture(scope="module")
+def e2e(tiny_task: ht.Task, tmp_path_factory: pytest.TempPathFactory) -> tuple[ht.StudyResult, str, Path]:
+    """One tiny end-to-end study (probes, search, grid and random baselines, test) in a SQLite file."""
+    db = tmp_path_factory.mktemp("e2e") / "studies.db"
+    url = f"sqlite:///{db}"
+    phases: list[str] = []
+    result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **TINY), storage=url,
+                          progress=lambda phase, done, total: phases.append(phase))
+    assert {"probes: range test", "probes: momentum runs", "search", "grid", "random", "test"} <= set(phases)
+    return result, url, db
+
+
+def _trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def test_every_trial_records_cost_curve_and_outcome(e2e) -> None:
+    result, url, _ = e2e
+    search = _trials(url, "tiny")
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in search) == 5
+    # the range test's suggestion is the first trial
+    first = search[0]
+    p = result.priors
+    assert first.user_attrs["source"] == "range test suggestion"
+    assert first.params["base_lr"] == pytest.approx(p.lr_max) and first.params["momentum"] == p.momentum
+    assert first.params["batch_size"] == p.batch_size
+    for t in itertools.chain(search, _trials(url, "tiny-grid"), _trials(url, "tiny-random")):
+        assert set(t.user_attrs["cost"]) >= {"examples", "steps", "seconds", "epochs"}
+        assert t.user_attrs["cost"]["examples"] > 0
+        assert t.user_attrs["outcome"] in ("completed", "pruned", "diverged")
+        assert t.user_attrs["curve"] and set(t.user_attrs["hyperparams"]) == {"lr", "momentum", "weight_decay",
+                                                                             "batch_size"}
+
+
+def test_pruned_trials_are_recorded(e2e) -> None:
+    _, url, _ = e2e
+    pruned = [t for name in ("tiny", "tiny-random") for t in _trials(url, name) if t.state == TrialState.PRUNED]
+    assert pruned, "the tiny study should prune at least one trial"
+    for t in pruned:
+        assert t.user_attrs["outcome"] == "pruned"
+        assert t.user_attrs["cost"]["epochs"] < 2  # stopped before the full two epochs
+        assert t.intermediate_values  # what the pruner saw is kept
+
+
+def test_diverged_trial_is_an_outcome_not_a_crash(e2e) -> None:
+    result, url, _ = e2e
+    diverged = [t for t in _trials(url, "tiny-grid") if t.user_attrs["outcome"] == "diverged"]
+    assert diverged and all(t.params["lr"] == 40.0 for t in diverged)
+    for t in diverged:
+        assert t.state == TrialState.COMPLETE and t.value == pytest.approx(0.25)  # chance: 4 classes
+        assert "loss" in t.user_attrs["stop_reason"]
+    assert result.grid.n_diverged == len(diverged)
+    assert result.grid.best_params["lr"] == 0.1  # a diverged cell is never the best
+
+
+def test_each_grid_cell_runs_exactly_once(e2e) -> None:
+    result, url, _ = e2e
+    grid = _trials(url, "tiny-grid")
+    cells = {(t.params["lr"], t.params["batch_size"]) for t in grid if t.state == TrialState.COMPLETE}
+    assert len(grid) == 4 and cells == set(itertools.product(GRID["lr"], GRID["batch_size"]))
+    assert all(t.user_attrs["cost"]["epochs"] == pytest.approx(2.0) or t.user_attrs["outcome"] == "diverged"
+               for t in grid)  # no pruning in the grid: full epochs
+    assert result.grid.n_trials == 4 and result.grid.n_pruned == 0
+
+
+def test_comparison_is_computed_from_stored_trials(e2e) -> None:
+    result, url, _ = e2e
+    storage = optuna.load_study(study_name="tiny", storage=url)
+    probe_cost = storage.user_attrs["probe_cost"]
+
+    def replay(trials, start_examples=0, start_seconds=0.0):
+        done = sorted((t for t in trials if t.state.is_finished()), key=lambda t: t.datetime_complete)
+        ex, sec, best, out = start_examples, start_seconds, None, []
+        for t in done:
+            ex += t.user_attrs["cost"]["examples"]
+            sec += t.user_attrs["cost"]["seconds"]
+            if t.state == TrialState.COMPLETE and t.user_attrs["outcome"] != "diverged":
+                best = t.value if best is None else max(best, t.value)
+            out.append((ex, sec, best))
+        return out
+
+    grid = replay(_trials(url, "tiny-grid"))
+    grid_best = grid[-1][2]
+    c = result.comparison
+    assert c.grid_best_value == pytest.approx(grid_best)
+    target = grid_best - 0.005
+    assert c.target == pytest.approx(target)
+    for role, name, start in (("search", "tiny", probe_cost), ("grid", "tiny-grid", None),
+                              ("random", "tiny-random", None)):
+        steps = replay(_trials(url, name), *((start["examples"], start["seconds"]) if start else (0, 0.0)))
+        row = c.rows[role]
+        assert result.outcomes[role].cost.examples == steps[-1][0]
+        assert result.outcomes[role].cost.seconds == pytest.approx(steps[-1][1])
+        assert result.outcomes[role].best_value == pytest.approx(steps[-1][2])
+        hit = next((s for s in steps if s[2] is not None and s[2] >= target - 1e-12), None)
+        if hit is None:
+            assert row.cost_to_match is None and not row.matched and row.cost_ratio is None
+        else:
+            assert row.cost_to_match.examples == hit[0]
+            assert row.cost_ratio == pytest.approx(hit[0] / grid[-1][0])
+    # the search's cost includes the probes
+    assert result.search.cost.examples > result.priors.cost.examples == probe_cost["examples"]
+    # reloading from storage alone gives the same numbers
+    again = ht.load_result("tiny", storage=url)
+    assert again.to_dict() == result.to_dict()
+
+
+def test_test_accuracy_of_each_best_configuration(e2e) -> None:
+    result, url, _ = e2e
+    for role, o in result.outcomes.items():
+        assert 0 <= o.test_accuracy <= 1
+        assert o.test["trial"] == o.best_trial
+        assert o.test["val_accuracy"] == pytest.approx(o.best_value)  # same seed: the very model selected
+
+
+def test_json_payload_keys(e2e) -> None:
+    result, _, _ = e2e
+    d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert d["priors"]["lr_max"] == pytest.approx(result.priors.lr_max)
+    for role in ("search", "grid", "random"):
+        assert {"best_value", "best_params", "n_trials", "cost"} <= set(d[role])
+        assert {"examples", "seconds"} <= set(d[role]["cost"])
+        assert {"cost_to_match_grid", "cost_ratio_to_match_grid", "test_accuracy"} <= set(d["comparison"][role])
+    assert d["comparison"]["tolerance_points"] == 0.5
+
+
+def test_dashboard_note_and_user_attrs_are_stored(e2e) -> None:
+    result, url, _ = e2e
+    for name in ("tiny", "tiny-grid", "tiny-random"):
+        study = optuna.load_study(study_name=name, storage=url)
+        assert "# hybridtune study `tiny`" in get_note(study)
+        assert study.user_attrs["comparison"]["grid_best_value"] == pytest.approx(result.comparison.grid_best_value)
+        assert set(study.user_attrs["cost"]) >= {"examples", "seconds"}
+    assert "priors" in optuna.load_study(study_name="tiny", storage=url).user_attrs
+
+
+def test_report_html(e2e, tmp_path: Path) -> None:
+    result, url, _ = e2e
+    path = ht.write_report(result, tmp_path / "out", storage=url)
+    assert path == tmp_path / "out" / "report.html"
+    text = path.read_text()
+    for fid in ("best-vs-cost", "intermediate-values", "param-importances", "range-test", "momentum-runs"):
+        assert f"id='{fid}'" in text
+    assert "plotly" in text and "grid best" in text
+
+
+def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_path, monkeypatch) -> None:
+    _, _, db = e2e
+    copy = tmp_path / "resume.db"
+    shutil.copy(db, copy)
+    url = f"sqlite:///{copy}"
+    before = {n: len(_trials(url, n)) for n in ("tiny", "tiny-grid", "tiny-random")}
+    stored_priors = optuna.load_study(study_name="tiny", storage=url).user_attrs["priors"]
+
+    def no_probes(*a, **k):
+        raise AssertionError("a resumed study must not run the probes again")
+
+    monkeypatch.setattr("hybridtune._priors.find_priors", no_probes)
+    result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "trials": 7}), storage=url)
+    after = {n: len(_trials(url, n)) for n in ("tiny", "tiny-grid", "tiny-random")}
+    assert after["tiny-grid"] == before["tiny-grid"] == 4  # the grid was complete: nothing re-run
+    assert result.search.n_trials == 7 and result.random.n_trials == 7
+    assert optuna.load_study(study_name="tiny", storage=url).user_attrs["priors"] == stored_priors
+    # resumed draws are new points, not a replay of the first run's
+    params = [tuple(sorted(t.params.items())) for t in _trials(url, "tiny-random")]
+    assert len(set(params)) == len(params)
+
+
+def test_interrupted_grid_resumes_each_cell_once(tiny_task, tmp_path, monkeypatch) -> None:
+    import hybridtune._study as study_mod
+
+    url = f"sqlite:///{tmp_path / 'interrupt.db'}"
+    grid = {"lr": [0.03, 0.1, 0.3], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]}
+    config = ht.StudyConfig(name="cut", trials=1, epochs=1, probe_batch_size=32,
+                            probe_momenta=(0.9,), grid=grid, test=False, dashboard=False)
+    calls = {"n": 0}
+    real_train = study_mod.train
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # the search's trial, one grid cell, then Ctrl-C in the second cell
+            raise KeyboardInterrupt
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(study_mod, "train", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        ht.run_study(tiny_task, config, storage=url)
+    monkeypatch.setattr(study_mod, "train", real_train)
+    result = ht.run_study(tiny_task, config, storage=url)
+    trials = _trials(url, "cut-grid")
+    complete = [t.params["lr"] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(complete) == grid["lr"]
+    assert [t.state for t in trials].count(TrialState.FAIL) == 1
+    assert result.grid.n_trials == 3 and result.grid.n_failed == 1
+    # resuming a finished study runs nothing more
+    ht.run_study(tiny_task, config, storage=url)
+    assert len(_trials(url, "cut-grid")) == len(trials)
+
+
+def test_resuming_with_another_setup_is_refused(e2e, tiny_task) -> None:
+    _, url, _ = e2e
+    with pytest.raises(ht.ConfigError, match=r"^a resumed study must keep its setup: 'tiny' was created with "
+                                             r"epochs=2, but got epochs=3; use another --name for a new study\.$"):
+        ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "epochs": 3}), storage=url)
+
+
+def test_load_result_errors(e2e, tmp_path) -> None:
+    _, url, _ = e2e
+    with pytest.raises(ht.ConfigError, match=r"^name must be a study in the storage \(tiny\), but got 'tiyn'\. "
+                                             r"Did you mean 'tiny'\?$"):
+        ht.load_result("tiyn", storage=url)
+    with pytest.raises(ht.StorageError, match="storage must be an existing database"):
+        ht.load_result("tiny", storage=f"sqlite:///{tmp_path / 'none.db'}")
+    with pytest.raises(ht.StorageError, match=r"^storage must be a database URL such as sqlite:///runs/hybridtune\.db"):
+        ht.load_result("tiny", storage="not a url")
+
+
+def test_study_config_checks() -> None:
+    with pytest.raises(ht.ConfigError, match=r"^trials must be a positive integer, but got trials=0\.$"):
+        ht.StudyConfig(trials=0)
+    with pytest.raises(ht.ConfigError, match="pruner"):
+        ht.StudyConfig(pruner="asha2")
+    with pytest.raises(ht.ConfigError, match=r"^tolerance must be accuracy points in \[0, 100\), but got "
+                                             r"tolerance=-1\.$"):
+        ht.StudyConfig(tolerance=-1)
+    assert ht.StudyConfig(baselines=("none",)).baselines == ()
+    assert ht.StudyConfig(baselines="random").baselines == ("random",)
