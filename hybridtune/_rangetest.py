@@ -132,9 +132,10 @@ def sweep_lr(start_lr: float, end_lr: float, steps: int, step: int, mode: str) -
 def preserved(model: nn.Module) -> Iterator[None]:
     """Restore a model's parameters, buffers, gradients and train/eval mode exactly on exit.
 
-    Tensors are swapped back through ``.data``, so each ``nn.Parameter`` keeps its identity (a caller's
-    optimizer still holds the same objects) and its memory format. Buffers are taken from
-    ``named_buffers`` rather than ``state_dict`` so that non-persistent ones come back too.
+    Values are copied back in place, so every ``nn.Parameter`` and buffer keeps its identity (a caller's
+    optimizer still holds the same objects); a tensor whose layout changed (channels_last on CUDA) gets its
+    saved copy back through ``.data``. Buffers are taken from the modules rather than ``state_dict``, so
+    non-persistent ones come back too.
     """
     params = [(p, p.detach().clone(), None if p.grad is None else p.grad.detach().clone())
               for p in model.parameters()]
@@ -146,12 +147,27 @@ def preserved(model: nn.Module) -> Iterator[None]:
     finally:
         with torch.no_grad():
             for p, data, grad in params:
-                p.data = data
+                _put_back(p, data)
                 p.grad = grad
             for mod, name, buf in buffers:
-                mod._buffers[name] = buf
+                live = mod._buffers.get(name)
+                if buf is None or live is None or not _same_layout(live, buf):
+                    mod._buffers[name] = buf
+                else:
+                    live.copy_(buf)
         for m, training in modes:
             m.training = training
+
+
+def _same_layout(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and a.stride() == b.stride() and a.dtype == b.dtype and a.device == b.device
+
+
+def _put_back(p: torch.Tensor, saved: torch.Tensor) -> None:
+    if _same_layout(p.data, saved):
+        p.data.copy_(saved)
+    else:
+        p.data = saved
 
 
 def _check(name: str, ok: bool, rule: str, value: Any) -> None:

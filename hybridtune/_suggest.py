@@ -180,7 +180,7 @@ def _require_fall(c: _Curve, rule: str) -> None:
     if c.i_min == 0 or c.drop <= max(0.02 * abs(c.head), 0.5 * c.noise):
         raise ConfigError(f"{rule} needs a loss that falls during the sweep, but it never fell clearly below "
                           f"its starting value {c.head:.4g} between lr={c.lrs[0]:.3g} and "
-                          f"lr={c.lrs[c.keep - 1]:.3g}; widen the sweep, take more steps, or check the model and data.")
+                          f"lr={c.lrs[c.keep - 1]:.3g}; widen the sweep, take more steps (a slow learner needs about 400), or check the model and data.")
 
 
 def _steepest_index(c: _Curve) -> int:
@@ -243,8 +243,8 @@ def suggest_valley(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | 
         >>> import numpy as np, hybridtune as ht
         >>> lrs = np.logspace(-6, 1, 100)
         >>> losses = 2 - np.tanh(np.log10(lrs) + 3) + np.exp(np.log10(lrs))
-        >>> -3.5 < np.log10(ht.suggest_valley(lrs, losses)) < -2.5
-        True
+        >>> round(float(np.log10(ht.suggest_valley(lrs, losses))), 1)
+        -3.3
     """
     c = _prepare(lrs, losses, bandwidth=bandwidth, rule="suggest_valley")
     _require_fall(c, "suggest_valley")
@@ -320,7 +320,7 @@ def suggest_band(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np
         >>> losses = 2.3 - 1.5 / (1 + np.exp(-(x + 2) / 0.3)) + np.exp((x + 0.5) / 0.15)
         >>> band = ht.suggest_band(lrs, losses)
         >>> round(float(np.log10(band.lr_max)), 1), round(band.lr_max / band.lr_min)
-        (-2.3, 10)
+        (-2.0, 10)
     """
     c = _prepare(lrs, losses, bandwidth=bandwidth, rule="suggest_band")
     _require_fall(c, "suggest_band")

@@ -43,6 +43,8 @@ def test_model_optimizer_buffers_and_rng_are_restored_exactly(bn_task: ht.Task, 
     control_opt = torch.optim.SGD(control_model.parameters(), lr=0.05, momentum=0.9)
     control_opt.load_state_dict(copy.deepcopy(opt.state_dict()))
     params = list(model.parameters())
+    storages = [p.data_ptr() for p in params]
+    bn_buffer = next(b for n, b in model.named_buffers() if n.endswith("running_mean"))
     state = copy.deepcopy(model.state_dict())
     grads = [p.grad.clone() for p in params]
     opt_state = copy.deepcopy(opt.state_dict())
@@ -55,6 +57,8 @@ def test_model_optimizer_buffers_and_rng_are_restored_exactly(bn_task: ht.Task, 
 
     assert torch.equal(torch.get_rng_state(), rng)
     assert list(model.parameters()) == params and all(a is b for a, b in zip(model.parameters(), params))
+    assert [p.data_ptr() for p in params] == storages
+    assert next(b for n, b in model.named_buffers() if n.endswith("running_mean")) is bn_buffer
     after = model.state_dict()
     assert after.keys() == state.keys()
     for key, value in state.items():
