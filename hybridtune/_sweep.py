@@ -265,9 +265,10 @@ def sweep(task: Task, *, optimizers: Sequence[str] = SEED000_OPTIMIZERS, lrs: Se
             rt = lr_range_test(task.with_options(optimizer=b.optimizer), optimizer=b.optimizer,
                                batch_size=batch_size, momentum=momentum, seed=seed)
             cost = cost + rt.cost
-            lr_max = float(rt.band.lr_max)
+            # no band: the curve could not support a suggestion (rt.suggestion_error says why)
+            lr_max = rt.lr_max
             checked.append(OptimizerBand(**{**asdict(b), "range_test_lr": lr_max,
-                                            "range_test_inside": b.contains(lr_max)}))
+                                            "range_test_inside": None if lr_max is None else b.contains(lr_max)}))
         if progress:
             progress("range tests", len(bands), len(bands))
         bands = checked
