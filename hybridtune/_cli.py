@@ -179,7 +179,7 @@ def _add_train(sub: Any) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from ._trainer import TrainConfig, evaluate, train
+    from ._trainer import TrainConfig, train
 
     con = console(args)
     config = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
@@ -207,7 +207,7 @@ def _run_train(args: argparse.Namespace) -> int:
                       fmt(e.lr, ".3g"), fmt(e.seconds, ".2f"))
     test_loss = test_acc = None
     if result.status != "diverged":
-        test_loss, test_acc, _ = evaluate(model, task.data.test, loss_fn=task.loss, device=task.torch_device)
+        test_loss, test_acc, _ = task.evaluate(model, task.data.test)
     con.print(table)
     c = result.cost
     con.print(f"status [bold]{result.status}[/] ({result.stop_reason}); test acc {fmt(test_acc)}; "

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,10 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._data import TensorSplit
 from ._errors import ConfigError
 from ._task import Task
-from ._trainer import Cost, TrainConfig, TrainResult, _finite, evaluate, train
+from ._trainer import Cost, TrainConfig, TrainResult, _finite, train
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ def _line(model: nn.Module, points: Callable[[float], dict[str, torch.Tensor]], 
     for a in alphas:
         probe.load_state_dict(points(a))
         for split_name, split in (("train", task.data.train), ("val", task.data.val)):
-            loss, acc, n = evaluate(probe, split, loss_fn=task.loss, device=task.torch_device, limit=subset)
+            loss, acc, n = task.evaluate(probe, split, limit=subset)
             cols[f"{split_name}_loss"].append(loss)
             cols[f"{split_name}_acc"].append(acc)
             examples += n

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -24,7 +24,7 @@ import torch
 from ._data import DataSplits, TensorSplit
 from ._errors import ConfigError
 from ._task import MOMENTUM_OPTIMIZERS, Task
-from ._trainer import Cost, TrainConfig, TrainResult, _finite, evaluate, train
+from ._trainer import Cost, TrainConfig, TrainResult, _finite, train
 
 _log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -159,7 +159,7 @@ def _tiny_task(task: Task, n: int) -> Task:
 def check_initial_loss(task: Task, *, seed: int = 0) -> tuple[RedFlag, Cost]:
     """The loss of a fresh model should be about ln(classes): the logits start near uniform."""
     model = task.build_model(seed=seed)
-    loss, _, n = evaluate(model, task.data.val, loss_fn=task.loss, device=task.torch_device, limit=512)
+    loss, _, n = task.evaluate(model, limit=512)
     expected = math.log(task.data.num_classes)
     ratio = loss / expected
     bad = not math.isfinite(loss) or ratio > 2.0 or ratio < 0.5

@@ -23,7 +23,7 @@ from ._errors import ConfigError
 from ._registry import check_choice
 from ._suggest import LRBand, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
 from ._task import OPTIMIZERS, Task
-from ._trainer import Cost, TrainConfig, _finite, evaluate, steps_per_epoch, train
+from ._trainer import Cost, TrainConfig, _finite, steps_per_epoch, train
 
 _log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
         s = state["avg"] / (1 - smooth ** (step + 1))  # bias correction: the average starts at zero
         smoothed.append(s)
         if val_every is not None and (step + 1) % val_every == 0:
-            vl, va, n = evaluate(net, task.data.val, loss_fn=task.loss, device=task.torch_device, limit=val_subset)
+            vl, va, n = task.evaluate(net, limit=val_subset)
             eval_examples += n
             val["steps"].append(step)
             val["lrs"].append(lr)

@@ -22,6 +22,8 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagra
 MOMENTUM_OPTIMIZERS = ("momentum", "nesterov", "adam", "adamw")
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``metric(outputs, targets)`` -> per-example scores ``(B,)`` or their batch mean; higher is better.
+MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,10 @@ class Task:
     ``data`` may be a registry name (``"mnist5k"``), a :class:`DataSplits`, an ``(x, y)`` pair or a dict
     of splits; it is loaded and moved to the device once, here. ``model`` is a registry name, a user
     reference (``"file.py:function"``) or any callable ``(input_shape, num_classes, **kw) -> nn.Module``.
+    ``loss`` is any ``loss(outputs, targets) -> scalar``; ``metric`` is ``None`` for accuracy (argmax
+    against the label) or ``metric(outputs, targets)`` returning per-example scores or their mean,
+    higher being better. Whatever the metric, results report it under the ``*_acc`` names and the
+    study maximises it.
 
     Example:
         >>> import hybridtune as ht
@@ -43,6 +49,7 @@ class Task:
     data: Any = "mnist5k"
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     loss: LossFn = F.cross_entropy
+    metric: MetricFn | None = None
     optimizer: str = "momentum"
     device: str | torch.device = "auto"
 
@@ -81,6 +88,14 @@ class Task:
             model = create_model(self.model, self.data.input_shape, self.data.num_classes, **kwargs)
         return model.to(self.torch_device)
 
+    def evaluate(self, model: nn.Module, split: Any = None, *, limit: int | None = None) -> tuple[float, float, int]:
+        """Mean loss and metric of ``model`` on ``split`` (default: validation) with this task's loss and
+        metric; returns ``(loss, metric, examples)``."""
+        from ._trainer import evaluate
+
+        return evaluate(model, self.data.val if split is None else split, loss_fn=self.loss, metric=self.metric,
+                        device=self.torch_device, limit=limit)
+
     def describe(self) -> dict[str, Any]:
         return {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
                 "optimizer": self.optimizer, "device": str(self.device)}
@@ -90,7 +105,7 @@ class Task:
         if "optimizer" in changes:
             check_choice("optimizer", changes["optimizer"], OPTIMIZERS)
         kw = {"model": self.model, "data": self.data, "model_kwargs": self.model_kwargs, "loss": self.loss,
-              "optimizer": self.optimizer, "device": self.device}
+              "metric": self.metric, "optimizer": self.optimizer, "device": self.device}
         unknown = set(changes) - set(kw)
         if unknown:
             raise ConfigError(f"Task fields must be among {sorted(kw)}, but got {sorted(unknown)}.")

@@ -12,7 +12,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
 import torch
@@ -23,7 +23,7 @@ from ._data import Split, TensorSplit
 from ._errors import ConfigError
 from ._models import is_conv_net
 from ._registry import check_choice
-from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, LossFn, Task
+from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, LossFn, MetricFn, Task
 
 SCHEDULES = ("constant", "onecycle", "cyclic", "power", "cosine", "range_exp", "range_linear")
 Status = Literal["completed", "diverged", "stopped", "target_reached", "timeout"]
@@ -390,9 +390,11 @@ def _batches(split: Split, batch_size: int, generator: torch.Generator, device: 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, *, loss_fn: LossFn = torch.nn.functional.cross_entropy,
-             batch_size: int = 1024, device: torch.device | str | None = None, amp: bool = True,
-             limit: int | None = None) -> tuple[float, float, int]:
+             metric: MetricFn | None = None, batch_size: int = 1024, device: torch.device | str | None = None,
+             amp: bool = True, limit: int | None = None) -> tuple[float, float, int]:
     """Mean loss and accuracy of ``model`` on ``split``; returns ``(loss, accuracy, examples)``.
+
+    ``metric`` replaces accuracy (see :class:`Task`).
 
     The model's train/eval mode is restored afterwards. ``limit`` evaluates only the first examples
     (a fixed subset, as the range test's validation mode needs).
@@ -408,7 +410,7 @@ def evaluate(model: nn.Module, split: Split, *, loss_fn: LossFn = torch.nn.funct
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), device=dev, dtype=torch.float64)
-    correct = torch.zeros((), device=dev, dtype=torch.long)
+    correct = torch.zeros((), device=dev, dtype=torch.float64 if metric is not None else torch.long)
     seen = 0
     g = torch.Generator()
     try:
@@ -420,13 +422,24 @@ def evaluate(model: nn.Module, split: Split, *, loss_fn: LossFn = torch.nn.funct
             with _autocast(dev, amp):
                 out = model(x)
             total_loss += loss_fn(out.float(), y).double() * len(y)
-            correct += (out.argmax(1) == y).sum()
+            correct = correct + metric_sum(metric, out, y)
             seen += len(y)
     finally:
         model.train(was_training)
     if seen == 0:
         return float("nan"), float("nan"), 0
     return float(total_loss.item() / seen), float(correct.item() / seen), seen
+
+
+def metric_sum(metric: MetricFn | None, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The batch's summed metric: correct predictions for accuracy (``metric=None``), else the user's
+    per-example scores summed (a scalar mean is scaled back by the batch size)."""
+    if metric is None:
+        return (out.argmax(1) == y).sum()
+    scores = torch.as_tensor(metric(out.detach().float(), y))
+    if scores.dim() == 0:
+        return scores.double() * len(y)
+    return scores.double().sum()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -477,7 +490,7 @@ def train(task: Task, config: TrainConfig, *, model: nn.Module | None = None,
 def _fit(task: Task, model: nn.Module, config: TrainConfig, device: torch.device, spe: int, total_steps: int,
          on_epoch: EpochCallback | None, on_step: StepCallback | None) -> TrainResult:
     t0 = time.perf_counter()
-    loss_fn = task.loss
+    loss_fn, metric = task.loss, task.metric
     channels_last = device.type == "cuda" and is_conv_net(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -504,7 +517,7 @@ def _fit(task: Task, model: nn.Module, config: TrainConfig, device: torch.device
         epoch += 1
         ep_t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
+        correct = torch.zeros((), device=device, dtype=torch.long if metric is None else torch.float64)
         ep_examples = ep_steps = 0
         pending: list[torch.Tensor] = []
         for x, y in _batches(task.data.train, config.batch_size, gen, device):
@@ -534,7 +547,10 @@ def _fit(task: Task, model: nn.Module, config: TrainConfig, device: torch.device
             if scheduler is not None:
                 scheduler.step()
             loss_sum += loss.detach()
-            correct += (out.detach().argmax(1) == y).sum()
+            if metric is None:
+                correct += (out.detach().argmax(1) == y).sum()
+            else:
+                correct += metric_sum(metric, out, y)
             step += 1
             ep_steps += 1
             ep_examples += len(y)
@@ -576,7 +592,7 @@ def _fit(task: Task, model: nn.Module, config: TrainConfig, device: torch.device
         evaluate_now = (config.eval_every and status != "diverged"
                         and (epoch % config.eval_every == 0 or step >= total_steps or status != "completed"))
         if evaluate_now:
-            val_loss, val_acc, n_eval = evaluate(model, task.data.val, loss_fn=loss_fn,
+            val_loss, val_acc, n_eval = evaluate(model, task.data.val, loss_fn=loss_fn, metric=metric,
                                                  batch_size=config.eval_batch_size, device=device, amp=config.amp)
             eval_examples += n_eval
         stats = EpochStats(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,

@@ -180,3 +180,18 @@ def test_result_to_dict_is_strict_json(tiny_task: ht.Task) -> None:
     text = json.dumps(r.to_dict(), allow_nan=False)
     assert json.loads(text)["status"] == "diverged"
     assert len(ht.train(tiny_task, ht.TrainConfig(epochs=2, batch_size=32)).to_frame()) == 2
+
+
+def test_custom_metric_replaces_accuracy(tiny_task: ht.Task) -> None:
+    def top2(logits, y):
+        return (logits.topk(2, dim=1).indices == y[:, None]).any(dim=1).float()
+
+    cfg = ht.TrainConfig(epochs=2, batch_size=32)
+    acc = ht.train(tiny_task, cfg)
+    t2 = ht.train(tiny_task.with_options(metric=top2), cfg)
+    assert t2.epochs[-1].train_loss == acc.epochs[-1].train_loss  # same training, another score
+    assert t2.val_acc >= acc.val_acc
+    model = tiny_task.build_model()
+    _, top2_val, n = tiny_task.with_options(metric=top2).evaluate(model)
+    _, mean_val, _ = tiny_task.with_options(metric=lambda o, y: top2(o, y).mean()).evaluate(model)
+    assert n == len(tiny_task.data.val) and top2_val == pytest.approx(mean_val)
