@@ -28,6 +28,7 @@ from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
 from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult,
                        evaluate, param_groups, train)
 # the hybrid study (issue 4)
+from ._api import TuneResult, objective, tune
 from ._report import save_to_dashboard, write_report
 from ._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
                      wide_space)
@@ -55,4 +56,6 @@ __all__ = [
     "Comparison", "GridSpace", "HistoryPoint", "Hyperparams", "Match", "SearchSpace", "StudyConfig",
     "StudyOutcome", "StudyResult", "StudySpec", "batch_sizes", "grid_space", "load_result", "load_spec",
     "run_study", "save_to_dashboard", "scale_lr", "search_space", "wide_space", "write_report",
+    # the library API for AutoML pipelines (issue 6)
+    "TuneResult", "objective", "tune",
 ]
