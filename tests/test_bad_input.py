@@ -1,0 +1,114 @@
+"""The bad-input catalogue: every command, as a subprocess. Each bad input gives one clear line naming the
+rule and the value, exit code 2, and no traceback (issue 5)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from conftest import run_cli
+
+SYN = "synthetic:n=200"
+ENV = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    (d / "nets.py").write_text("def broken(input_shape, num_classes):\n    raise RuntimeError('no such layer')\n")
+    (d / "empty").mkdir()
+    (d / "unknown_key.toml").write_text('[task]\nmodel = "cnn"\n[study]\ntrails = 10\n')
+    (d / "wrong_type.toml").write_text('[task]\nmodel = "cnn"\n[study]\ntrials = "ten"\n')
+    (d / "unknown_table.toml").write_text('model = "cnn"\n')
+    (d / "not_toml.toml").write_text("model = = cnn\n")
+    return d
+
+
+CASES = [
+    # registries, with a suggestion
+    (["train", "--model", "resnett"], "Did you mean 'resnet'"),
+    (["train", "--dataset", "mnist5"], "Did you mean 'mnist5k'"),
+    (["train", "--optimizer", "adamm", "--dataset", SYN], "Did you mean 'adam'"),
+    (["train", "--schedule", "onecycel", "--dataset", SYN], "Did you mean 'onecycle'"),
+    (["lr-find", "--mode", "cubic", "--dataset", SYN], "mode must be one of exp, linear, but got 'cubic'"),
+    (["sweep", "--optimizers", "adam,foo", "--dataset", SYN], "optimizer must be one of"),
+    # data
+    (["train", "--dataset", "cifar10:{d}/nowhere"], "cifar10 folder must exist"),
+    (["train", "--dataset", "mnist:{d}/empty"], "lacks train-images-idx3-ubyte"),
+    (["train", "--dataset", "synthetic:classes=1"], "synthetic classes must be >= 2, but got classes=1"),
+    (["train", "--dataset", SYN, "--batch-size", "4096"], "batch_size must be <= the training set size (140)"),
+    # budgets and bounds
+    (["train", "--epochs", "0"], "must be a positive integer, but got 0"),
+    (["train", "--epochs", "-3"], "must be a positive integer, but got -3"),
+    (["train", "--lr", "-1"], "must be a positive finite number, but got -1"),
+    (["train", "--lr", "nan"], "must be a positive finite number, but got nan"),
+    (["train", "--momentum", "1.5", "--dataset", SYN], "momentum must be in [0, 1), but got momentum=1.5"),
+    (["lr-find", "--start-lr", "1", "--end-lr", "0.1", "--dataset", SYN], "end_lr must be greater than start_lr"),
+    (["sweep", "--lrs", "1:0.1:5"], "0 < low < high, but got low=1.0, high=0.1"),
+    (["landscape", "--points", "2", "--dataset", SYN], "points must be >= 3, but got points=2"),
+    (["procedure", "--epochs", "0"], "must be a positive integer, but got 0"),
+    (["study", "--trials", "0"], "must be a positive integer, but got 0"),
+    (["study", "--tolerance", "-1"], "must be a finite number >= 0, but got -1"),
+    # models
+    (["train", "--model", "{d}/nets.py:broken", "--dataset", SYN], "factory raised RuntimeError: no such layer"),
+    (["train", "--model", "{d}/missing.py:build", "--dataset", SYN], "model file must exist"),
+    (["train", "--model-arg", "depth=9", "--dataset", SYN], "resnet depth must be one of 8, 14, 20, 32, 56, but got depth=9"),
+    (["train", "--model-arg", "depth", "--dataset", SYN], "--model-arg must be KEY=VALUE, but got 'depth'"),
+    (["train", "--device", "tpu", "--dataset", SYN], "device must be auto, cpu, cuda, cuda:N or mps, but got 'tpu'"),
+    # storage
+    (["study", "--storage", "notaurl", "--dataset", SYN], "storage"),
+    (["study", "--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/nodb", "--dataset", SYN], "127.0.0.1:1"),
+    (["report", "--name", "nosuch", "--storage", "sqlite:///{d}/fresh.db"], "storage must be an existing database"),
+    # spec files
+    (["study", "--spec", "{d}/missing.toml"], "missing.toml"),
+    (["study", "--spec", "{d}/unknown_key.toml"], "trails"),
+    (["study", "--spec", "{d}/wrong_type.toml"], "ten"),
+    (["study", "--spec", "{d}/not_toml.toml"], "not_toml.toml"),
+    (["study", "--spec", "{d}/unknown_table.toml"], "spec tables must be among task, study, probes, space, grid"),
+    # outputs
+    (["train", "--dataset", SYN, "--epochs", "1", "--json", "{d}"], "--json must be a file path"),
+    (["dashboard", "--port", "99999"], "99999"),
+]
+
+
+@pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input_is_one_line_exit_2(files, args: list[str], message: str) -> None:
+    argv = [a.replace("{d}", str(files)) for a in args]
+    p = run_cli(*argv, env=ENV, cwd=files)
+    assert p.returncode == 2, (p.returncode, p.stdout[-500:], p.stderr[-2000:])
+    err = p.stderr.strip()
+    assert "Traceback" not in err and "Traceback" not in p.stdout
+    assert err.count("\n") == 0, err
+    assert message.replace("{d}", str(files)) in err, err
+    assert "s3cret" not in err + p.stdout
+
+
+def test_a_diverging_configuration_is_an_outcome_not_an_error(tmp_path) -> None:
+    out = tmp_path / "r.json"
+    p = run_cli("train", "--dataset", SYN, "--optimizer", "sgd", "--lr", "1e6", "--epochs", "2",
+                "--schedule", "constant", "--json", str(out), env=ENV)
+    assert p.returncode == 0, p.stderr
+    assert "diverged" in p.stdout
+    assert json.loads(out.read_text())["status"] == "diverged"
+
+
+def test_bad_input_never_corrupts_a_stored_study(tmp_path, files) -> None:
+    db = tmp_path / "s.db"
+    storage = f"sqlite:///{db}"
+    ok = run_cli("study", "--model", "mlp", "--dataset", SYN, "--quick", "--trials", "2", "--epochs", "1",
+                 "--baseline", "none", "--no-test", "--name", "s", "--storage", storage, "--out",
+                 str(tmp_path / "r.html"), env=ENV, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    before = sqlite3.connect(db).execute("select count(*) from trials").fetchone()[0]
+    for bad in (["--trials", "0"], ["--spec", str(files / "wrong_type.toml")], ["--epochs", "-1"]):
+        p = run_cli("study", "--model", "mlp", "--dataset", SYN, "--name", "s", "--storage", storage, *bad,
+                    env=ENV, cwd=tmp_path)
+        assert p.returncode == 2
+    con = sqlite3.connect(db)
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    assert con.execute("select count(*) from trials").fetchone()[0] == before
+    again = run_cli("report", "--name", "s", "--storage", storage, "--out", str(tmp_path / "r2.html"),
+                    env=ENV, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
