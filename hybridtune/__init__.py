@@ -20,6 +20,7 @@ from ._figures import momentum_runs_figure, range_test_figure
 from ._landscape import LandscapeResult, LineCurve, landscape
 from ._models import MODELS, create_model, list_models
 from ._priors import MomentumRamp, MomentumRun, Priors, find_priors, momentum_ramp, momentum_runs
+from ._proxy import ProxyResult, proxy_study
 from ._procedure import Check, LRRamp, ProcedureResult, RedFlag, procedure, red_flags
 from ._rangetest import RangeTestResult, lr_range_test
 from ._suggest import LRBand, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
@@ -48,6 +49,7 @@ __all__ = [
     # seed procedures (issue 7)
     "Check", "LRRamp", "LandscapeResult", "LineCurve", "OptimizerBand", "ProcedureResult", "RedFlag",
     "SweepResult", "SweepRun", "landscape", "procedure", "red_flags", "successful_band", "sweep",
+    "ProxyResult", "proxy_study",
     # range-test priors (issue 3)
     "LRBand", "MomentumRamp", "MomentumRun", "Priors", "RangeTestResult", "find_priors", "lr_range_test",
     "momentum_ramp", "momentum_runs", "momentum_runs_figure", "range_test_figure", "suggest_band",
