@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 TORCH  ?= torch==2.13.0
 ARGS   ?=
 
-.PHONY: install test study bench clean
+.PHONY: install test doctest study bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,6 +20,9 @@ install: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest -q $(ARGS)
+
+doctest: install
+	$(PY) -m pytest -q --doctest-modules hybridtune
 
 study: install
 	$(VENV)/bin/hybridtune study --model resnet $(ARGS)

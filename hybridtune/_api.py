@@ -71,6 +71,13 @@ def objective(task: Task, space: SearchSpace, *, epochs: int = 4, seed: int = 0,
 class TuneResult:
     """What :func:`tune` found, as data.
 
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32)
+        >>> sorted(r.studies), len(r.to_frame()), "best_config" in r.to_dict()
+        (['search'], 2, True)
+
     Attributes:
         best_value: the search's best validation metric.
         best_params: the best trial's Optuna parameters.

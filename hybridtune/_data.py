@@ -37,7 +37,12 @@ SPLIT_SEED = 0
 
 @dataclass(frozen=True)
 class TensorSplit:
-    """One split held as tensors: ``x`` (N, C, H, W) or (N, D) float32 and ``y`` (N,) int64."""
+    """One split held as tensors: ``x`` (N, C, H, W) or (N, D) float32 and ``y`` (N,) int64.
+
+    Example:
+        >>> import torch
+        >>> len(TensorSplit(torch.zeros(5, 3), torch.zeros(5, dtype=torch.long)))
+        5"""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -110,7 +115,11 @@ _FOLDER_DATASETS = ("cifar10", "mnist", "fashion-mnist")
 
 
 def list_datasets() -> list[str]:
-    """Registry names of the datasets (``name:DIR`` for those read from a local folder)."""
+    """Registry names of the datasets (``name:DIR`` for those read from a local folder).
+
+    Example:
+        >>> "mnist5k" in list_datasets() and "cifar10:DIR" in list_datasets()
+        True"""
     return DATASETS.names() + [f"{n}:DIR" for n in _FOLDER_DATASETS]
 
 

@@ -24,7 +24,14 @@ from ._trainer import Cost, TrainConfig, TrainResult, _finite, train
 
 @dataclass(frozen=True)
 class LineCurve:
-    """Loss and accuracy at points ``alpha`` along a line in weight space."""
+    """Loss and accuracy at points ``alpha`` along a line in weight space.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> curve = ht.landscape(task, ht.TrainConfig(epochs=1, batch_size=32), points=3).segment
+        >>> curve.kind, 0.0 in curve.alphas and 1.0 in curve.alphas
+        ('segment', True)"""
 
     kind: str
     alphas: tuple[float, ...]
@@ -41,7 +48,14 @@ class LineCurve:
 
 @dataclass(frozen=True)
 class LandscapeResult:
-    """The two line searches and the training run between them."""
+    """The two line searches and the training run between them.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.landscape(task, ht.TrainConfig(epochs=1, batch_size=32), points=3)
+        >>> r.random_direction.kind, r.training.status
+        ('random-direction', 'completed')"""
 
     random_direction: LineCurve
     segment: LineCurve

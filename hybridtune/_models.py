@@ -26,7 +26,11 @@ RESNET_DEPTHS = (8, 14, 20, 32, 56)
 
 
 def list_models() -> list[str]:
-    """Registry names of the models."""
+    """Registry names of the models.
+
+    Example:
+        >>> {"resnet", "cnn", "mlp"} <= set(list_models())
+        True"""
     return MODELS.names()
 
 

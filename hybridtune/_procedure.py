@@ -35,7 +35,14 @@ RAMP_START = {"adam": 1e-5, "adamw": 1e-5, "rmsprop": 1e-5, "adadelta": 1e-2, "a
 
 @dataclass(frozen=True)
 class LRRamp:
-    """Step 2: one run whose LR is raised every epoch; ``chosen_lr`` and why."""
+    """Step 2: one run whose LR is raised every epoch; ``chosen_lr`` and why.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> from hybridtune._procedure import lr_ramp
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> lr_ramp(task, lr_start=1e-3, lr_factor=10, epochs=3, batch_size=32).lrs
+        (0.001, 0.01, 0.1)"""
 
     lrs: tuple[float, ...]
     train_losses: tuple[float, ...]
@@ -49,7 +56,14 @@ class LRRamp:
 
 @dataclass(frozen=True)
 class Check:
-    """One of steps 4-6: a variation trained like the baseline, and whether it helps."""
+    """One of steps 4-6: a variation trained like the baseline, and whether it helps.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.procedure(task, epochs=2, batch_size=32, ramp_epochs=3, momentum_epochs=2)
+        >>> r.checks[0].name, isinstance(r.checks[0].helps, bool)
+        ('power decay', True)"""
 
     name: str
     setting: dict[str, Any]
@@ -64,7 +78,14 @@ class Check:
 
 @dataclass(frozen=True)
 class RedFlag:
-    """A symptom that points at a bug; ``triggered`` says whether it fired, ``value`` what was measured."""
+    """A symptom that points at a bug; ``triggered`` says whether it fired, ``value`` what was measured.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> from hybridtune._procedure import check_initial_loss
+        >>> flag, _ = check_initial_loss(ht.Task(model="mlp", data="synthetic:n=200", device="cpu"))
+        >>> flag.name, flag.triggered
+        ('initial loss far from ln(classes)', False)"""
 
     name: str
     triggered: bool
@@ -75,7 +96,14 @@ class RedFlag:
 
 @dataclass(frozen=True)
 class ProcedureResult:
-    """Everything seed 002's procedure found, with the chosen setting and the red flags."""
+    """Everything seed 002's procedure found, with the chosen setting and the red flags.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.procedure(task, epochs=2, batch_size=32, ramp_epochs=3, momentum_epochs=2)
+        >>> len(r.red_flags), r.flagged
+        (5, [])"""
 
     lr_ramp: LRRamp
     momentum_ramp: Any  # MomentumRamp | None

@@ -26,7 +26,16 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class ProxyResult:
-    """The proxy study, the full-size verification, and what the transfer saved and lost."""
+    """The proxy study, the full-size verification, and what the transfer saved and lost.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="cnn", data="synthetic:n=300,shape=1x12x12", device="cpu")
+        >>> cfg = ht.StudyConfig.quick(trials=2, epochs=1, baselines=(), probe_batch_size=32, test=False)
+        >>> import optuna
+        >>> r = ht.proxy_study(task, cfg, proxy_width=0.5, storage=optuna.storages.InMemoryStorage())
+        >>> r.proxy_width, r.full_width
+        (0.5, 1.0)"""
 
     proxy: StudyResult
     proxy_width: float

@@ -38,7 +38,14 @@ def log_lrs(low: float = 1e-6, high: float = 100.0, n: int = 48) -> tuple[float,
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One cell of the sweep."""
+    """One cell of the sweep.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.sweep(task, optimizers=["adam"], lrs=[1e-3, 1e-2], target=0.6, max_epochs=3, range_test=False)
+        >>> len(r.runs), r.band("adam").n_runs
+        (2, 2)"""
 
     optimizer: str
     lr: float
@@ -55,7 +62,14 @@ class SweepRun:
 
 @dataclass(frozen=True)
 class OptimizerBand:
-    """The successful band of one optimizer, its fastest LR and where the range test fell."""
+    """The successful band of one optimizer, its fastest LR and where the range test fell.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.sweep(task, optimizers=["adam"], lrs=[1e-3, 1e-2], target=0.6, max_epochs=3, range_test=False)
+        >>> len(r.runs), r.band("adam").n_runs
+        (2, 2)"""
 
     optimizer: str
     lr_low: float | None
@@ -74,7 +88,14 @@ class OptimizerBand:
 
 @dataclass(frozen=True)
 class SweepResult:
-    """Runs, per-optimizer bands, the fastest configuration and the width runs (seed 000's size plot)."""
+    """Runs, per-optimizer bands, the fastest configuration and the width runs (seed 000's size plot).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.sweep(task, optimizers=["adam"], lrs=[1e-3, 1e-2], target=0.6, max_epochs=3, range_test=False)
+        >>> len(r.runs), r.band("adam").n_runs
+        (2, 2)"""
 
     runs: tuple[SweepRun, ...]
     bands: tuple[OptimizerBand, ...]

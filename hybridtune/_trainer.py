@@ -154,7 +154,13 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class Cost:
-    """What a run (or a phase) cost: training examples and steps, evaluation examples, wall seconds."""
+    """What a run (or a phase) cost: training examples and steps, evaluation examples, wall seconds.
+
+    Costs add up, so a phase's cost is the sum of its runs'.
+
+    Example:
+        >>> (Cost(examples=100, steps=2) + Cost(examples=50, steps=1)).examples
+        150"""
 
     examples: int = 0
     steps: int = 0
@@ -176,7 +182,14 @@ class Cost:
 
 @dataclass(frozen=True)
 class EpochStats:
-    """One epoch: running train loss/accuracy, validation loss/accuracy (None when not evaluated)."""
+    """One epoch: running train loss/accuracy, validation loss/accuracy (None when not evaluated).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> e = ht.train(task, ht.TrainConfig(epochs=1, batch_size=32)).epochs[0]
+        >>> e.epoch, e.examples
+        (1, 128)"""
 
     epoch: int
     train_loss: float
@@ -190,7 +203,14 @@ class EpochStats:
 
 @dataclass(frozen=True)
 class TargetHit:
-    """When a run first reached its target metric, and what it cost to get there."""
+    """When a run first reached its target metric, and what it cost to get there.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.train(task, ht.TrainConfig(optimizer="adam", lr=3e-3, epochs=20, batch_size=32, target=0.9))
+        >>> r.status, r.target.examples == r.cost.examples
+        ('target_reached', True)"""
 
     metric: str
     target: float
@@ -203,7 +223,14 @@ class TargetHit:
 
 @dataclass(frozen=True)
 class StepTrace:
-    """Per-step LR, momentum and training loss (recorded with ``record_steps=True``)."""
+    """Per-step LR, momentum and training loss (recorded with ``record_steps=True``).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> trace = ht.train(task, ht.TrainConfig(epochs=1, batch_size=32, record_steps=True)).trace
+        >>> len(trace.lrs) == len(trace.losses) == 4
+        True"""
 
     lrs: tuple[float, ...]
     momenta: tuple[float, ...]
@@ -212,7 +239,17 @@ class StepTrace:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The frozen outcome of one :func:`train` call."""
+    """The frozen outcome of one :func:`train` call.
+
+    ``status`` is ``completed``, ``diverged``, ``stopped`` (a callback), ``target_reached`` or
+    ``timeout``; ``to_dict()`` is strict JSON, ``to_frame()`` one row per epoch.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.train(task, ht.TrainConfig(epochs=2, batch_size=32))
+        >>> r.status, len(r.to_frame()), r.to_dict()["cost"]["steps"]
+        ('completed', 2, 8)"""
 
     status: Status
     stop_reason: str
@@ -284,6 +321,12 @@ def param_groups(model: nn.Module, weight_decay: float, *, decay_all: bool = Fal
     BatchNorm gains and biases shrinks the scale the next layer sees without regularising capacity,
     it hurts accuracy, and it is not what the papers tune (nanoGPT does the same). ``decay_all=True``
     restores the classic "decay everything".
+
+    Example:
+        >>> import hybridtune as ht
+        >>> groups = ht.param_groups(ht.create_model("mlp", (4,), 2), 1e-4)
+        >>> [g["weight_decay"] for g in groups]
+        [0.0001, 0.0]
     """
     params = [p for p in model.parameters() if p.requires_grad]
     if decay_all or weight_decay == 0:
