@@ -93,7 +93,9 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
         >>> import hybridtune as ht
         >>> task = ht.Task(model="cnn", data="synthetic:n=400", device="cpu")
         >>> r = ht.proxy_study(task, ht.StudyConfig.quick(trials=2, baselines=()),
-        ...                    proxy_width=0.5, storage="sqlite:///:memory:")  # doctest: +SKIP
+        ...                    proxy_width=0.5, storage="sqlite:///runs/proxy.db")  # doctest: +SKIP
+        >>> r.saved_seconds > 0  # doctest: +SKIP
+        True
     """
     if isinstance(proxy_width, bool) or not isinstance(proxy_width, (int, float)) or not 0 < proxy_width:
         raise ConfigError(f"proxy_width must be a positive number, but got proxy_width={proxy_width!r}.")
