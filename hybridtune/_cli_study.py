@@ -135,7 +135,7 @@ def _print_result(con: Any, result: Any) -> None:
 
     rows = [{k: v for k, v in r.items() if k != "epochs"} for r in summary_rows(result)]
     table = Table(title=f"study {result.name}: cost-fair comparison", box=box.SIMPLE_HEAD, show_edge=False,
-                  padding=(0, 1), pad_edge=False)
+                  padding=(0, 0), pad_edge=False)
     for col in (rows[0] if rows else {}):
         table.add_column(col, justify="left" if col == "study" else "right", no_wrap=True)
     for r in rows:

@@ -144,9 +144,14 @@ def importances_figure(study: Any, *, title: str | None = None) -> Any:
     """A bar chart of :func:`param_importances`, or a figure that says why there is none."""
     import plotly.graph_objects as go
 
+    import warnings
+
     title = title or f"{study.study_name}: parameter importances"
     try:
-        imp = param_importances(study)
+        with warnings.catch_warnings():
+            # PED-ANOVA warns when few trials make its two quantiles coincide; the figure says what it got
+            warnings.simplefilter("ignore", UserWarning)
+            imp = param_importances(study)
     except Exception as exc:  # too few trials, one value per parameter, evaluator limits
         fig = go.Figure()
         fig.add_annotation(text=f"no importances: {exc}", showarrow=False, x=0.5, y=0.5, xref="paper",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError
 from ._registry import check_choice
-from ._space import (WEIGHT_DECAY_BOUNDS, GridSpace, Hyperparams, SearchSpace, batch_sizes,
+from ._space import (LR_RANGE, WEIGHT_DECAY_BOUNDS, GridSpace, Hyperparams, SearchSpace, batch_sizes,
                      dataset_batch_ceiling, grid_space, search_space, wide_space)
 from ._storage import open_storage, redact
 from ._task import Task
@@ -75,7 +75,12 @@ class StudyConfig:
             configurations differ, the seed does not), and the samplers' seed.
         probe_batch_size: the probes' batch size ``B0`` (the LR rule's reference); capped so an epoch keeps
             8 steps.
-        probe_range_steps / probe_momentum_epochs / probe_momenta: the probes' length.
+        probe_range_steps / probe_momentum_epochs / probe_momenta: the probes' length. Two of Smith's four
+            momenta by default (0.95 and 0.9): it halves the probes' cost, and the one-epoch runs favour 0.99
+            and 0.97 for their fast start, which multi-epoch 1cycle training does not need.
+        lr_range: the search's band for the 1cycle peak, in multiples of the priors' ``lr_max``: default
+            ``(1, 10)``, up to about where the range test's loss bottomed out; ``(0.1, 1)`` searches the
+            priors' band itself (see :func:`hybridtune.search_space`).
         weight_decay: the search's log-uniform weight-decay bounds (0 is always an option).
         batch_size_floor / batch_size_ceiling: bounds of the searched batch sizes (see
             :func:`hybridtune.batch_sizes`).
@@ -101,7 +106,8 @@ class StudyConfig:
     probe_batch_size: int = 64
     probe_range_steps: int | None = None
     probe_momentum_epochs: int = 1
-    probe_momenta: tuple[float, ...] = (0.99, 0.97, 0.95, 0.9)
+    probe_momenta: tuple[float, ...] = (0.95, 0.9)
+    lr_range: tuple[float, float] = LR_RANGE
     weight_decay: tuple[float, float] = WEIGHT_DECAY_BOUNDS
     batch_size_floor: int | None = None
     batch_size_ceiling: int | None = None
@@ -147,6 +153,7 @@ class StudyConfig:
                               f"weight_decay={tuple(self.weight_decay)}.")
         object.__setattr__(self, "weight_decay", (float(lo), float(hi)))
         object.__setattr__(self, "probe_momenta", tuple(float(m) for m in self.probe_momenta))
+        object.__setattr__(self, "lr_range", tuple(float(v) for v in self.lr_range))
         if self.grid is not None:
             object.__setattr__(self, "grid", {k: tuple(v) if isinstance(v, (list, tuple)) else (v,)
                                               for k, v in dict(self.grid).items()})
@@ -159,7 +166,7 @@ class StudyConfig:
             >>> StudyConfig.quick(trials=4).trials
             4
         """
-        kw: dict[str, Any] = {"trials": 6, "epochs": 2, "preset": "quick", "probe_momenta": (0.95, 0.9)}
+        kw: dict[str, Any] = {"trials": 6, "epochs": 2, "preset": "quick"}
         kw.update(changes)
         return cls(**kw)
 
@@ -462,13 +469,16 @@ def _sampler(kind: str, seed: int, n_existing: int) -> optuna.samplers.BaseSampl
 def _pruner(kind: str, epochs: int) -> optuna.pruners.BasePruner:
     import optuna
 
+    # The first rung sits a third of the way in: in 1cycle's warm-up (the first 30% of the steps) the
+    # validation accuracy mostly says how high the LR is, not how good the run will be.
+    first = max(1, math.ceil(epochs / 3))
     if kind == "asha":
-        # rungs at 1, 3, 9, ... epochs: a third of the trials go on at each rung
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        # rungs at first, 3*first, ... epochs: a third of the trials go on at each rung
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
     if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0)
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first - 1)
     if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=epochs, reduction_factor=3)
     return optuna.pruners.NopPruner()
 
 
@@ -651,7 +661,7 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
 # The pipeline
 
 
-def run_study(task: Task, config: StudyConfig | None = None, *, storage: str | None = None,
+def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = None,
               progress: Progress | None = None) -> StudyResult:
     """Run (or resume) the hybrid study and return its result, computed from storage.
 
@@ -669,7 +679,7 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: str | N
     Args:
         task: the data, model, loss and optimizer family.
         config: sizes and choices (default :class:`StudyConfig`).
-        storage: an Optuna storage URL (default ``sqlite:///runs/hybridtune.db``).
+        storage: an Optuna storage URL (default ``sqlite:///runs/hybridtune.db``) or an open Optuna storage.
         progress: optional ``progress(phase, done, total)``; phases ``probes: ...``, ``search``,
             ``grid``, ``random``, ``test``.
 
@@ -702,8 +712,8 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: str | N
     space_d = study.user_attrs.get("space")
     if space_d is None:
         sizes = batch_sizes(task, ref_batch_size=probe_bs, floor=config.batch_size_floor,
-                            ceiling=config.batch_size_ceiling)
-        space = search_space(priors, sizes, weight_decay=config.weight_decay)
+                            ceiling=config.batch_size_ceiling, epochs=config.epochs)
+        space = search_space(priors, sizes, lr_range=config.lr_range, weight_decay=config.weight_decay)
         study.set_user_attr("space", space.to_dict())
     else:
         space = SearchSpace.from_dict(space_d)
@@ -810,8 +820,7 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     from ._priors import Priors
     from ._storage import study_names
 
-    url = storage if isinstance(storage, str) or storage is None else None
-    store = open_storage(storage, must_exist=True) if url is not None or storage is None else storage
+    store = open_storage(storage, must_exist=True) if storage is None or isinstance(storage, str) else storage
     names = study_names(store)
     if name not in names:
         import difflib

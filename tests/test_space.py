@@ -15,14 +15,14 @@ def priors() -> ht.Priors:
 
 
 def test_scale_lr_rule() -> None:
-    # linear for the SGD family, square root for adaptive optimizers
-    assert ht.scale_lr(0.1, 256, 128, "momentum") == pytest.approx(0.2)
-    assert ht.scale_lr(0.1, 64, 128, "nesterov") == pytest.approx(0.05)
-    assert ht.scale_lr(1e-3, 512, 128, "adam") == pytest.approx(2e-3)
+    # square-root scaling from the probes' batch size, every optimizer family alike
+    assert ht.scale_lr(0.1, 512, 128, "momentum") == pytest.approx(0.2)
+    assert ht.scale_lr(0.1, 32, 128, "nesterov") == pytest.approx(0.05)
+    assert ht.scale_lr(1e-3, 256, 128, "adam") == pytest.approx(1e-3 * math.sqrt(2))
     assert ht.scale_lr(0.1, 128, 128, "sgd") == pytest.approx(0.1)
     # the factor is clipped to [1/4, 4]
-    assert ht.scale_lr(0.1, 4096, 128, "momentum") == pytest.approx(0.4)
-    assert ht.scale_lr(0.1, 8, 128, "momentum") == pytest.approx(0.025)
+    assert ht.scale_lr(0.1, 128 * 64, 128, "momentum") == pytest.approx(0.4)
+    assert ht.scale_lr(0.1, 1, 128, "momentum") == pytest.approx(0.025)
 
 
 def test_batch_sizes_are_powers_of_two_within_the_dataset(tiny_task: ht.Task) -> None:
@@ -44,9 +44,18 @@ def test_batch_sizes_bad_bounds(tiny_task: ht.Task) -> None:
         ht.batch_sizes(tiny_task, ceiling=0)
 
 
+def test_batch_sizes_leave_each_trial_enough_steps() -> None:
+    task = ht.Task(model="mlp", data="synthetic:n=4000", device="cpu")  # 2800 training examples
+    assert ht.batch_sizes(task, ref_batch_size=64) == (32, 64, 128, 256)
+    assert ht.batch_sizes(task, ref_batch_size=64, epochs=4) == (32, 64)  # 4 * 2800 / 64 >= 100 steps
+    assert ht.batch_sizes(task, ref_batch_size=64, epochs=1) == (32,)  # never below the floor
+
+
 def test_search_space_from_priors(priors: ht.Priors) -> None:
+    assert ht.search_space(priors, (16, 32), lr_range=(0.1, 1)).lr == (pytest.approx(priors.lr_min), priors.lr_max)
     space = ht.search_space(priors, (16, 32, 64))
-    assert space.lr == (priors.lr_min, priors.lr_max)
+    # by default the 1cycle peak is searched in the decade above lr_max, up to about the range test's minimum
+    assert space.lr == (priors.lr_max, pytest.approx(priors.lr_max * 10))
     assert space.ref_batch_size == priors.batch_size == 32
     assert space.momentum == priors.momentum_band
     assert space.lr_name == "base_lr"
@@ -56,7 +65,7 @@ def test_search_space_from_priors(priors: ht.Priors) -> None:
         trial = study.ask()
         hp = space.suggest(trial)
         p = trial.params
-        assert priors.lr_min <= p["base_lr"] <= priors.lr_max
+        assert space.lr[0] <= p["base_lr"] <= space.lr[1]
         assert hp.lr == pytest.approx(ht.scale_lr(p["base_lr"], hp.batch_size, 32, "momentum"))
         assert space.momentum[0] <= hp.momentum <= space.momentum[1]
         assert hp.weight_decay == (p["weight_decay"] if p["use_weight_decay"] else 0.0)
@@ -78,7 +87,7 @@ def test_params_for_enqueues_the_range_test_point(priors: ht.Priors) -> None:
     hp = space.suggest(trial)
     assert hp == ht.Hyperparams(lr=priors.lr_max, momentum=priors.momentum, weight_decay=0.0, batch_size=32)
     # out-of-space values are clipped into it
-    clipped = space.params_for(lr=10.0, momentum=0.5, weight_decay=1.0, batch_size=1024)
+    clipped = space.params_for(lr=1e-9, momentum=0.5, weight_decay=1.0, batch_size=1024)
     assert clipped["base_lr"] == priors.lr_max and clipped["batch_size"] == 32
     assert clipped["momentum"] == space.momentum[0] and clipped["weight_decay"] == 1e-2
 
@@ -102,12 +111,12 @@ def test_wide_space_has_no_priors() -> None:
 def test_grid_space_standard_quick_and_overrides() -> None:
     task = ht.Task(model="mlp", data="synthetic:n=3000", device="cpu")
     g = ht.grid_space(task)
-    assert g.lr == (0.01, 0.03, 0.1, 0.3) and g.momentum == (0.9, 0.95, 0.99)
-    assert g.weight_decay == (0.0, 5e-4) and g.batch_size == (64, 256)
-    assert g.cells == 4 * 3 * 2 * 2
+    assert g.lr == (0.01, 0.03, 0.1, 0.3) and g.momentum == (0.9, 0.95)
+    assert g.weight_decay == (0.0, 5e-4) and g.batch_size == (32, 128)
+    assert g.cells == 4 * 2 * 2 * 2
     assert ht.grid_space(task, quick=True).cells == 4
     g = ht.grid_space(task, overrides={"lr": [0.1], "batch_size": [32]})
-    assert g.lr == (0.1,) and g.batch_size == (32,) and g.cells == 6
+    assert g.lr == (0.1,) and g.batch_size == (32,) and g.cells == 4
     # a dataset too small for batch 256 gets smaller batches, never above it
     small = ht.Task(model="mlp", data="synthetic:n=400", device="cpu")
     assert all(b * 8 <= len(small.data.train) for b in ht.grid_space(small).batch_size)
@@ -133,6 +142,9 @@ def test_search_space_bad_bounds() -> None:
     with pytest.raises(ht.ConfigError, match=r"^lr must be \(low, high\) with 0 < low <= high, but got "
                                              r"lr=\(0\.1, 0\.01\)\.$"):
         ht.SearchSpace(optimizer="momentum", lr=(0.1, 0.01), ref_batch_size=128, momentum=None, batch_sizes=(32,))
+    with pytest.raises(ht.ConfigError, match=r"^lr_range must be \(low, high\) multiples of lr_max with 0 < low <= "
+                                             r"high, but got lr_range=\(2\.0, 1\.0\)\.$"):
+        ht.search_space(None, (32,), lr_range=(2, 1))
     with pytest.raises(ht.ConfigError, match="momentum must be"):
         ht.SearchSpace(optimizer="momentum", lr=(0.01, 0.1), ref_batch_size=128, momentum=(0.9, 1.2),
                        batch_sizes=(32,))

@@ -42,7 +42,8 @@ def test_every_trial_records_cost_curve_and_outcome(e2e) -> None:
     p = result.priors
     assert first.user_attrs["source"] == "range test suggestion"
     assert first.params["base_lr"] == pytest.approx(p.lr_max) and first.params["momentum"] == p.momentum
-    assert first.params["batch_size"] == p.batch_size
+    sizes = result.space["batch_sizes"]
+    assert first.params["batch_size"] == min(sizes, key=lambda b: abs(b - p.batch_size))
     for t in itertools.chain(search, _trials(url, "tiny-grid"), _trials(url, "tiny-random")):
         assert set(t.user_attrs["cost"]) >= {"examples", "steps", "seconds", "epochs"}
         assert t.user_attrs["cost"]["examples"] > 0
