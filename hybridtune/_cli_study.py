@@ -8,7 +8,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._cli import add_output_options, add_task_options, console, nonneg_float, positive_int, write_json
+from ._cli import (add_output_options, add_task_options, console, fmt, nonneg_float, positive_float, positive_int,
+                   write_json)
 from ._errors import ConfigError
 
 #: Task options a spec may set; the CLI's flags win when given.
@@ -70,6 +71,10 @@ def _add_study(sub: Any) -> None:
     g.add_argument("--no-test", dest="test", action="store_false", default=None,
                    help="skip retraining the best configurations for their test accuracy")
     g.add_argument("--out", metavar="PATH", help="the HTML report (default: runs/<name>/report.html)")
+    g.add_argument("--proxy-width", type=positive_float, metavar="W",
+                   help="seed 000's scaled-down tuning: run the probes and the search on the model at W x its "
+                        "width (e.g. 0.25), then verify the best configuration on the full-size model and report "
+                        "what the transfer saved and lost (study <name>-proxy<W>)")
     add_output_options(p)
     p.set_defaults(handler=_run_study)
 
@@ -192,6 +197,8 @@ def _run_study(args: argparse.Namespace) -> int:
               f"{' (quick)' if quick else ''}")
     con.print(f"storage {redact(url)}")
     t0 = time.perf_counter()
+    if args.proxy_width is not None:
+        return _run_proxy(args, con, task, config, storage, out, t0)
     with _Bars(con) as bars:
         result = run_study(task, config, storage=storage, progress=bars)
     report = write_report(result, out, storage=storage)
@@ -200,6 +207,33 @@ def _run_study(args: argparse.Namespace) -> int:
     con.print("dashboard: hybridtune dashboard" + (f" --storage '{redact(url)}'" if args.storage else ""))
     if args.json:
         write_json(args.json, {"command": "study", **result.to_dict(), "report": str(report)})
+        con.print(f"wrote {args.json}")
+    return 0
+
+
+def _run_proxy(args: argparse.Namespace, con: Any, task: Any, config: Any, storage: Any, out: Path,
+               t0: float) -> int:
+    import time
+
+    from ._proxy import proxy_study
+    from ._report import write_report
+
+    with _Bars(con) as bars:
+        r = proxy_study(task, config, proxy_width=args.proxy_width, storage=storage, progress=bars)
+    report = write_report(r.proxy, out.with_name(f"report-proxy{args.proxy_width:g}.html"), storage=storage)
+    _print_result(con, r.proxy)
+    lost = "not measured (no full-size study of this name in the storage)" if r.lost_points is None else \
+        f"{r.lost_points:+.2f} points against the full-size study's best {100 * r.full_study_best:.2f}%"
+    con.print(f"[bold]proxy[/] width {r.proxy_width:g} (full {r.full_width:g}): best config {r.best_config}")
+    con.print(f"  at full size: val {fmt(r.full_val_acc)}, test {fmt(r.full_test_acc)} ({r.status}); "
+              f"at proxy size it scored {fmt(r.proxy_val_acc)}")
+    con.print(f"  saved: the search took {r.search_seconds:.0f}s at proxy size, about "
+              f"{r.search_seconds_at_full_size:.0f}s at full size ({r.full_seconds_per_example / max(r.proxy_seconds_per_example, 1e-12):.1f}x "
+              f"per example); {r.saved_seconds:.0f}s saved after {r.verify_seconds:.0f}s of verification")
+    con.print(f"  lost: {lost}")
+    con.print(f"report {report}  ({time.perf_counter() - t0:.0f}s)")
+    if args.json:
+        write_json(args.json, {"command": "study", "proxy": r.to_dict(), "report": str(report)})
         con.print(f"wrote {args.json}")
     return 0
 

@@ -33,7 +33,7 @@ from ._space import (LR_RANGE, WEIGHT_DECAY_BOUNDS, GridSpace, Hyperparams, Sear
                      dataset_batch_ceiling, grid_space, search_space, wide_space)
 from ._storage import open_storage, redact
 from ._task import Task
-from ._trainer import Cost, TrainConfig, _finite, evaluate, train
+from ._trainer import Cost, _finite, train
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -651,7 +651,7 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
     r = train(task, tc, model=model)
     test_loss = test_acc = None
     if not r.diverged:
-        test_loss, test_acc, _ = evaluate(model, task.data.test, loss_fn=task.loss, device=task.torch_device)
+        test_loss, test_acc, _ = task.evaluate(model, task.data.test)
     study.set_user_attr("test", _finite({"trial": best.number, "test_accuracy": test_acc, "test_loss": test_loss,
                                          "val_accuracy": r.val_acc, "status": r.status,
                                          "cost": r.cost.to_dict()}))

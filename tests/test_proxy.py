@@ -41,3 +41,17 @@ def test_proxy_needs_a_width_option() -> None:
         proxy_study(task, proxy_width=0.5, storage="sqlite:///:memory:")
     with pytest.raises(ht.ConfigError, match="proxy_width must be a positive number, but got proxy_width=0"):
         proxy_study(task, proxy_width=0, storage="sqlite:///:memory:")
+
+
+def test_study_cli_proxy_width(tmp_path) -> None:
+    from conftest import run_cli
+
+    out = tmp_path / "p.json"
+    p = run_cli("study", "--model", "cnn", "--dataset", "synthetic:n=300,shape=1x12x12", "--quick", "--trials", "2",
+                "--epochs", "1", "--baseline", "none", "--no-test", "--probe-batch-size", "32", "--name", "px",
+                "--storage", f"sqlite:///{tmp_path / 'p.db'}", "--proxy-width", "0.5", "--out",
+                str(tmp_path / "r.html"), "--json", str(out), env={"OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "proxy" in p.stdout and "saved:" in p.stdout and "not measured" in p.stdout
+    d = json.loads(out.read_text())["proxy"]
+    assert d["proxy_width"] == 0.5 and d["full_val_acc"] is not None and d["lost_points"] is None
