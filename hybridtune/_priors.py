@@ -66,6 +66,13 @@ class MomentumRun:
     ``val_loss`` / ``val_acc`` are those after the last epoch (``None`` when the run diverged);
     ``step_losses`` is the training loss of every step, for the figure; ``momentum_range`` is the
     (lowest, highest) momentum the run actually used (1cycle cycles it).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> runs = ht.momentum_runs(task, lr=0.05, momenta=(0.95, 0.9), batch_size=32)
+        >>> [r.momentum for r in runs]
+        [0.95, 0.9]
     """
 
     momentum: float
@@ -194,6 +201,13 @@ class MomentumRamp:
 
     ``momenta[e]`` was used in epoch ``e``; ``suggested`` is the highest momentum reached before the
     validation loss first got worse (the last one when it never did).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> ramp = ht.momentum_ramp(task, lr=0.05, epochs=2, batch_size=32)
+        >>> len(ramp.momenta), ramp.suggested in ramp.momenta
+        (2, True)
     """
 
     lr: float

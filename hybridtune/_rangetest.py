@@ -44,6 +44,13 @@ class RangeTestResult:
     hybridtune's ``[lr_min, lr_max]``. When the curve cannot support a suggestion, ``suggestions`` is empty,
     ``band`` is ``None`` and ``suggestion_error`` says why. With validation mode on, ``val_steps`` /
     ``val_lrs`` / ``val_losses`` / ``val_accs`` hold the fixed-subset evaluations.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.lr_range_test(task, steps=50, batch_size=32)
+        >>> len(r.lrs) == len(r.losses) == len(r.smoothed), r.to_dict()["cost"]["steps"] == len(r.lrs)
+        (True, True)
     """
 
     optimizer: str

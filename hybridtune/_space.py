@@ -182,7 +182,14 @@ def batch_sizes(task: Task, *, ref_batch_size: int = 128, floor: int | None = No
 
 @dataclass(frozen=True)
 class Hyperparams:
-    """The values one trial trains with (after the batch-size rule and the weight-decay switch)."""
+    """The values one trial trains with (after the batch-size rule and the weight-decay switch).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> hp = ht.Hyperparams(lr=0.1, momentum=0.9, weight_decay=5e-4, batch_size=64)
+        >>> hp.train_config(optimizer="momentum", epochs=3).schedule
+        'onecycle'
+    """
 
     lr: float
     momentum: float | None

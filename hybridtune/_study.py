@@ -198,7 +198,17 @@ def default_name(task: Task, config: StudyConfig) -> str:
 
 @dataclass(frozen=True)
 class HistoryPoint:
-    """One finished trial, in completion order, with the running totals the comparison reads."""
+    """One finished trial, in completion order, with the running totals the comparison reads.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> p = r.result.search.history[-1]
+        >>> p.cumulative.examples >= p.cost.examples
+        True
+    """
 
     number: int
     state: str
@@ -220,6 +230,14 @@ class StudyOutcome:
 
     ``cost`` is the total of every finished trial (completed, pruned, diverged) plus, for the search,
     the probes (``probe_cost``); ``history`` lists the finished trials in completion order.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> r.result.grid.n_trials, r.result.search.n_trials
+        (1, 2)
     """
 
     role: str
@@ -266,7 +284,17 @@ class StudyOutcome:
 
 @dataclass(frozen=True)
 class Match:
-    """When a study first came within the tolerance of the grid's best accuracy, and what that cost."""
+    """When a study first came within the tolerance of the grid's best accuracy, and what that cost.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> m = r.comparison.rows["search"]
+        >>> m.role, isinstance(m.matched, bool)
+        ('search', True)
+    """
 
     role: str
     best_value: float | None
@@ -295,6 +323,14 @@ class Comparison:
     probes included for the search) after the first trial, in completion order, whose value reached the
     target; ``cost_ratio`` divides its examples by the grid's total examples (the price of running the grid
     to learn its best), ``seconds_ratio`` does the same with wall seconds.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> sorted(r.comparison.rows), len(r.comparison.to_frame())
+        (['grid', 'search'], 2)
     """
 
     tolerance: float
@@ -326,6 +362,14 @@ class StudyResult:
     ``to_dict()`` is the ``--json`` payload: ``priors``; ``search``, ``grid`` (and ``random``), each with
     ``best_value``, ``best_params``, ``n_trials`` and ``cost``; ``comparison`` with
     ``cost_to_match_grid``, ``cost_ratio_to_match_grid`` and ``test_accuracy`` per study.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> sorted(r.result.outcomes), "comparison" in r.result.to_dict()
+        (['grid', 'search'], True)
     """
 
     name: str
