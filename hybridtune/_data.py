@@ -119,7 +119,8 @@ def list_datasets() -> list[str]:
 
     Example:
         >>> "mnist5k" in list_datasets() and "cifar10:DIR" in list_datasets()
-        True"""
+        True
+    """
     return DATASETS.names() + [f"{n}:DIR" for n in _FOLDER_DATASETS]
 
 

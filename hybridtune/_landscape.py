@@ -31,7 +31,8 @@ class LineCurve:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> curve = ht.landscape(task, ht.TrainConfig(epochs=1, batch_size=32), points=3).segment
         >>> curve.kind, 0.0 in curve.alphas and 1.0 in curve.alphas
-        ('segment', True)"""
+        ('segment', True)
+    """
 
     kind: str
     alphas: tuple[float, ...]
@@ -55,7 +56,8 @@ class LandscapeResult:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> r = ht.landscape(task, ht.TrainConfig(epochs=1, batch_size=32), points=3)
         >>> r.random_direction.kind, r.training.status
-        ('random-direction', 'completed')"""
+        ('random-direction', 'completed')
+    """
 
     random_direction: LineCurve
     segment: LineCurve

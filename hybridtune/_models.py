@@ -30,7 +30,8 @@ def list_models() -> list[str]:
 
     Example:
         >>> {"resnet", "cnn", "mlp"} <= set(list_models())
-        True"""
+        True
+    """
     return MODELS.names()
 
 

@@ -42,7 +42,8 @@ class LRRamp:
         >>> from hybridtune._procedure import lr_ramp
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> lr_ramp(task, lr_start=1e-3, lr_factor=10, epochs=3, batch_size=32).lrs
-        (0.001, 0.01, 0.1)"""
+        (0.001, 0.01, 0.1)
+    """
 
     lrs: tuple[float, ...]
     train_losses: tuple[float, ...]
@@ -63,7 +64,8 @@ class Check:
         >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
         >>> r = ht.procedure(task, epochs=2, batch_size=32, ramp_epochs=3, momentum_epochs=2)
         >>> r.checks[0].name, isinstance(r.checks[0].helps, bool)
-        ('power decay', True)"""
+        ('power decay', True)
+    """
 
     name: str
     setting: dict[str, Any]
@@ -85,7 +87,8 @@ class RedFlag:
         >>> from hybridtune._procedure import check_initial_loss
         >>> flag, _ = check_initial_loss(ht.Task(model="mlp", data="synthetic:n=200", device="cpu"))
         >>> flag.name, flag.triggered
-        ('initial loss far from ln(classes)', False)"""
+        ('initial loss far from ln(classes)', False)
+    """
 
     name: str
     triggered: bool
@@ -103,7 +106,8 @@ class ProcedureResult:
         >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
         >>> r = ht.procedure(task, epochs=2, batch_size=32, ramp_epochs=3, momentum_epochs=2)
         >>> len(r.red_flags), r.flagged
-        (5, [])"""
+        (5, [])
+    """
 
     lr_ramp: LRRamp
     momentum_ramp: Any  # MomentumRamp | None

@@ -35,7 +35,8 @@ class ProxyResult:
         >>> import optuna
         >>> r = ht.proxy_study(task, cfg, proxy_width=0.5, storage=optuna.storages.InMemoryStorage())
         >>> r.proxy_width, r.full_width
-        (0.5, 1.0)"""
+        (0.5, 1.0)
+    """
 
     proxy: StudyResult
     proxy_width: float

@@ -45,7 +45,8 @@ class SweepRun:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> r = ht.sweep(task, optimizers=["adam"], lrs=[1e-3, 1e-2], target=0.6, max_epochs=3, range_test=False)
         >>> len(r.runs), r.band("adam").n_runs
-        (2, 2)"""
+        (2, 2)
+    """
 
     optimizer: str
     lr: float
@@ -69,7 +70,8 @@ class OptimizerBand:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> r = ht.sweep(task, optimizers=["adam"], lrs=[1e-3, 1e-2], target=0.6, max_epochs=3, range_test=False)
         >>> len(r.runs), r.band("adam").n_runs
-        (2, 2)"""
+        (2, 2)
+    """
 
     optimizer: str
     lr_low: float | None
@@ -95,7 +97,8 @@ class SweepResult:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> r = ht.sweep(task, optimizers=["adam"], lrs=[1e-3, 1e-2], target=0.6, max_epochs=3, range_test=False)
         >>> len(r.runs), r.band("adam").n_runs
-        (2, 2)"""
+        (2, 2)
+    """
 
     runs: tuple[SweepRun, ...]
     bands: tuple[OptimizerBand, ...]

@@ -160,7 +160,8 @@ class Cost:
 
     Example:
         >>> (Cost(examples=100, steps=2) + Cost(examples=50, steps=1)).examples
-        150"""
+        150
+    """
 
     examples: int = 0
     steps: int = 0
@@ -189,7 +190,8 @@ class EpochStats:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> e = ht.train(task, ht.TrainConfig(epochs=1, batch_size=32)).epochs[0]
         >>> e.epoch, e.examples
-        (1, 128)"""
+        (1, 128)
+    """
 
     epoch: int
     train_loss: float
@@ -210,7 +212,8 @@ class TargetHit:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> r = ht.train(task, ht.TrainConfig(optimizer="adam", lr=3e-3, epochs=20, batch_size=32, target=0.9))
         >>> r.status, r.target.examples == r.cost.examples
-        ('target_reached', True)"""
+        ('target_reached', True)
+    """
 
     metric: str
     target: float
@@ -230,7 +233,8 @@ class StepTrace:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> trace = ht.train(task, ht.TrainConfig(epochs=1, batch_size=32, record_steps=True)).trace
         >>> len(trace.lrs) == len(trace.losses) == 4
-        True"""
+        True
+    """
 
     lrs: tuple[float, ...]
     momenta: tuple[float, ...]
@@ -249,7 +253,8 @@ class TrainResult:
         >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
         >>> r = ht.train(task, ht.TrainConfig(epochs=2, batch_size=32))
         >>> r.status, len(r.to_frame()), r.to_dict()["cost"]["steps"]
-        ('completed', 2, 8)"""
+        ('completed', 2, 8)
+    """
 
     status: Status
     stop_reason: str
