@@ -105,6 +105,29 @@ def quiet_optuna(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.DEBUG if getattr(args, "debug", False) else optuna.logging.WARNING)
 
 
+class ProgressBars:
+    """One rich progress bar per phase, fed by the library's ``progress(phase, done, total)``."""
+
+    def __init__(self, con: Any) -> None:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
+
+        self.progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=con, disable=con.quiet)
+        self.ids: dict[str, Any] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.ids:
+            self.ids[phase] = self.progress.add_task(phase, total=max(total, 1))
+        self.progress.update(self.ids[phase], completed=done, total=max(total, 1))
+
+    def __enter__(self) -> ProgressBars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+
 def console(args: argparse.Namespace) -> Any:
     from rich.console import Console
 

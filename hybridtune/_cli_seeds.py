@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._cli import (add_output_options, add_task_options, console, fmt, make_task, nonneg_float, positive_float,
+from ._cli import (ProgressBars, add_output_options, add_task_options, console, fmt, make_task, nonneg_float, positive_float,
                    positive_int, quiet_optuna, write_json)
 from ._errors import ConfigError
 
@@ -40,21 +40,6 @@ def _lr_grid(text: str) -> list[float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be LOW:HIGH:N, e.g. 1e-6:100:48, but got {text!r}") from None
     return _float_list(text)
-
-
-def _progress(con: Any, args: argparse.Namespace) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=con, disable=args.quiet, transient=False)
-    tasks: dict[str, Any] = {}
-
-    def report(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
-
-    return bar, report
 
 
 def _write_html(path: str, html: str, con: Any) -> None:
@@ -108,8 +93,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     lrs = args.lrs if isinstance(args.lrs, list) else _lr_grid(args.lrs)
     con.print(f"[bold]sweep[/] {task.model_name} on {task.data.name}: {len(optimizers)} optimizers x "
               f"{len(lrs)} LRs to {args.target:.0%} train accuracy, device {task.device}")
-    bar, report = _progress(con, args)
-    with bar:
+    with ProgressBars(con) as report:
         result = sweep(task, optimizers=optimizers, lrs=lrs, target=args.target, max_epochs=args.max_epochs,
                        max_seconds=args.max_seconds, batch_size=args.batch_size, momentum=args.momentum,
                        widths=args.widths, range_test=not args.no_range_test, storage=args.storage,
@@ -229,8 +213,7 @@ def _run_procedure(args: argparse.Namespace) -> int:
     con = console(args)
     task = make_task(args)
     con.print(f"[bold]procedure[/] {task.model_name} on {task.data.name} with {task.optimizer}, device {task.device}")
-    bar, report = _progress(con, args)
-    with bar:
+    with ProgressBars(con) as report:
         r = procedure(task, epochs=args.epochs, batch_size=args.batch_size, lr_start=args.lr_start,
                       lr_factor=args.lr_factor, ramp_epochs=args.ramp_epochs, momentum_epochs=args.momentum_epochs,
                       seed=args.seed, progress=report)

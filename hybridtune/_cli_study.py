@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._cli import (add_output_options, add_task_options, console, fmt, nonneg_float, positive_float, positive_int,
-                   write_json)
+from ._cli import (ProgressBars, add_output_options, add_task_options, console, fmt, nonneg_float, positive_float,
+                   positive_int, quiet_optuna, write_json)
 from ._errors import ConfigError
 
 #: Task options a spec may set; the CLI's flags win when given.
@@ -108,29 +108,6 @@ def _merge(args: argparse.Namespace) -> tuple[dict[str, Any], Any, bool]:
     return task_kw, config, quick
 
 
-class _Bars:
-    """One rich progress bar per phase, fed by the library's ``progress(phase, done, total)``."""
-
-    def __init__(self, con: Any) -> None:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
-
-        self.progress = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=con, disable=con.quiet)
-        self.ids: dict[str, Any] = {}
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if phase not in self.ids:
-            self.ids[phase] = self.progress.add_task(phase, total=max(total, 1))
-        self.progress.update(self.ids[phase], completed=done, total=max(total, 1))
-
-    def __enter__(self) -> _Bars:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-
 def _print_result(con: Any, result: Any) -> None:
     from rich.table import Table
 
@@ -165,14 +142,6 @@ def _print_result(con: Any, result: Any) -> None:
             con.print(f"best {role} (trial {o.best_trial}): {hp}")
 
 
-def _quiet_optuna(args: argparse.Namespace) -> None:
-    """Optuna sets its own logger to INFO when first imported; the CLI shows its own progress instead."""
-    import optuna
-
-    if not getattr(args, "debug", False):
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
 def _run_study(args: argparse.Namespace) -> int:
     import time
 
@@ -181,7 +150,7 @@ def _run_study(args: argparse.Namespace) -> int:
     from ._study import default_name, run_study
     from ._task import Task
 
-    _quiet_optuna(args)
+    quiet_optuna(args)
     con = console(args)
     task_kw, config, quick = _merge(args)
     url = resolve_storage_url(args.storage)
@@ -199,7 +168,7 @@ def _run_study(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.proxy_width is not None:
         return _run_proxy(args, con, task, config, storage, out, t0)
-    with _Bars(con) as bars:
+    with ProgressBars(con) as bars:
         result = run_study(task, config, storage=storage, progress=bars)
     report = write_report(result, out, storage=storage)
     _print_result(con, result)
@@ -218,7 +187,7 @@ def _run_proxy(args: argparse.Namespace, con: Any, task: Any, config: Any, stora
     from ._proxy import proxy_study
     from ._report import write_report
 
-    with _Bars(con) as bars:
+    with ProgressBars(con) as bars:
         r = proxy_study(task, config, proxy_width=args.proxy_width, storage=storage, progress=bars)
     report = write_report(r.proxy, out.with_name(f"report-proxy{args.proxy_width:g}.html"), storage=storage)
     _print_result(con, r.proxy)
@@ -260,7 +229,7 @@ def _run_report(args: argparse.Namespace) -> int:
     from ._storage import open_storage, study_names
     from ._study import load_result
 
-    _quiet_optuna(args)
+    quiet_optuna(args)
     con = console(args)
     storage = open_storage(args.storage, must_exist=True)
     name = args.name
@@ -315,7 +284,7 @@ def _run_dashboard(args: argparse.Namespace) -> int:
 
     from ._storage import open_storage, redact, resolve_storage_url, study_names
 
-    _quiet_optuna(args)
+    quiet_optuna(args)
     con = console(args)
     url = resolve_storage_url(args.storage)
     storage = open_storage(url, must_exist=True)
