@@ -249,8 +249,12 @@ def summary_markdown(result: StudyResult) -> str:
         lines.append(f"> {p.reasoning}")
         lines.append("")
     if result.space:
-        lines.append(f"**Search space**: LR rule {result.space.get('lr_rule')}; batch sizes "
-                     f"{result.space.get('batch_sizes')}; weight decay {result.space.get('weight_decay')} or 0.")
+        sp = result.space
+        lo, hi = sp.get("lr", (None, None))
+        where = f" at batch size {sp['ref_batch_size']}" if sp.get("ref_batch_size") else ""
+        mom = f"; momentum {list(sp['momentum'])}" if sp.get("momentum") else ""
+        lines.append(f"**Search space**: 1cycle peak LR [{lo:.3g}, {hi:.3g}]{where} ({sp.get('lr_rule')}); batch "
+                     f"sizes {sp.get('batch_sizes')}{mom}; weight decay {sp.get('weight_decay')} or 0.")
         lines.append("")
     for role, o in result.outcomes.items():
         if o.best_hyperparams:
