@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ._cli import (add_output_options, add_task_options, console, fmt, make_task, nonneg_float, positive_float,
+from ._cli import (ProgressBars, add_output_options, add_task_options, console, fmt, make_task, nonneg_float, positive_float,
                    positive_int, write_json)
 from ._errors import ConfigError
 
@@ -66,35 +64,17 @@ def _parse_momenta(text: str) -> tuple[float, ...]:
         raise ConfigError(f"--momenta must be comma-separated numbers, but got {text!r}.") from None
 
 
-@contextmanager
-def _progress_bar(con: Any) -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar on a terminal, fed by the library's ``progress(phase, done, total)`` callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=con, disable=not con.is_terminal or con.quiet, transient=False)
-    tasks: dict[str, Any] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
-
-    with bar:
-        yield update
-
-
 def _check_plot_path(path: str | None) -> None:
     if path is not None and Path(path).is_dir():
         raise ConfigError(f"--plot must be a file path, but got a directory: {path!r}.")
 
 
 def _write_html(path: str, figures: list[Any]) -> None:
+    from ._seed_figures import html_page
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)]
-    target.write_text("<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>hybridtune</title></head>"
-                      "<body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    target.write_text(html_page("hybridtune range test", [(fig.layout.title.text or "", fig) for fig in figures]))
 
 
 def _run_lr_find(args: argparse.Namespace) -> int:
@@ -111,7 +91,7 @@ def _run_lr_find(args: argparse.Namespace) -> int:
     task = make_task(args)
     con.print(f"[bold]{args.command}[/] {task.model_name} on {task.data.name} ({len(task.data.train)} train) "
               f"with {task.optimizer}, batch {args.batch_size}, device {task.device}")
-    with _progress_bar(con) as progress:
+    with ProgressBars(con) as progress:
         if with_momentum:
             priors = find_priors(task, batch_size=args.batch_size, weight_decay=args.weight_decay,
                                  momentum_epochs=args.momentum_epochs, range_steps=args.steps, momenta=momenta,
