@@ -7,10 +7,15 @@ written with its password: :func:`redact` is applied wherever one leaves this mo
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import os
 import re
+import socket
 import warnings
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +25,12 @@ _log = logging.getLogger(__name__)
 
 #: The default storage: one SQLite file for every study, under ``runs/``.
 DEFAULT_STORAGE = "sqlite:///runs/hybridtune.db"
-#: Heartbeats let a resumed study fail (and so retry) the trial a killed process left RUNNING.
+#: Heartbeats: every running trial's process records one every ``HEARTBEAT_SECONDS``; a trial without one
+#: for ``GRACE_SECONDS`` belonged to a killed process: it is failed and queued again (up to ``MAX_RETRY``
+#: times), by whichever process of the study looks next.
 HEARTBEAT_SECONDS = 60
 GRACE_SECONDS = 180
+MAX_RETRY = 3
 
 
 def redact(url: str) -> str:
@@ -110,17 +118,28 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def open_storage(url: str | None = None, *, must_exist: bool = False) -> Any:
+def open_storage(url: str | None = None, *, must_exist: bool = False, heartbeat_interval: int | None = None,
+                 grace_period: int | None = None) -> Any:
     """Open an Optuna :class:`~optuna.storages.RDBStorage` (with heartbeats) for ``url``.
+
+    Every process of a study (the ``study`` command and its ``worker`` processes) records a heartbeat for
+    its running trial. A trial whose process was killed stops beating; after ``grace_period`` seconds the
+    next process that looks fails it and queues it again with Optuna's
+    :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback` (same parameters, at most
+    :data:`MAX_RETRY` times).
 
     Args:
         url: a database URL; ``None`` means :data:`DEFAULT_STORAGE`.
         must_exist: for commands that only read (``report``, ``dashboard``): a SQLite file that does not
             exist is an error instead of a new, empty database.
+        heartbeat_interval / grace_period: seconds (default :data:`HEARTBEAT_SECONDS` and
+            :data:`GRACE_SECONDS`); the grace period must exceed the interval.
 
     Raises:
         StorageError: a malformed URL, a missing driver, or a database that cannot be reached; one line,
             password hidden.
+        ConfigError: a heartbeat interval or grace period that is not a positive whole number of seconds,
+            or a grace period not above the interval.
 
     Example:
         >>> storage = open_storage("sqlite:///:memory:")
@@ -129,6 +148,16 @@ def open_storage(url: str | None = None, *, must_exist: bool = False) -> Any:
     """
     import optuna
 
+    from ._errors import ConfigError
+
+    interval = HEARTBEAT_SECONDS if heartbeat_interval is None else heartbeat_interval
+    grace = max(GRACE_SECONDS, 3 * interval) if grace_period is None else grace_period
+    for flag, v in (("heartbeat interval", interval), ("grace period", grace)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"the {flag} must be a positive whole number of seconds, but got {v!r}.")
+    if grace <= interval:
+        raise ConfigError(f"the grace period must be longer than the heartbeat interval, but got grace period "
+                          f"{grace}s <= interval {interval}s.")
     resolved = resolve_storage_url(url)
     path = sqlite_path(resolved)
     if must_exist and path is not None and not path.is_file():
@@ -141,9 +170,10 @@ def open_storage(url: str | None = None, *, must_exist: bool = False) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
             storage = optuna.storages.RDBStorage(resolved, engine_kwargs=engine_kwargs,
-                                                 heartbeat_interval=HEARTBEAT_SECONDS,
-                                                 grace_period=GRACE_SECONDS)
+                                                 heartbeat_interval=interval, grace_period=grace,
+                                                 heartbeat_stale_trial_callback=retry)
     except ImportError as exc:
         raise StorageError(f"storage {redact(resolved)!r} needs a database driver that is not installed "
                            f"({_first_line(_scrub(str(exc.__cause__ or exc), resolved))}).") from None
@@ -153,6 +183,90 @@ def open_storage(url: str | None = None, *, must_exist: bool = False) -> Any:
                            f"failed: {msg}") from None
     _log.debug("opened storage %s", redact(resolved))
     return storage
+
+
+def storage_url(storage: Any) -> str | None:
+    """The URL behind an open :class:`~optuna.storages.RDBStorage` (``None`` for other storages)."""
+    url = getattr(storage, "url", None)
+    return str(url) if url else None
+
+
+def is_shared(storage: Any) -> bool:
+    """Whether several processes may run trials of one study on ``storage`` (a client/server database).
+
+    SQLite serves one writing process at a time; in-memory storages live in one process.
+    """
+    url = storage_url(storage)
+    if url is None:
+        return False
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).get_backend_name() not in ("sqlite",)
+    except Exception:
+        return False
+
+
+SHARED_HINT = ("several processes need a database server: --storage postgresql+psycopg://user:password@host/db "
+               "(see README, 'Scaling out')")
+
+
+@contextlib.contextmanager
+def coordinator_lock(storage: Any, name: str) -> Iterator[None]:
+    """Hold the right to run study ``name``'s coordinator (the ``study`` command) for the ``with`` block.
+
+    - a SQLite file: an exclusive lock on ``<file>.lock`` for the whole run. SQLite serves one process at a
+      time, so a second ``study`` (any name) on the same file is refused with a pointer to PostgreSQL, and
+      the file is never written by two processes at once;
+    - PostgreSQL: a session advisory lock on the study's name, so a second coordinator of the same study is
+      refused (workers join with ``hybridtune worker``; other studies run freely);
+    - anything else (in-memory, MySQL): nothing to hold.
+
+    Raises:
+        StorageError: another process holds it.
+    """
+    url = storage_url(storage)
+    path = sqlite_path(url) if url else None
+    if path is not None:
+        import fcntl
+
+        lock_path = path.with_name(path.name + ".lock")
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the block
+        try:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise StorageError(f"a SQLite storage serves one hybridtune process at a time, but "
+                                   f"{redact(url)!r} is in use by {holder}; wait for it to finish, or "
+                                   f"{SHARED_HINT}.") from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()} on {socket.gethostname()}")
+            fh.flush()
+            yield
+        finally:
+            fh.close()  # releases the lock
+        return
+    engine = getattr(storage, "engine", None)
+    if url is None or engine is None or engine.dialect.name != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    key = zlib.crc32(f"hybridtune:{name}".encode()) - 2**31  # a signed 32-bit key per study name
+    with engine.connect() as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        if not got:
+            raise StorageError(f"a study has one coordinator, but {name!r} on {redact(url)!r} already has one "
+                               f"running (another `hybridtune study`); join it with `hybridtune worker --name "
+                               f"{name}`.")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
 def study_names(storage: Any) -> list[str]:

@@ -499,12 +499,13 @@ def compare(outcomes: Mapping[str, StudyOutcome], *, tolerance: float = 0.5) -> 
 # Optuna plumbing
 
 
-def _sampler(kind: str, seed: int, n_existing: int) -> optuna.samplers.BaseSampler:
+def _sampler(kind: str, seed: int, n_existing: int, salt: int = 0) -> optuna.samplers.BaseSampler:
     import numpy as np
     import optuna
 
-    # A resumed study must not replay the first run's draws: the seed moves on with the trial count.
-    s = int(np.random.SeedSequence([seed, n_existing]).generate_state(1)[0])
+    # A resumed study must not replay the first run's draws: the seed moves on with the trial count;
+    # each worker adds its own salt, so that two workers never draw the same values.
+    s = int(np.random.SeedSequence([seed, n_existing] + ([salt] if salt else [])).generate_state(1)[0])
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=s)
     return optuna.samplers.RandomSampler(seed=s)
@@ -559,13 +560,38 @@ def _open_study(storage: Any, name: str, identity: dict[str, Any], *, sampler: A
     return study
 
 
+class TrialFailed(Exception):
+    """A trial that failed on its own (out of memory at its batch size): recorded as FAIL with the reason,
+    and the study goes on."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def worker_id() -> str:
+    """``host:pid``: which process ran a trial (user attribute ``worker`` of every trial)."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyConfig, *, prune: bool,
                  chance: float) -> float:
-    """One trial: 1cycle training with the one trainer, reporting validation accuracy every epoch."""
+    """One trial: 1cycle training with the one trainer, reporting validation accuracy every epoch.
+
+    Out of memory is this trial's failure (:class:`TrialFailed`, the reason stored as ``fail_reason``);
+    Ctrl-C marks the trial failed (``outcome="interrupted"``) and stops the process.
+    """
     import optuna
 
     tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
     trial.set_user_attr("hyperparams", _finite(hp.to_dict()))
+    trial.set_user_attr("worker", worker_id())
     pruned_at: list[int] = []
 
     def on_epoch(e: Any) -> bool | None:
@@ -578,7 +604,24 @@ def _train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: Study
             return True
         return None
 
-    r = train(task, tc, on_epoch=on_epoch)
+    try:
+        r = train(task, tc, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        trial.set_user_attr("outcome", "interrupted")
+        trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); re-running the study runs it again")
+        raise
+    except Exception as exc:
+        if not _is_oom(exc):
+            raise
+        import torch
+
+        if task.torch_device.type == "cuda":
+            torch.cuda.empty_cache()
+        reason = f"out of memory at batch size {hp.batch_size} on {task.torch_device}: {str(exc).splitlines()[0]}"
+        trial.set_user_attr("outcome", "failed")
+        trial.set_user_attr("fail_reason", reason)
+        _log.warning("trial %d failed: %s", trial.number, reason)
+        raise TrialFailed(reason) from None
     trial.set_user_attr("cost", _finite(r.cost.to_dict()))
     trial.set_user_attr("curve", _finite([{"epoch": e.epoch, "val_acc": e.val_acc, "val_loss": e.val_loss,
                                            "train_loss": e.train_loss, "train_acc": e.train_acc,
@@ -596,7 +639,8 @@ def _train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: Study
 
 
 def _fail_stale(study: optuna.Study) -> None:
-    """Fail the RUNNING trials whose process stopped beating (a killed run), so they can be redone."""
+    """Fail the RUNNING trials whose process stopped beating (a killed worker); the storage's
+    ``RetryHeartbeatStaleTrialCallback`` queues each again (see :func:`hybridtune.open_storage`)."""
     import optuna
 
     with warnings.catch_warnings():
@@ -610,76 +654,207 @@ def _finished_count(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 
-def _phase_callback(progress: Progress | None, phase: str, total: int) -> Callable[[Any, Any], None]:
-    def cb(study: Any, trial: Any) -> None:
-        if progress is not None:
-            progress(phase, min(_finished_count(study), total), total)
-    return cb
+# ----------------------------------------------------------------------------------------------
+# The work queue: how one process or many share a study
+#
+# Every trial a study will run is put in Optuna's trial queue (WAITING trials) once, by the coordinator
+# (the ``study`` command): one ticket per search trial (the first carries the range test's suggestion, the
+# others let the sampler choose), one per grid cell with its values fixed. Every process, the coordinator
+# and any ``hybridtune worker``, takes trials only from that queue. Taking one is a single
+# ``WAITING -> RUNNING`` update (a row lock on PostgreSQL), so two processes never get the same trial, the
+# global count is exact, and no grid cell runs twice. A killed process's trial stops beating; it is
+# failed after the grace period and queued again by Optuna's ``RetryHeartbeatStaleTrialCallback``.
+
+_LIVE_STATES = ("COMPLETE", "PRUNED", "WAITING", "RUNNING")
 
 
-def _run_search(study: optuna.Study, task: Task, space: SearchSpace, config: StudyConfig, *, phase: str,
-                progress: Progress | None) -> None:
-    import optuna
-    from optuna.trial import TrialState
-
-    _fail_stale(study)
-    done = _finished_count(study)
-    if progress is not None:
-        progress(phase, min(done, config.trials), config.trials)
-    remaining = config.trials - done
-    if remaining <= 0:
-        return
-    study.sampler = _sampler(config.sampler, config.seed, len(study.trials))
-    chance = 1.0 / task.data.num_classes
-    study.optimize(lambda t: _train_trial(t, task, space.suggest(t), config, prune=config.pruner != "none",
-                                          chance=chance),
-                   n_trials=remaining,
-                   callbacks=[optuna.study.MaxTrialsCallback(config.trials,
-                                                             states=(TrialState.COMPLETE, TrialState.PRUNED)),
-                              _phase_callback(progress, phase, config.trials)])
+class _QueueEmpty(Exception):
+    """Raised from ``study.ask()`` when the study's queue is empty: this process is done with the study."""
 
 
-def _run_grid(study: optuna.Study, task: Task, grid: GridSpace, config: StudyConfig, *,
-              progress: Progress | None) -> None:
-    """Run the grid's missing cells, each exactly once, also after an interruption.
+def _cell_key(params: Mapping[str, Any]) -> str:
+    import json
 
-    ``GridSampler`` hands out cells; a cell whose trial failed (an interrupted run, a killed process
-    whose heartbeat went stale) is re-queued with Optuna's own ``RetryFailedTrialCallback``, which keeps
-    the cell's ``grid_id``, so the sampler never hands it out twice.
+    return json.dumps({k: v for k, v in params.items()}, sort_keys=True)
+
+
+def _trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    return dict(t.system_attrs.get("fixed_params") or t.params)
+
+
+def _fill_search_queue(study: optuna.Study, n_trials: int, first: Mapping[str, Any] | None) -> int:
+    """Queue what is missing for ``n_trials`` search trials: finished, running and queued ones count,
+    failed ones do not (they are run again). ``first`` (the range test's suggestion) goes first, again if
+    the trial that held it failed. Returns the number queued now."""
+    trials = study.get_trials(deepcopy=False)
+    live = [t for t in trials if t.state.name in _LIVE_STATES]
+    queued = 0
+    if first is not None and not any(t.user_attrs.get("source") for t in live):
+        study.enqueue_trial(dict(first), user_attrs={"source": "range test suggestion"})
+        queued += 1
+    for _ in range(n_trials - len(live) - queued):
+        study.enqueue_trial({})  # a ticket: the sampler picks its values when a process takes it
+        queued += 1
+    return queued
+
+
+def _grid_cells(grid: GridSpace, seed: int) -> list[dict[str, Any]]:
+    """Every cell of the grid, in an order shuffled by ``seed`` (so that a partial grid is a fair sample)."""
+    import itertools
+    import random
+
+    space = grid.search_space()
+    cells = [dict(zip(space, values)) for values in itertools.product(*space.values())]
+    random.Random(seed).shuffle(cells)
+    return cells
+
+
+def _fill_grid_queue(study: optuna.Study, grid: GridSpace, seed: int) -> int:
+    """Queue each grid cell that has no completed, running or queued trial; returns how many were queued."""
+    have = {_cell_key(_trial_params(t)) for t in study.get_trials(deepcopy=False)
+            if t.state.name in ("COMPLETE", "WAITING", "RUNNING")}
+    queued = 0
+    for cell in _grid_cells(grid, seed):
+        if _cell_key(cell) not in have:
+            study.enqueue_trial(cell)
+            queued += 1
+    return queued
+
+
+@dataclass
+class _Phase:
+    """One study's share of the work, as any process runs it."""
+
+    role: str
+    study: optuna.Study
+    objective: Callable[[Any], float]
+    total: int
+    cap: int | None = None  # the global cap for MaxTrialsCallback (finished trials)
+
+    def done(self) -> int:
+        from optuna.trial import TrialState
+
+        if self.role == "grid":
+            return len({_cell_key(_trial_params(t)) for t in self.study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,))})
+        return _finished_count(self.study)
+
+    def count(self, *states: str) -> int:
+        from optuna.trial import TrialState
+
+        return len(self.study.get_trials(deepcopy=False, states=tuple(TrialState[s] for s in states)))
+
+
+def _drain(phase: _Phase, *, budget: int | None, progress: Progress | None) -> int:
+    """Run ``phase``'s queued trials in this process until the queue is empty (or ``budget`` trials ran).
+
+    It is ``study.optimize`` (heartbeats, stale-trial retry, pruning, callbacks), except that a trial only
+    ever starts from the queue: when the queue is empty ``ask`` raises instead of creating a new trial.
     """
     import optuna
     from optuna.trial import TrialState
 
-    _fail_stale(study)
-    trials = study.get_trials(deepcopy=False)
-    by_cell: dict[int, list[Any]] = {}
-    for t in trials:
-        if "grid_id" in t.system_attrs:
-            by_cell.setdefault(int(t.system_attrs["grid_id"]), []).append(t)
-    done = {g for g, ts in by_cell.items() if any(t.state == TrialState.COMPLETE for t in ts)}
-    queued = {g for g, ts in by_cell.items() if any(t.state in (TrialState.WAITING, TrialState.RUNNING) for t in ts)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback()
-    for g, ts in sorted(by_cell.items()):
-        if g not in done and g not in queued:
-            retry(study, max(ts, key=lambda t: t.number))
-    total = grid.cells
-    if progress is not None:
-        progress("grid", len(done), total)
-    remaining = total - len(done)
-    if remaining <= 0:
-        return
-    chance = 1.0 / task.data.num_classes
+    study = phase.study
+    pop = study._pop_waiting_trial_id
 
-    def cb(s: Any, t: Any) -> None:
+    def pop_or_stop() -> int:
+        trial_id = pop()
+        if trial_id is None:
+            raise _QueueEmpty
+        return trial_id
+
+    ran = 0
+
+    def after(s: Any, t: Any) -> None:
+        nonlocal ran
+        ran += 1
         if progress is not None:
-            n = len({int(x.system_attrs["grid_id"]) for x in s.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                     if "grid_id" in x.system_attrs})
-            progress("grid", n, total)
+            progress(phase.role, min(phase.done(), phase.total), phase.total)
 
-    study.optimize(lambda t: _train_trial(t, task, grid.suggest(t), config, prune=False, chance=chance),
-                   n_trials=remaining, callbacks=[cb])
+    callbacks: list[Callable[[Any, Any], None]] = [after]
+    if phase.cap is not None:
+        callbacks.append(optuna.study.MaxTrialsCallback(phase.cap, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    study._pop_waiting_trial_id = pop_or_stop  # type: ignore[method-assign]
+    try:
+        study.optimize(phase.objective, n_trials=budget, callbacks=callbacks, catch=(TrialFailed,))
+    except _QueueEmpty:
+        pass
+    finally:
+        del study._pop_waiting_trial_id
+    return ran
+
+
+def _work(phases: Sequence[_Phase], *, budget: int | None, progress: Progress | None) -> dict[str, int]:
+    """Take trials from each phase's queue in turn (search, grid, random); returns trials run per role."""
+    ran: dict[str, int] = {}
+    for phase in phases:
+        if progress is not None:
+            progress(phase.role, min(phase.done(), phase.total), phase.total)
+        left = None if budget is None else budget - sum(ran.values())
+        if left is not None and left <= 0:
+            break
+        ran[phase.role] = _drain(phase, budget=left, progress=progress)
+    return ran
+
+
+def _await_others(phases: Sequence[_Phase], *, poll_seconds: float, progress: Progress | None) -> None:
+    """Wait until no trial of any phase runs anywhere: other processes' trials finish, a killed process's
+    trial is failed after the grace period and queued again, and whatever is queued runs here."""
+    while True:
+        busy = False
+        for phase in phases:
+            _fail_stale(phase.study)
+            if phase.count("WAITING"):
+                _drain(phase, budget=None, progress=progress)
+            if phase.count("RUNNING", "WAITING"):
+                busy = True
+            if progress is not None:
+                progress(phase.role, min(phase.done(), phase.total), phase.total)
+        if not busy:
+            return
+        time.sleep(poll_seconds)
+
+
+def _phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt: int = 0) -> list[_Phase]:
+    """The studies of ``name`` that exist, each with the objective that runs its trials.
+
+    The search and ``random`` samplers are seeded from ``config.seed``, the study's size and ``salt``
+    (0 for the coordinator, so a one-process study is reproducible; a worker's own, so that two
+    workers never draw the same values).
+    """
+    import optuna
+
+    from ._storage import study_names
+
+    names = set(study_names(store))
+    chance = 1.0 / task.data.num_classes
+    prune = config.pruner != "none"
+    phases: list[_Phase] = []
+    study = optuna.load_study(study_name=name, storage=store)
+    space = SearchSpace.from_dict(study.user_attrs["space"])
+    study.sampler = _sampler(config.sampler, config.seed, int(study.user_attrs.get("sampler_offset", 0)), salt)
+    study.pruner = _pruner(config.pruner, config.epochs)
+    phases.append(_Phase("search", study, lambda t, s=space: _train_trial(t, task, s.suggest(t), config, prune=prune,
+                                                                          chance=chance),
+                         total=config.trials, cap=config.trials))
+    if "grid" in config.baselines and f"{name}-grid" in names:
+        gstudy = optuna.load_study(study_name=f"{name}-grid", storage=store,
+                                   sampler=optuna.samplers.RandomSampler(seed=config.seed),
+                                   pruner=optuna.pruners.NopPruner())
+        grid = GridSpace.from_dict(gstudy.user_attrs["grid_space"])
+        phases.append(_Phase("grid", gstudy, lambda t, g=grid: _train_trial(t, task, g.suggest(t), config,
+                                                                            prune=False, chance=chance),
+                             total=grid.cells))
+    if "random" in config.baselines and f"{name}-random" in names:
+        rstudy = optuna.load_study(study_name=f"{name}-random", storage=store)
+        wide = SearchSpace.from_dict(rstudy.user_attrs["space"])
+        rstudy.sampler = _sampler(config.sampler, config.seed, int(rstudy.user_attrs.get("sampler_offset", 0)),
+                                  salt)
+        rstudy.pruner = _pruner(config.pruner, config.epochs)
+        phases.append(_Phase("random", rstudy, lambda t, s=wide: _train_trial(t, task, s.suggest(t), config,
+                                                                              prune=prune, chance=chance),
+                             total=config.trials, cap=config.trials))
+    return phases
 
 
 def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
@@ -706,19 +881,22 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
 
 
 def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = None,
-              progress: Progress | None = None) -> StudyResult:
+              progress: Progress | None = None, poll_seconds: float = 1.0) -> StudyResult:
     """Run (or resume) the hybrid study and return its result, computed from storage.
 
     1. **Probes** (:func:`hybridtune.find_priors`), unless the study already holds their result.
     2. **Search**: ``config.sampler`` with ``config.pruner`` inside the priors' space
        (:func:`hybridtune.search_space`); the range test's suggestion is the first trial.
-    3. **Baselines**: the ``grid`` (``GridSampler``, every cell once, full epochs, no pruning) and/or
-       ``random`` (the same sampler and pruner over wide bounds, no priors).
+    3. **Baselines**: the ``grid`` (every cell once, full epochs, no pruning) and/or ``random`` (the same
+       sampler and pruner over wide bounds, no priors).
     4. **Test**: each study's best configuration retrained once and scored on the test split.
     5. **Comparison** from the stored trials (:func:`load_result`), and the dashboard note and figures.
 
-    Re-running with the same name and storage resumes: finished trials count, missing grid cells run,
-    the probes are not repeated.
+    This process is the study's coordinator: it probes, puts every trial of every phase in Optuna's trial
+    queue once, runs trials from the queues, and waits for those that ``hybridtune worker`` processes
+    (:func:`run_worker`, on a shared database such as PostgreSQL) took, before testing and comparing.
+    Re-running with the same name and storage resumes: finished trials count, failed or interrupted
+    ones run again, missing grid cells run, the probes are not repeated.
 
     Args:
         task: the data, model, loss and optimizer family.
@@ -726,6 +904,11 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         storage: an Optuna storage URL (default ``sqlite:///runs/hybridtune.db``) or an open Optuna storage.
         progress: optional ``progress(phase, done, total)``; phases ``probes: ...``, ``search``,
             ``grid``, ``random``, ``test``.
+        poll_seconds: how often to look at other processes' trials while waiting for them.
+
+    Raises:
+        StorageError: the storage cannot be opened, or another process runs this study's coordinator (or,
+            on a SQLite file, any study).
 
     Example:
         >>> import hybridtune as ht
@@ -736,22 +919,30 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         >>> sorted(result.outcomes)  # doctest: +SKIP
         ['grid', 'search']
     """
+    from ._storage import coordinator_lock
+
     config = config or StudyConfig()
     if not isinstance(task, Task):
         raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
     store = storage if storage is not None and not isinstance(storage, str) else open_storage(storage)
     name = config.name or default_name(task, config)
+    with coordinator_lock(store, name):
+        return _coordinate(task, config, store, name, progress, poll_seconds)
+
+
+def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress: Progress | None,
+                poll_seconds: float) -> StudyResult:
+    import optuna
+
     t0 = time.perf_counter()
     n_train = len(task.data.train)  # type: ignore[arg-type]
     probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(n_train))
-    probe_ident = {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
-                   "probe_momentum_epochs": config.probe_momentum_epochs,
-                   "probe_momenta": list(config.probe_momenta)}
 
     # 1. the search study and its priors
-    study = _open_study(store, name, _identity(task, config, "search", probe_ident))
+    study = _open_study(store, name, _identity(task, config, "search", _probe_identity(config, probe_bs)))
     study.set_user_attr("config", config.to_dict())
     study.set_user_attr("task", _finite(_task_description(task)))
+    study.set_user_attr("recipe", task.recipe())
     priors = _priors(study, task, config, probe_bs, progress)
     space_d = study.user_attrs.get("space")
     if space_d is None:
@@ -761,39 +952,34 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         study.set_user_attr("space", space.to_dict())
     else:
         space = SearchSpace.from_dict(space_d)
-    if not any(t.user_attrs.get("source") and t.state.name != "FAIL" for t in study.trials):
-        # the range test's suggestion goes first (again, if the run that held it was interrupted)
-        params = space.params_for(lr=priors.lr_max, momentum=priors.momentum, weight_decay=priors.weight_decay,
-                                  batch_size=priors.batch_size)
-        study.enqueue_trial(params, user_attrs={"source": "range test suggestion"})
-    study.pruner = _pruner(config.pruner, config.epochs)
 
-    # 2. the search
-    _run_search(study, task, space, config, phase="search", progress=progress)
-
-    # 3. the baselines
+    # 2. every phase's trials, queued once (the range test's suggestion first)
+    first = space.params_for(lr=priors.lr_max, momentum=priors.momentum, weight_decay=priors.weight_decay,
+                             batch_size=priors.batch_size)
+    _queue_search(study, config.trials, first)
     if "grid" in config.baselines:
         grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
-        gident = _identity(task, config, "grid", {"grid": grid.to_dict()})
-        import optuna
-
-        gstudy = _open_study(store, f"{name}-grid", gident,
-                             sampler=optuna.samplers.GridSampler(grid.search_space(), seed=config.seed),
+        gstudy = _open_study(store, f"{name}-grid", _identity(task, config, "grid", {"grid": grid.to_dict()}),
                              pruner=optuna.pruners.NopPruner())
         gstudy.set_user_attr("grid_space", grid.to_dict())
-        _run_grid(gstudy, task, grid, config, progress=progress)
+        _fill_grid_queue(gstudy, grid, config.seed)
     if "random" in config.baselines:
         wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
-        rstudy = _open_study(store, f"{name}-random", _identity(task, config, "random", {"space": wide.to_dict()}),
-                             pruner=_pruner(config.pruner, config.epochs))
+        rstudy = _open_study(store, f"{name}-random", _identity(task, config, "random", {"space": wide.to_dict()}))
         rstudy.set_user_attr("space", wide.to_dict())
-        _run_search(rstudy, task, wide, config, phase="random", progress=progress)
+        _queue_search(rstudy, config.trials, None)
+    study.set_user_attr("ready", True)  # workers may join from here on
+
+    # 3. the work: this process takes trials from the queues like any worker, then waits for the others
+    phases = _phases(store, name, task, config)
+    for phase in phases:
+        _fail_stale(phase.study)  # a trial a killed run left RUNNING: failed and queued again
+    _work(phases, budget=None, progress=progress)
+    _await_others(phases, poll_seconds=poll_seconds, progress=progress)
 
     # 4. the test split
     if config.test:
         roles = [name] + [f"{name}-{b}" for b in config.baselines]
-        import optuna
-
         for i, sname in enumerate(roles):
             if progress is not None:
                 progress("test", i, len(roles))
@@ -810,6 +996,143 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         save_to_dashboard(result, storage=store)
     _log.info("study %s done in %.1fs", name, time.perf_counter() - t0)
     return result
+
+
+def _probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
+    return {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
+            "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
+
+
+def _queue_search(study: optuna.Study, n_trials: int, first: Mapping[str, Any] | None) -> None:
+    """Queue the search's missing trials; the sampler's seed moves on with the trials there were, so a
+    resumed study does not replay the first run's draws."""
+    from optuna.trial import TrialState
+
+    n_before = len([t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING])
+    if _fill_search_queue(study, n_trials, first):
+        waiting_first = first is not None and any(t.user_attrs.get("source") for t in study.get_trials(
+            deepcopy=False, states=(TrialState.WAITING,)))
+        study.set_user_attr("sampler_offset", n_before + int(waiting_first))
+
+
+# ----------------------------------------------------------------------------------------------
+# Workers
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one :func:`run_worker` call did.
+
+    Example:
+        >>> WorkerResult(name="s", worker="host:1", device="cpu", trials={"search": 3, "grid": 2}).total
+        5
+    """
+
+    name: str
+    worker: str
+    device: str
+    trials: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.trials.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "worker": self.worker, "device": self.device, "trials": dict(self.trials),
+                "total": self.total}
+
+
+def config_from_dict(d: Mapping[str, Any]) -> StudyConfig:
+    """A :class:`StudyConfig` from its ``to_dict()`` (as a study stores it)."""
+    known = {f.name for f in fields(StudyConfig)}
+    kw = {k: v for k, v in d.items() if k in known}
+    for key in ("baselines", "probe_momenta", "lr_range", "weight_decay"):
+        if key in kw and kw[key] is not None:
+            kw[key] = tuple(kw[key])
+    return StudyConfig(**kw)
+
+
+def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | None = None,
+               wait_seconds: float = 600.0, poll_seconds: float = 1.0,
+               progress: Progress | None = None) -> WorkerResult:
+    """Join a running study from another process or machine and run trials from its queues.
+
+    The study's coordinator (``hybridtune study``, :func:`run_study`) probes, stores the priors and queues
+    every trial; a worker never probes. It rebuilds the task from the names the study stored (model,
+    dataset, optimizer), takes trials from the search, grid and random queues in turn until they are
+    empty (or it ran ``trials``), and returns. The coordinator waits for the workers' trials, then tests
+    and reports. Run one worker per GPU (``device="cuda:1"``) or per machine.
+
+    Args:
+        name: the search study's name.
+        storage: a database that several processes share (PostgreSQL: ``postgresql+psycopg://...``).
+        device: this worker's one device (``cuda:N``, ``cpu``, ``auto``).
+        trials: run at most this many trials, then stop (default: until the queues are empty).
+        wait_seconds: how long to wait for the coordinator to prepare the study (probes and queues).
+        poll_seconds: how often to look while waiting.
+        progress: optional ``progress(phase, done, total)``.
+
+    Raises:
+        StorageError: a SQLite or in-memory storage (one process only), or one that cannot be opened.
+        ConfigError: no such study after ``wait_seconds``, a study built from Python objects (a worker
+            rebuilds the task from names), or a task that does not rebuild to the same data.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> ht.run_worker("resnet-mnist5k", storage="postgresql+psycopg://me@db/studies",
+        ...               device="cuda:1")  # doctest: +SKIP
+    """
+    import zlib
+
+    import optuna
+
+    from ._storage import SHARED_HINT, is_shared, storage_url, study_names
+
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        raise ConfigError(f"trials must be a positive integer, but got trials={trials!r}.")
+    store = storage if storage is not None and not isinstance(storage, str) else open_storage(storage)
+    if not is_shared(store):
+        from ._errors import StorageError
+
+        shown = redact(storage_url(store) or type(store).__name__)
+        raise StorageError(f"a worker must share the study's storage with other processes, but got {shown!r}, "
+                           f"which serves one process; {SHARED_HINT}.")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        names = study_names(store)
+        if name in names:
+            study = optuna.load_study(study_name=name, storage=store)
+            if study.user_attrs.get("ready"):
+                break
+        if time.monotonic() >= deadline:
+            listed = ", ".join(sorted(n for n in names if not n.endswith(("-grid", "-random")))) or "none"
+            raise ConfigError(f"name must be a study that `hybridtune study` has prepared in this storage, but "
+                              f"{name!r} was not ready after {wait_seconds:g}s (studies there: {listed}).")
+        if progress is not None:
+            progress("waiting for the study", 0, 1)
+        time.sleep(poll_seconds)
+    attrs = study.user_attrs
+    recipe = attrs.get("recipe")
+    if not recipe:
+        raise ConfigError(f"a worker rebuilds the study's task from names, but study {name!r} was made from "
+                          f"Python objects (a model, data, loss or metric that is not a registry name or a "
+                          f"module:function reference); run such studies in one process.")
+    config = config_from_dict(attrs["config"])
+    task = Task(model=recipe["model"], data=recipe["data"], model_kwargs=recipe.get("model_kwargs", {}),
+                optimizer=recipe["optimizer"], device=device)
+    stored = attrs.get("identity", {})
+    mine = _identity(task, config, "search", {k: stored.get(k) for k in _probe_identity(config, 1)})
+    for key in ("model", "model_kwargs", "data", "splits", "optimizer"):
+        if stored.get(key) != mine.get(key):
+            raise ConfigError(f"a worker must rebuild the study's task exactly, but {key} came out as "
+                              f"{mine.get(key)!r} here against {stored.get(key)!r} in study {name!r}.")
+    if progress is not None:
+        progress("waiting for the study", 1, 1)
+    me = worker_id()
+    phases = _phases(store, name, task, config, salt=zlib.crc32(me.encode()) or 1)
+    ran = _work(phases, budget=trials, progress=progress)
+    _log.info("worker %s ran %s on %s", me, ran, name)
+    return WorkerResult(name=name, worker=me, device=str(task.device), trials=ran)
 
 
 def _task_description(task: Task) -> dict[str, Any]:

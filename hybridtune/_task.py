@@ -52,11 +52,15 @@ class Task:
     metric: MetricFn | None = None
     optimizer: str = "momentum"
     device: str | torch.device = "auto"
+    #: The dataset's registry spec when ``data`` was given by name (``"synthetic:n=300"``), else ``None``:
+    #: what a ``hybridtune worker`` on another machine rebuilds the data from.
+    data_spec: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         dev = resolve_device(self.device)
         if isinstance(self.data, str):
+            object.__setattr__(self, "data_spec", self.data)
             data = load_dataset(self.data)
         elif isinstance(self.data, DataSplits):
             data = self.data
@@ -110,4 +114,22 @@ class Task:
         if unknown:
             raise ConfigError(f"Task fields must be among {sorted(kw)}, but got {sorted(unknown)}.")
         kw.update(changes)
-        return Task(**kw)
+        task = Task(**kw)
+        if "data" not in changes:
+            object.__setattr__(task, "data_spec", self.data_spec)
+        return task
+
+    def recipe(self) -> dict[str, Any] | None:
+        """What rebuilds this task in another process by names alone (a ``hybridtune worker``), or ``None``
+        when the model, data, loss or metric was given as a Python object.
+
+        Example:
+            >>> import hybridtune as ht
+            >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu").recipe()["data"]
+            'synthetic:n=200'
+        """
+        if not isinstance(self.model, str) or self.data_spec is None or self.loss is not F.cross_entropy \
+                or self.metric is not None:
+            return None
+        return {"model": self.model, "model_kwargs": dict(self.model_kwargs), "data": self.data_spec,
+                "optimizer": self.optimizer}
