@@ -34,8 +34,10 @@ from ._report import save_to_dashboard, write_report
 from ._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
                      wide_space)
 from ._spec import StudySpec, load_spec
-from ._study import (Comparison, HistoryPoint, Match, StudyConfig, StudyOutcome, StudyResult, load_result,
-                     run_study)
+from ._study import (Comparison, HistoryPoint, Match, StudyConfig, StudyOutcome, StudyResult, TrialFailed,
+                     WorkerResult, load_result, run_study, run_worker)
+# scale out (issue 5)
+from ._storage import open_storage, redact
 
 __version__ = "0.1.0"
 
@@ -58,6 +60,8 @@ __all__ = [
     "Comparison", "GridSpace", "HistoryPoint", "Hyperparams", "Match", "SearchSpace", "StudyConfig",
     "StudyOutcome", "StudyResult", "StudySpec", "batch_sizes", "grid_space", "load_result", "load_spec",
     "run_study", "save_to_dashboard", "scale_lr", "search_space", "wide_space", "write_report",
+    # scale out (issue 5)
+    "TrialFailed", "WorkerResult", "open_storage", "redact", "run_worker",
     # the library API for AutoML pipelines (issue 6)
     "TuneResult", "objective", "tune",
 ]

@@ -99,10 +99,11 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
 
 
 def quiet_optuna(args: argparse.Namespace) -> None:
-    """Optuna logs every trial at INFO; the CLI shows progress bars instead (``--debug`` keeps the logs)."""
+    """Optuna logs every trial at INFO, and a failed trial's traceback at WARNING; the CLI shows progress
+    bars and its own one-line reasons instead (``--debug`` keeps Optuna's logs)."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.DEBUG if getattr(args, "debug", False) else optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.DEBUG if getattr(args, "debug", False) else optuna.logging.ERROR)
 
 
 class ProgressBars:
@@ -299,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not debug:
-        logging.getLogger("optuna").setLevel(logging.WARNING)
+        logging.getLogger("optuna").setLevel(logging.ERROR)
     try:
         return int(args.handler(args) or 0)
     except HybridTuneError as exc:
@@ -308,7 +309,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hybridtune {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"hybridtune {args.command}: interrupted", file=sys.stderr)
+        resume = {"study": "; the running trial is marked failed: re-run the same command to resume",
+                  "worker": "; its running trial is marked failed and will run again"}.get(args.command, "")
+        print(f"hybridtune {args.command}: interrupted{resume}", file=sys.stderr)
         return 130
 
 

@@ -18,6 +18,7 @@ _TASK_DEFAULTS = {"model": "resnet", "data": "mnist5k", "optimizer": "momentum",
 
 def add_commands(sub: Any) -> None:
     _add_study(sub)
+    _add_worker(sub)
     _add_report(sub)
     _add_dashboard(sub)
 
@@ -37,6 +38,23 @@ def _storage_option(p: argparse.ArgumentParser) -> None:
                         "postgresql://user:password@host/db")
 
 
+def _heartbeat_options(p: Any) -> None:
+    p.add_argument("--heartbeat-interval", type=positive_int, metavar="SECONDS",
+                   help="each running trial's process records a heartbeat this often (default: 60)")
+    p.add_argument("--grace-period", type=positive_int, metavar="SECONDS",
+                   help="a trial without a heartbeat for this long belonged to a killed process: it is failed "
+                        "and run again (default: 180)")
+
+
+def _open(args: argparse.Namespace, *, must_exist: bool = False) -> tuple[str, Any]:
+    from ._storage import open_storage, resolve_storage_url
+
+    url = resolve_storage_url(args.storage)
+    storage = open_storage(url, must_exist=must_exist, heartbeat_interval=getattr(args, "heartbeat_interval", None),
+                           grace_period=getattr(args, "grace_period", None))
+    return url, storage
+
+
 # ----------------------------------------------------------------------------------------------
 # hybridtune study
 
@@ -54,6 +72,9 @@ def _add_study(sub: Any) -> None:
     g.add_argument("--spec", metavar="TOML", help="a study spec, e.g. studies/default.toml; flags override it")
     g.add_argument("--name", help="the study's name (default: <model>-<dataset>, -quick with --quick)")
     _storage_option(g)
+    _heartbeat_options(g)
+    g.add_argument("--threads", type=positive_int, metavar="N",
+                   help="CPU threads for torch in this process (default: torch's own choice)")
     g.add_argument("--trials", type=positive_int, help="search trials, pruned ones included (default: 20)")
     g.add_argument("--epochs", type=positive_int, help="1cycle epochs per trial and grid cell (default: 4)")
     g.add_argument("--sampler", choices=("random", "tpe"), help="the search's sampler (default: random)")
@@ -146,15 +167,18 @@ def _run_study(args: argparse.Namespace) -> int:
     import time
 
     from ._report import write_report
-    from ._storage import open_storage, redact, resolve_storage_url
+    from ._storage import redact
     from ._study import default_name, run_study
     from ._task import Task
 
     quiet_optuna(args)
     con = console(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     task_kw, config, quick = _merge(args)
-    url = resolve_storage_url(args.storage)
-    storage = open_storage(url)  # a bad URL or an unreachable database fails here, before any work
+    url, storage = _open(args)  # a bad URL or an unreachable database fails here, before any work
     task = Task(**task_kw)
     name = config.name or default_name(task, config)
     config = config.replace(name=name)
@@ -164,7 +188,8 @@ def _run_study(args: argparse.Namespace) -> int:
               f"{task.optimizer}, device {task.device}; {config.trials} trials x {config.epochs} epochs, "
               f"{config.sampler} + {config.pruner}, baselines {', '.join(config.baselines) or 'none'}"
               f"{' (quick)' if quick else ''}")
-    con.print(f"storage {redact(url)}")
+    con.print(f"storage {redact(url)}; workers join with: hybridtune worker --name {name}"
+              + (f" --storage '{redact(url)}'" if args.storage else ""), soft_wrap=True)
     t0 = time.perf_counter()
     if args.proxy_width is not None:
         return _run_proxy(args, con, task, config, storage, out, t0)
@@ -203,6 +228,57 @@ def _run_proxy(args: argparse.Namespace, con: Any, task: Any, config: Any, stora
     con.print(f"report {report}  ({time.perf_counter() - t0:.0f}s)")
     if args.json:
         write_json(args.json, {"command": "study", "proxy": r.to_dict(), "report": str(report)})
+        con.print(f"wrote {args.json}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# hybridtune worker
+
+
+def _add_worker(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker", help="join a running study from another process or machine (PostgreSQL storage)",
+        description="Join a study that `hybridtune study` coordinates on a shared database (PostgreSQL): take "
+                    "trials from its search, grid and random queues until they are empty, on one device. The "
+                    "worker reads the priors from the study and never probes. Run one per GPU or machine.")
+    p.add_argument("--name", required=True, help="the study's name (as `hybridtune study` printed it)")
+    p.add_argument("--storage", required=True, metavar="URL",
+                   help="the study's database, shared by every process: postgresql+psycopg://user:password@host/db")
+    p.add_argument("--device", default="auto", help="this worker's one device: cuda:N, cpu, mps, auto (default)")
+    p.add_argument("--trials", type=positive_int, metavar="K", help="run at most K trials, then stop")
+    p.add_argument("--threads", type=positive_int, metavar="N",
+                   help="CPU threads for torch in this worker (default: torch's own choice)")
+    p.add_argument("--wait", type=nonneg_float, default=600.0, metavar="SECONDS",
+                   help="how long to wait for the coordinator to prepare the study (default: 600)")
+    _heartbeat_options(p)
+    add_output_options(p)
+    p.set_defaults(handler=_run_worker)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from ._storage import redact
+    from ._study import run_worker
+
+    quiet_optuna(args)
+    con = console(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    url, storage = _open(args)
+    con.print(f"[bold]worker[/] joining {args.name!r} on {redact(url)}, device {args.device}"
+              + (f", at most {args.trials} trials" if args.trials else ""), soft_wrap=True)
+    t0 = time.perf_counter()
+    with ProgressBars(con) as bars:
+        r = run_worker(args.name, storage=storage, device=args.device, trials=args.trials,
+                       wait_seconds=args.wait, progress=bars)
+    done = ", ".join(f"{n} {role}" for role, n in r.trials.items()) or "none (the queues were empty)"
+    con.print(f"worker {r.worker} on {r.device}: ran {done} in {time.perf_counter() - t0:.0f}s")
+    if args.json:
+        write_json(args.json, {"command": "worker", **r.to_dict(), "seconds": time.perf_counter() - t0})
         con.print(f"wrote {args.json}")
     return 0
 

@@ -61,6 +61,11 @@ CASES = [
     (["study", "--storage", "notaurl", "--dataset", SYN], "storage"),
     (["study", "--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/nodb", "--dataset", SYN], "127.0.0.1:1"),
     (["report", "--name", "nosuch", "--storage", "sqlite:///{d}/fresh.db"], "storage must be an existing database"),
+    (["worker", "--name", "s", "--storage", "sqlite:///{d}/w.db"], "a worker must share the study's storage"),
+    (["worker", "--storage", "sqlite:///{d}/w.db"], "the following arguments are required: --name"),
+    (["worker", "--name", "s", "--storage", "sqlite:///{d}/w.db", "--trials", "0"], "must be a positive integer, but got 0"),
+    (["study", "--heartbeat-interval", "5", "--grace-period", "2", "--dataset", SYN],
+     "grace period must be longer than the heartbeat interval, but got grace period 2s <= interval 5s"),
     # spec files
     (["study", "--spec", "{d}/missing.toml"], "missing.toml"),
     (["study", "--spec", "{d}/unknown_key.toml"], "trails"),
