@@ -380,7 +380,8 @@ def find_priors(task: Task, *, batch_size: int = 128, weight_decay: float = 0.0,
         batch_size: the batch size of every probe (the LR found holds for it).
         weight_decay: held fixed in every probe.
         momentum_epochs: the length of each momentum run.
-        range_steps: steps of the range test (default: about one epoch, at least 100).
+        range_steps: steps of the range test (default: about one epoch, at least 100, re-run four times
+            longer when the loss barely falls in it; see :func:`hybridtune.lr_range_test`).
         momenta: the momenta (or beta1 values) to try.
         seed: initialisation and data order of every probe.
         progress: optional ``progress(phase, done, total)`` callback; phases ``"range test"`` and

@@ -21,7 +21,8 @@ from torch import nn
 
 from ._errors import ConfigError
 from ._registry import check_choice
-from ._suggest import LRBand, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
+from ._suggest import (LRBand, _fall_fraction, suggest_band, suggest_min_div10, suggest_steepest,
+                       suggest_valley)
 from ._task import OPTIMIZERS, Task
 from ._trainer import Cost, TrainConfig, _finite, steps_per_epoch, train
 
@@ -31,6 +32,13 @@ _log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 #: The fewest steps a default sweep takes: fewer cannot resolve a fall, a floor and a rise.
 MIN_STEPS = 100
+#: A default sweep whose smoothed loss falls by less than this fraction of its start is too short for the
+#: learner: the loss only moves once the LR is large enough to make progress in a few steps, so the
+#: minimum lands late and the band too high (plain SGD and SGD momentum on mnist5k in one epoch fall
+#: 1-10%, Adam 20-50%; see BENCHMARKS). Such a sweep is re-run once, :data:`EXTEND_FACTOR` times longer.
+WEAK_FALL = 0.15
+#: How much longer the re-run of a weak default sweep is (one epoch becomes four).
+EXTEND_FACTOR = 4
 MODES = ("exp", "linear")
 
 
@@ -44,6 +52,9 @@ class RangeTestResult:
     hybridtune's ``[lr_min, lr_max]``. When the curve cannot support a suggestion, ``suggestions`` is empty,
     ``band`` is ``None`` and ``suggestion_error`` says why. With validation mode on, ``val_steps`` /
     ``val_lrs`` / ``val_losses`` / ``val_accs`` hold the fixed-subset evaluations.
+
+    ``extended`` says why a default-length sweep was re-run longer (``None`` when it was not); then
+    ``steps`` and the curves are the longer sweep's, and ``cost`` counts both sweeps.
 
     Example:
         >>> import hybridtune as ht
@@ -77,6 +88,7 @@ class RangeTestResult:
     val_lrs: tuple[float, ...] = ()
     val_losses: tuple[float, ...] = ()
     val_accs: tuple[float, ...] = ()
+    extended: str | None = None
 
     @property
     def lr_min(self) -> float | None:
@@ -97,7 +109,7 @@ class RangeTestResult:
             "suggestion_error": self.suggestion_error, "stopped": self.stopped, "diverged": self.diverged,
             "cost": self.cost.to_dict(), "lrs": list(self.lrs), "losses": list(self.losses),
             "smoothed": list(self.smoothed), "val_steps": list(self.val_steps), "val_lrs": list(self.val_lrs),
-            "val_losses": list(self.val_losses), "val_accs": list(self.val_accs),
+            "val_losses": list(self.val_losses), "val_accs": list(self.val_accs), "extended": self.extended,
         }
         return _finite(d)
 
@@ -117,7 +129,7 @@ class RangeTestResult:
                    suggestion_error=d.get("suggestion_error"), smooth=float(d.get("smooth", 0.98)),
                    diverge_k=float(d.get("diverge_k", 4.0)),
                    val_steps=tuple(int(v) for v in d.get("val_steps", ())), val_lrs=floats("val_lrs"),
-                   val_losses=floats("val_losses"), val_accs=floats("val_accs"))
+                   val_losses=floats("val_losses"), val_accs=floats("val_accs"), extended=d.get("extended"))
 
     def to_frame(self) -> Any:
         """One row per step (``lr``, ``loss``, ``smoothed``), as a pandas DataFrame."""
@@ -200,7 +212,10 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
             Adam's LR.
         start_lr / end_lr: the ends of the sweep; both are hit exactly.
         mode: ``"exp"`` (log-spaced, the default) or ``"linear"`` (Smith's original).
-        steps: steps in the sweep; default about one epoch and at least 100, cycling a small dataset.
+        steps: steps in the sweep; default about one epoch and at least 100, cycling a small dataset. A
+            default sweep whose smoothed loss falls less than 15% below its start (:data:`WEAK_FALL`) was
+            too short for the learner to show where training breaks: it is re-run once with four times the
+            steps, and ``extended`` says so. An explicit ``steps`` is never extended.
         batch_size: examples per step (the LR found holds for this batch size).
         momentum: SGD momentum, or Adam's beta1, held fixed during the sweep.
         weight_decay: held fixed during the sweep.
@@ -244,65 +259,83 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
         raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "
                           f"batch_size={batch_size}.")
     n_steps = steps if steps is not None else max(MIN_STEPS, steps_per_epoch(n_train, batch_size))
-    config = TrainConfig(optimizer=opt, lr=start_lr, lr_end=end_lr, momentum=momentum,
-                         weight_decay=weight_decay, batch_size=batch_size, steps=n_steps, epochs=None,
-                         schedule="range_exp" if mode == "exp" else "range_linear", eval_every=0,
-                         diverge_factor=None, record_steps=True, seed=seed)
 
     # 2. the sweep: the trainer runs it, the callback smooths and decides when to stop
-    own_model = model is None
-    net = task.build_model(seed=seed) if own_model else model
-    smoothed: list[float] = []
-    state = {"avg": 0.0, "best": math.inf, "stop": ""}
-    val: dict[str, list[Any]] = {"steps": [], "lrs": [], "losses": [], "accs": []}
-    eval_examples = 0
+    def sweep(n: int, done_before: int, total: int) -> _Run:
+        # each sweep starts from the same place: a fresh model, or the caller's, restored exactly after
+        net = task.build_model(seed=seed) if model is None else model
+        smoothed: list[float] = []
+        state = {"avg": 0.0, "best": math.inf, "stop": ""}
+        val: dict[str, list[Any]] = {"steps": [], "lrs": [], "losses": [], "accs": []}
+        eval_examples = 0
 
-    def on_step(step: int, lr: float, loss: float) -> bool:
-        nonlocal eval_examples
-        state["avg"] = smooth * state["avg"] + (1 - smooth) * loss
-        s = state["avg"] / (1 - smooth ** (step + 1))  # bias correction: the average starts at zero
-        smoothed.append(s)
-        if val_every is not None and (step + 1) % val_every == 0:
-            vl, va, n = task.evaluate(net, limit=val_subset)
-            eval_examples += n
-            val["steps"].append(step)
-            val["lrs"].append(lr)
-            val["losses"].append(vl)
-            val["accs"].append(va)
-        if progress is not None:
-            progress("range test", step + 1, n_steps)
-        if not math.isfinite(s):
-            state["stop"] = f"non-finite smoothed loss at lr {lr:.3g} (step {step})"
-            return True
-        if s > diverge_k * state["best"] and state["best"] > 0:
-            state["stop"] = (f"diverged: smoothed loss {s:.4g} > {diverge_k:g} x best {state['best']:.4g} "
-                             f"at lr {lr:.3g} (step {step})")
-            return True
-        state["best"] = min(state["best"], s)
-        return False
+        def on_step(step: int, lr: float, loss: float) -> bool:
+            nonlocal eval_examples
+            state["avg"] = smooth * state["avg"] + (1 - smooth) * loss
+            s = state["avg"] / (1 - smooth ** (step + 1))  # bias correction: the average starts at zero
+            smoothed.append(s)
+            if val_every is not None and (step + 1) % val_every == 0:
+                vl, va, n_eval = task.evaluate(net, limit=val_subset)
+                eval_examples += n_eval
+                val["steps"].append(step)
+                val["lrs"].append(lr)
+                val["losses"].append(vl)
+                val["accs"].append(va)
+            if progress is not None:
+                progress("range test", done_before + step + 1, total)
+            if not math.isfinite(s):
+                state["stop"] = f"non-finite smoothed loss at lr {lr:.3g} (step {step})"
+                return True
+            if s > diverge_k * state["best"] and state["best"] > 0:
+                state["stop"] = (f"diverged: smoothed loss {s:.4g} > {diverge_k:g} x best {state['best']:.4g} "
+                                 f"at lr {lr:.3g} (step {step})")
+                return True
+            state["best"] = min(state["best"], s)
+            return False
 
-    if own_model:
-        result = train(task, config, model=net, on_step=on_step)
-    else:
-        with preserved(net):
+        config = TrainConfig(optimizer=opt, lr=start_lr, lr_end=end_lr, momentum=momentum,
+                             weight_decay=weight_decay, batch_size=batch_size, steps=n, epochs=None,
+                             schedule="range_exp" if mode == "exp" else "range_linear", eval_every=0,
+                             diverge_factor=None, record_steps=True, seed=seed)
+        if model is None:
             result = train(task, config, model=net, on_step=on_step)
-    trace = result.trace
-    assert trace is not None  # record_steps=True
-    lrs, losses = trace.lrs, trace.losses
-    if result.status == "diverged":  # the trainer saw a NaN/inf loss before the callback could
-        step = len(lrs)
-        stopped = (f"non-finite loss at lr {sweep_lr(start_lr, end_lr, n_steps, step, mode):.3g} "
-                   f"(step {step})")
-    elif state["stop"]:
-        stopped = state["stop"]
-    elif result.status == "completed":
-        stopped = f"reached end_lr {end_lr:g} after {n_steps} steps"
-    else:
-        stopped = result.stop_reason
-    diverged = result.status == "diverged" or bool(state["stop"])
-    cost = result.cost + Cost(eval_examples=eval_examples)
+        else:
+            with preserved(net):
+                result = train(task, config, model=net, on_step=on_step)
+        trace = result.trace
+        assert trace is not None  # record_steps=True
+        if result.status == "diverged":  # the trainer saw a NaN/inf loss before the callback could
+            step = len(trace.lrs)
+            stopped = f"non-finite loss at lr {sweep_lr(start_lr, end_lr, n, step, mode):.3g} (step {step})"
+        elif state["stop"]:
+            stopped = str(state["stop"])
+        elif result.status == "completed":
+            stopped = f"reached end_lr {end_lr:g} after {n} steps"
+        else:
+            stopped = result.stop_reason
+        return _Run(lrs=list(trace.lrs), losses=list(trace.losses), smoothed=smoothed[:len(trace.lrs)],
+                    stopped=stopped, diverged=result.status == "diverged" or bool(state["stop"]),
+                    cost=result.cost + Cost(eval_examples=eval_examples), val=val)
+
+    run = sweep(n_steps, 0, n_steps)
+    cost, total, extended = run.cost, n_steps, None
+    if steps is None:
+        # a default sweep too short for a slow learner: the loss barely moved, so its minimum (and the band)
+        # marks the LR big enough to move it within a few steps, not where training breaks
+        fall = _weak_fall(run.lrs, run.losses)
+        if fall is not None:
+            n_long = EXTEND_FACTOR * n_steps
+            extended = (f"the {n_steps}-step default sweep was too short: its smoothed loss fell "
+                        f"{max(fall, 0.0):.1%} below its start, under {WEAK_FALL:.0%}, so it was re-run with "
+                        f"{n_long} steps")
+            _log.info("range test: %s", extended)
+            total = n_steps + n_long
+            run = sweep(n_long, n_steps, total)
+            cost, n_steps = cost + run.cost, n_long
+    lrs, losses = run.lrs, run.losses
+    stopped = run.stopped if extended is None else f"{run.stopped} ({extended})"
     if progress is not None:
-        progress("range test", n_steps, n_steps)
+        progress("range test", total, total)
 
     # 3. the suggestions, from the raw losses (each rule smooths them itself, without lag)
     suggestions: dict[str, float] = {}
@@ -319,7 +352,30 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
     return RangeTestResult(optimizer=opt, mode=mode, start_lr=float(start_lr), end_lr=float(end_lr),
                            steps=n_steps, batch_size=batch_size, momentum=float(momentum),
                            weight_decay=float(weight_decay), seed=seed, lrs=tuple(lrs), losses=tuple(losses),
-                           smoothed=tuple(smoothed[:len(lrs)]), stopped=stopped, diverged=diverged, cost=cost,
-                           suggestions=suggestions, band=band, suggestion_error=error, smooth=float(smooth),
-                           diverge_k=float(diverge_k), val_steps=tuple(val["steps"]), val_lrs=tuple(val["lrs"]),
-                           val_losses=tuple(val["losses"]), val_accs=tuple(val["accs"]))
+                           smoothed=tuple(run.smoothed[:len(lrs)]), stopped=stopped, diverged=run.diverged,
+                           cost=cost, suggestions=suggestions, band=band, suggestion_error=error,
+                           smooth=float(smooth), diverge_k=float(diverge_k), val_steps=tuple(run.val["steps"]),
+                           val_lrs=tuple(run.val["lrs"]), val_losses=tuple(run.val["losses"]),
+                           val_accs=tuple(run.val["accs"]), extended=extended)
+
+
+def _weak_fall(lrs: list[float], losses: list[float]) -> float | None:
+    """The fall of a sweep's loss (a fraction of its start) when it is too weak to trust, else ``None``."""
+    try:
+        fall = _fall_fraction(lrs, losses)
+    except ConfigError:  # no readable curve (it rose at once, or too few finite points): steps will not help
+        return None
+    return fall if fall < WEAK_FALL else None
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One sweep's record, before the suggestions."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    stopped: str
+    diverged: bool
+    cost: Cost
+    val: dict[str, list[Any]]

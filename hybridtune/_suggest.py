@@ -338,6 +338,18 @@ def suggest_band(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np
     return LRBand(lr_min=lr_max / 10, lr_max=lr_max, reasoning=why)
 
 
+def _fall_fraction(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray, *,
+                   bandwidth: float = BANDWIDTH) -> float:
+    """How far the smoothed loss fell, from its starting level to its minimum, as a fraction of the start.
+
+    The range test reads it to tell a sweep that was too short for the learner (the loss barely moved)
+    from one that found where training breaks. Raises :class:`~hybridtune.ConfigError` as the rules do
+    when the curve cannot be read at all.
+    """
+    c = _prepare(lrs, losses, bandwidth=bandwidth, rule="the fall of the loss")
+    return c.drop / abs(c.head) if c.head != 0 else math.inf
+
+
 def _candidates(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray, *,
                 bandwidth: float = BANDWIDTH) -> dict[str, float]:
     """Every criterion the band rule weighs, by name (for the benchmark and the figure)."""

@@ -33,8 +33,10 @@ def _caller_steps(task: ht.Task, model: torch.nn.Module, opt: torch.optim.Optimi
     return losses
 
 
-@pytest.mark.parametrize("end_lr", [1.0, 1e4])  # a clean sweep, and one that blows the weights up
-def test_model_optimizer_buffers_and_rng_are_restored_exactly(bn_task: ht.Task, end_lr: float) -> None:
+# a clean sweep, one that blows the weights up, and a default one too weak to stand (re-run 4x longer)
+@pytest.mark.parametrize("end_lr, steps", [(1.0, 20), (1e4, 20), (1e-3, None)])
+def test_model_optimizer_buffers_and_rng_are_restored_exactly(bn_task: ht.Task, end_lr: float,
+                                                              steps: int | None) -> None:
     model = bn_task.build_model(seed=1)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     _caller_steps(bn_task, model, opt, 3, seed=0)  # momentum buffers, BN statistics, gradients all non-trivial
@@ -51,9 +53,10 @@ def test_model_optimizer_buffers_and_rng_are_restored_exactly(bn_task: ht.Task, 
     torch.manual_seed(123)
     rng = torch.get_rng_state()
 
-    r = ht.lr_range_test(bn_task, model=model, steps=20, batch_size=32, start_lr=1e-3, end_lr=end_lr,
-                         optimizer="momentum")
+    r = ht.lr_range_test(bn_task, model=model, steps=steps, batch_size=32, start_lr=1e-3 if steps else 1e-7,
+                         end_lr=end_lr, optimizer="momentum")
     assert len(r.lrs) >= 5
+    assert (r.extended is None) == (steps is not None) and r.steps == (steps or 400)
 
     assert torch.equal(torch.get_rng_state(), rng)
     assert list(model.parameters()) == params and all(a is b for a, b in zip(model.parameters(), params))
@@ -103,10 +106,34 @@ def test_sweeps_hit_their_endpoints(tiny_task: ht.Task, mode: str) -> None:
 
 
 def test_default_steps_are_an_epoch_and_at_least_100(tiny_task: ht.Task) -> None:
-    assert len(ht.lr_range_test(tiny_task, optimizer="sgd", end_lr=1e-3, batch_size=32).lrs) == 100  # 8 per epoch
-    r = ht.lr_range_test(tiny_task, optimizer="sgd", end_lr=1e-3, batch_size=2)
-    assert r.steps == 140 and len(r.lrs) == 140  # one epoch of 280 examples
+    # Adam's loss falls far within one epoch, so the default sweep stands as it is
+    r = ht.lr_range_test(tiny_task, optimizer="adam", batch_size=32)
+    assert r.steps == 100 and r.extended is None  # 8 steps per epoch, so the floor of 100
+    assert r.cost.steps == len(r.lrs) <= 100
+    r = ht.lr_range_test(tiny_task, optimizer="adam", batch_size=2, seed=1)
+    assert r.steps == 140 and len(r.lrs) == 140 and r.extended is None  # one epoch of 280 examples
     assert r.cost.steps == 140 and r.cost.examples == 280
+
+
+def test_a_weak_default_sweep_is_rerun_four_times_longer(tiny_task: ht.Task) -> None:
+    seen: list[tuple[str, int, int]] = []
+    r = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, progress=lambda *a: seen.append(a))
+    short = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, steps=100)  # what the default ran first
+    assert short.extended is None and short.steps == len(short.lrs) == 100  # an explicit length is never extended
+    fall = 1 - min(short.smoothed) / short.smoothed[0]
+    assert fall < 0.15  # plain SGD barely moves the loss in 100 steps
+    assert r.steps == 400
+    assert r.extended.startswith("the 100-step default sweep was too short: its smoothed loss fell ")
+    assert r.extended.endswith("% below its start, under 15%, so it was re-run with 400 steps")
+    assert r.stopped.endswith(f" ({r.extended})")
+    # the re-run is a clean 400-step sweep (fresh model, same seed); the cost counts both sweeps
+    long = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, steps=400)
+    assert r.losses == long.losses and r.lrs == long.lrs and r.band == long.band and r.band is not None
+    assert r.cost.steps == 100 + len(r.lrs) and r.cost.examples == 32 * (100 + len(r.lrs))
+    assert seen[99] == ("range test", 100, 100) and seen[100] == ("range test", 101, 500)
+    assert seen[-1] == ("range test", 500, 500)
+    assert [d for _, d, _ in seen[:-1]] == list(range(1, 101 + len(r.lrs)))
+    assert ht.RangeTestResult.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False))) == r
 
 
 def test_smoothing_is_a_bias_corrected_moving_average(tiny_task: ht.Task) -> None:
