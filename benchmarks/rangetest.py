@@ -9,7 +9,8 @@
     ``cnn`` on ``mnist5k`` is trained at 16 log-spaced constant LRs (1e-4..10) until 97% train accuracy
     or 20 epochs, batch 32, seed 0. The successful band is the longest run of consecutive successful LRs.
     Then the range test runs with seeds 0..4 (initialisation and data order), at its default length (one
-    epoch = 109 steps at batch 32) and at 400 steps, and each rule's suggestion is placed on the sweep.
+    epoch = 109 steps at batch 32, re-run with 436 steps when the loss falls less than 15% in it) and at
+    400 steps, and each rule's suggestion is placed on the sweep.
     hybridtune's ``lr_max`` is then trained *with the sweep's own recipe* (constant LR, batch 32, seed 0,
     97% target, 20-epoch cap), so its epochs compare apples to apples with the sweep's fastest LR.
     The other rules are placed by interpolating the sweep's epochs in log-LR between grid points.
@@ -235,7 +236,8 @@ def bench_quality(task: ht.Task, LRFinder: Any, *, batch_size: int, max_epochs: 
             rows = []
             for seed in seeds:
                 rt = ht.lr_range_test(task, optimizer=opt, batch_size=batch_size, steps=steps, seed=seed)
-                row: dict[str, Any] = {"seed": seed, "steps": len(rt.lrs), "stopped": rt.stopped,
+                row: dict[str, Any] = {"seed": seed, "steps": len(rt.lrs), "sweep_steps": rt.steps,
+                                       "extended": rt.extended, "stopped": rt.stopped,
                                        "range_test_examples": rt.cost.examples,
                                        "suggestion_error": rt.suggestion_error}
                 for rule in ("hybridtune", "steepest", "valley", "min_div10"):
@@ -255,9 +257,12 @@ def bench_quality(task: ht.Task, LRFinder: Any, *, batch_size: int, max_epochs: 
                 rows.append(row)
                 h = row["hybridtune"]
                 shown = "-" if h["lr"] is None else f"{h['lr']:.3g}"
-                print(f"  {label:9s} {opt:8s} seed {seed}: lr_max {shown} {h['where']}, trained "
+                print(f"  {label:9s} {opt:8s} seed {seed}: {rt.steps} steps"
+                      + (" (extended)" if rt.extended else "") + f", lr_max {shown} {h['where']}, trained "
                       f"{h.get('trained_epochs')} epochs (fastest {sweep[opt]['fastest_epochs']})", flush=True)
-            setting[opt] = {"rows": rows, "summary": summarise(rows, sweep[opt])}
+            setting[opt] = {"rows": rows, "summary": summarise(rows, sweep[opt]),
+                            "extended": sum(r["extended"] is not None for r in rows),
+                            "range_test_examples": [r["range_test_examples"] for r in rows]}
         results["settings"][label] = setting
     return results
 
@@ -325,7 +330,8 @@ def main() -> None:
     for label, setting in quality["settings"].items():
         for opt, res in setting.items():
             sw = quality["sweep"][opt]
-            print(f"  [{label}] {opt}: band {sw['band']}, fastest {sw['fastest_lr']} ({sw['fastest_epochs']} epochs)")
+            print(f"  [{label}] {opt}: band {sw['band']}, fastest {sw['fastest_lr']} ({sw['fastest_epochs']} epochs); "
+                  f"range test re-run longer {res['extended']}/{len(res['rows'])}, examples {res['range_test_examples']}")
             for rule, s in res["summary"].items():
                 med = s["median_lr"]
                 print(f"      {rule:26s} median {'-' if med is None else f'{med:.3g}':>8s}  spread "
