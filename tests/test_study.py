@@ -41,7 +41,8 @@ def test_every_trial_records_cost_curve_and_outcome(e2e) -> None:
     first = search[0]
     p = result.priors
     assert first.user_attrs["source"] == "range test suggestion"
-    assert first.params["base_lr"] == pytest.approx(p.lr_max) and first.params["momentum"] == p.momentum
+    # its peak LR sits in the middle (log) of the search band [lr_max, 10 lr_max]
+    assert first.params["base_lr"] == pytest.approx(p.lr_max * 10 ** 0.5) and first.params["momentum"] == p.momentum
     sizes = result.space["batch_sizes"]
     assert first.params["batch_size"] == min(sizes, key=lambda b: abs(b - p.batch_size))
     for t in itertools.chain(search, _trials(url, "tiny-grid"), _trials(url, "tiny-random")):
