@@ -682,17 +682,25 @@ def _trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return dict(t.system_attrs.get("fixed_params") or t.params)
 
 
-def _fill_search_queue(study: optuna.Study, n_trials: int, first: Mapping[str, Any] | None) -> int:
-    """Queue what is missing for ``n_trials`` search trials: finished, running and queued ones count,
-    failed ones do not (they are run again). ``first`` (the range test's suggestion) goes first, again if
-    the trial that held it failed. Returns the number queued now."""
+def _failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
+    """A trial that failed for a reason of its own (out of memory): running it again would fail again."""
+    return t.state.name == "FAIL" and t.user_attrs.get("outcome") == "failed"
+
+
+def _fill_search_queue(study: optuna.Study, n_trials: int, first: Mapping[str, Any] | None, *,
+                       in_run: bool = False) -> int:
+    """Queue what is missing for ``n_trials`` search trials: finished, running and queued ones count;
+    failed ones (interrupted, killed beyond the retries) are run again. ``first`` (the range test's
+    suggestion) goes first, again if the trial that held it failed. ``in_run``: the coordinator topping
+    the queue up during its run, where a trial that failed on its own (out of memory) also counts, so it
+    is not drawn again and again; a resumed study gives such trials another go. Returns the number queued."""
     trials = study.get_trials(deepcopy=False)
-    live = [t for t in trials if t.state.name in _LIVE_STATES]
+    used = [t for t in trials if t.state.name in _LIVE_STATES or (in_run and _failed_on_its_own(t))]
     queued = 0
-    if first is not None and not any(t.user_attrs.get("source") for t in live):
+    if first is not None and not any(t.user_attrs.get("source") for t in used):
         study.enqueue_trial(dict(first), user_attrs={"source": "range test suggestion"})
         queued += 1
-    for _ in range(n_trials - len(live) - queued):
+    for _ in range(n_trials - len(used) - queued):
         study.enqueue_trial({})  # a ticket: the sampler picks its values when a process takes it
         queued += 1
     return queued
@@ -709,10 +717,11 @@ def _grid_cells(grid: GridSpace, seed: int) -> list[dict[str, Any]]:
     return cells
 
 
-def _fill_grid_queue(study: optuna.Study, grid: GridSpace, seed: int) -> int:
-    """Queue each grid cell that has no completed, running or queued trial; returns how many were queued."""
+def _fill_grid_queue(study: optuna.Study, grid: GridSpace, seed: int, *, in_run: bool = False) -> int:
+    """Queue each grid cell that has no completed, running or queued trial (nor, ``in_run``, one that
+    failed on its own); returns how many were queued."""
     have = {_cell_key(_trial_params(t)) for t in study.get_trials(deepcopy=False)
-            if t.state.name in ("COMPLETE", "WAITING", "RUNNING")}
+            if t.state.name in ("COMPLETE", "WAITING", "RUNNING") or (in_run and _failed_on_its_own(t))}
     queued = 0
     for cell in _grid_cells(grid, seed):
         if _cell_key(cell) not in have:
@@ -730,6 +739,7 @@ class _Phase:
     objective: Callable[[Any], float]
     total: int
     cap: int | None = None  # the global cap for MaxTrialsCallback (finished trials)
+    refill: Callable[[], int] | None = None  # the coordinator's: queue again what failed without finishing
 
     def done(self) -> int:
         from optuna.trial import TrialState
@@ -804,6 +814,8 @@ def _await_others(phases: Sequence[_Phase], *, poll_seconds: float, progress: Pr
         busy = False
         for phase in phases:
             _fail_stale(phase.study)
+            if phase.refill is not None:
+                phase.refill()  # a worker's trial that was interrupted (Ctrl-C) runs again
             if phase.count("WAITING"):
                 _drain(phase, budget=None, progress=progress)
             if phase.count("RUNNING", "WAITING"):
@@ -978,6 +990,10 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     phases = _phases(store, name, task, config)
     for phase in phases:
         _fail_stale(phase.study)  # a trial a killed run left RUNNING: failed and queued again
+        if phase.role == "grid":
+            phase.refill = lambda s=phase.study, g=grid: _fill_grid_queue(s, g, config.seed, in_run=True)
+        else:
+            phase.refill = lambda s=phase.study: _fill_search_queue(s, config.trials, None, in_run=True)
     _work(phases, budget=None, progress=progress)
     _await_others(phases, poll_seconds=poll_seconds, progress=progress)
 

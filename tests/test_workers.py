@@ -187,6 +187,38 @@ def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_
     assert completed_before <= {t.number for t in search if t.state == TrialState.COMPLETE}
 
 
+def test_interrupted_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: str, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) stops a worker cleanly (exit 130) with its running trial marked failed; the
+    coordinator queues that trial's share again, so the study still ends with the exact counts."""
+    name = _name("sigint")
+    trials = 6
+    worker = _spawn("worker", "--name", name, "--storage", pg, "--threads", "1", cwd=tmp_path,
+                    log=tmp_path / "worker.log")
+    coordinator = _spawn(*_study_args(name, pg, "--trials", str(trials), "--epochs", "6", "--pruner", "none",
+                                      "--dataset", "synthetic:n=2400,classes=4,noise=1.5"),
+                         cwd=tmp_path, log=tmp_path / "study.log")
+    worker_id = f"{os.uname().nodename}:{worker.pid}"
+
+    def worker_running() -> bool:
+        try:
+            ts = _trials(pg, name) + _trials(pg, f"{name}-grid")
+        except KeyError:
+            return False
+        return any(t.state == TrialState.RUNNING and t.user_attrs.get("worker") == worker_id for t in ts)
+
+    _wait_for(worker_running, 120, "the worker to run a trial")
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=60) == 130
+    log = (tmp_path / "worker.log").read_text()
+    assert "interrupted; its running trial is marked failed" in log and "Traceback" not in log
+    assert coordinator.wait(timeout=300) == 0, (tmp_path / "study.log").read_text()[-3000:]
+    search, grid = _trials(pg, name), _trials(pg, f"{name}-grid")
+    marked = [t for t in search + grid if t.user_attrs.get("worker") == worker_id and t.state == TrialState.FAIL]
+    assert len(marked) == 1 and marked[0].user_attrs["outcome"] == "interrupted"
+    assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in search) == trials
+    assert len(set(_cells(grid))) == len(_cells(grid)) == 4
+
+
 def test_interrupted_study_marks_its_trial_and_resumes(pg: str, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) stops `study` cleanly, exit 130, its running trial marked; the same command resumes
     without probing again and ends with the exact counts."""
