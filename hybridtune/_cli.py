@@ -292,8 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler preempting a job, ``kill``): stops like Ctrl-C, so the running trial is marked."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input, 1 unexpected failure, 130 interrupted)."""
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 1 unexpected failure, 130 interrupted by
+    Ctrl-C, 143 stopped by SIGTERM)."""
+    import signal
+    import threading
+
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
@@ -301,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not debug:
         logging.getLogger("optuna").setLevel(logging.ERROR)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return int(args.handler(args) or 0)
     except HybridTuneError as exc:
@@ -308,11 +322,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"hybridtune {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         resume = {"study": "; the running trial is marked failed: re-run the same command to resume",
                   "worker": "; its running trial is marked failed and will run again"}.get(args.command, "")
-        print(f"hybridtune {args.command}: interrupted{resume}", file=sys.stderr)
-        return 130
+        what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"hybridtune {args.command}: {what}{resume}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry_point() -> NoReturn:

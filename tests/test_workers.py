@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from torch import nn
 
 import hybridtune as ht
-from conftest import ROOT, run_cli
+from conftest import run_cli
 
 ENV = {"OMP_NUM_THREADS": "1", "COLUMNS": "200"}
 DATA = "synthetic:n=1200,classes=4,noise=1.5"
@@ -50,10 +50,14 @@ def _name(prefix: str) -> str:
 
 
 def _spawn(*args: str, cwd: Path, log: Path) -> subprocess.Popen[str]:
-    """``hybridtune ARGS`` in the background, as a user would start it; output goes to ``log``."""
+    """``hybridtune ARGS`` in the background, as a user would start it in a terminal; output goes to ``log``.
+
+    SIGINT is reset to its default in the child: a shell's background jobs (a CI runner's too) inherit it
+    ignored, and Python then never turns Ctrl-C into KeyboardInterrupt."""
     fh = open(log, "w")  # noqa: SIM115 - closed when the process is reaped
     return subprocess.Popen([sys.executable, "-m", "hybridtune", *args], cwd=cwd, env={**os.environ, **ENV},
-                            stdout=fh, stderr=subprocess.STDOUT, text=True)
+                            stdout=fh, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:
@@ -187,9 +191,10 @@ def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_
     assert completed_before <= {t.number for t in search if t.state == TrialState.COMPLETE}
 
 
-def test_interrupted_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: str, tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT) stops a worker cleanly (exit 130) with its running trial marked failed; the
-    coordinator queues that trial's share again, so the study still ends with the exact counts."""
+def test_stopped_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: str, tmp_path: Path) -> None:
+    """SIGTERM (a scheduler preempting the job; Ctrl-C takes the same path) stops a worker cleanly (exit
+    143) with its running trial marked failed; the coordinator queues that trial's share again, so the
+    study still ends with the exact counts."""
     name = _name("sigint")
     trials = 6
     worker = _spawn("worker", "--name", name, "--storage", pg, "--threads", "1", cwd=tmp_path,
@@ -207,10 +212,10 @@ def test_interrupted_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg
         return any(t.state == TrialState.RUNNING and t.user_attrs.get("worker") == worker_id for t in ts)
 
     _wait_for(worker_running, 120, "the worker to run a trial")
-    worker.send_signal(signal.SIGINT)
-    assert worker.wait(timeout=60) == 130
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 143
     log = (tmp_path / "worker.log").read_text()
-    assert "interrupted; its running trial is marked failed" in log and "Traceback" not in log
+    assert "stopped (SIGTERM); its running trial is marked failed" in log and "Traceback" not in log
     assert coordinator.wait(timeout=300) == 0, (tmp_path / "study.log").read_text()[-3000:]
     search, grid = _trials(pg, name), _trials(pg, f"{name}-grid")
     marked = [t for t in search + grid if t.user_attrs.get("worker") == worker_id and t.state == TrialState.FAIL]
