@@ -367,7 +367,8 @@ class Priors:
 def find_priors(task: Task, *, batch_size: int = 128, weight_decay: float = 0.0, momentum_epochs: int = 1,
                 range_steps: int | None = None, momenta: Sequence[float] = MOMENTA, seed: int = 0,
                 progress: Progress | None = None, start_lr: float = 1e-7, end_lr: float = 10.0,
-                mode: Literal["exp", "linear"] = "exp", val_every: int | None = None) -> Priors:
+                mode: Literal["exp", "linear"] = "exp", val_every: int | None = None,
+                range_extend: str = "weak") -> Priors:
     """Run the cheap probes for ``task.optimizer`` and return the :class:`Priors` the search is built from.
 
     1. An LR range test (default sweep 1e-7 -> 10, about one epoch and at least 100 steps) gives the band
@@ -387,6 +388,8 @@ def find_priors(task: Task, *, batch_size: int = 128, weight_decay: float = 0.0,
         progress: optional ``progress(phase, done, total)`` callback; phases ``"range test"`` and
             ``"momentum runs"``.
         start_lr / end_lr / mode / val_every: passed to :func:`hybridtune.lr_range_test`.
+        range_extend: when the default-length range test is re-run longer (``extend`` of
+            :func:`hybridtune.lr_range_test`).
 
     Raises:
         ConfigError: when the range test's curve supports no band (say, the loss never fell).
@@ -402,7 +405,8 @@ def find_priors(task: Task, *, batch_size: int = 128, weight_decay: float = 0.0,
     if not (isinstance(momentum_epochs, int) and momentum_epochs >= 1):
         raise ConfigError(f"momentum_epochs must be a positive integer, but got momentum_epochs={momentum_epochs}.")
     rt = lr_range_test(task, steps=range_steps, batch_size=batch_size, weight_decay=weight_decay, seed=seed,
-                       progress=progress, start_lr=start_lr, end_lr=end_lr, mode=mode, val_every=val_every)
+                       progress=progress, start_lr=start_lr, end_lr=end_lr, mode=mode, val_every=val_every,
+                       extend=range_extend)
     if rt.band is None:
         raise ConfigError(f"the range test must give an LR band, but it gave none: {rt.suggestion_error} "
                           f"(the sweep {rt.stopped})")

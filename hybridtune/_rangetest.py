@@ -40,6 +40,9 @@ WEAK_FALL = 0.15
 #: How much longer the re-run of a weak default sweep is (one epoch becomes four).
 EXTEND_FACTOR = 4
 MODES = ("exp", "linear")
+#: When a default-length sweep is re-run longer: ``weak`` (its loss fell less than :data:`WEAK_FALL`),
+#: ``no_band`` (only when the band rule gives no band on it), ``never``.
+EXTEND_MODES = ("weak", "no_band", "never")
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
                   momentum: float = 0.9, weight_decay: float = 0.0, smooth: float = 0.98,
                   diverge_k: float = 4.0, val_every: int | None = None, val_subset: int = 512,
                   model: nn.Module | None = None, seed: int = 0,
-                  progress: Progress | None = None) -> RangeTestResult:
+                  progress: Progress | None = None, extend: str = "weak") -> RangeTestResult:
     """Run an LR range test: train with a rising LR, record the loss, stop when it diverges.
 
     Args:
@@ -228,6 +231,9 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
             afterwards (weights, buffers, gradients, mode).
         seed: model initialisation (without ``model``) and data order.
         progress: optional ``progress(phase, done, total)`` callback.
+        extend: when a default-length sweep is re-run four times longer: ``"weak"`` (default: its loss fell
+            less than 15%), ``"no_band"`` (only when it gives no band at all: cheaper, for callers whose
+            search covers more than the band, such as the study's probes) or ``"never"``.
 
     Example:
         >>> import hybridtune as ht
@@ -240,6 +246,7 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
     opt = task.optimizer if optimizer is None else optimizer
     check_choice("optimizer", opt, OPTIMIZERS)
     check_choice("mode", mode, MODES)
+    check_choice("extend", extend, EXTEND_MODES)
     _check("start_lr", _positive(start_lr), "a positive finite number", start_lr)
     _check("end_lr", _positive(end_lr), "a positive finite number", end_lr)
     if not end_lr > start_lr:
@@ -322,12 +329,18 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
     if steps is None:
         # a default sweep too short for a slow learner: the loss barely moved, so its minimum (and the band)
         # marks the LR big enough to move it within a few steps, not where training breaks
-        fall = _weak_fall(run.lrs, run.losses)
-        if fall is not None:
+        fall = _weak_fall(run.lrs, run.losses) if extend == "weak" else None
+        refused = None
+        if extend == "no_band":
+            try:
+                suggest_band(run.lrs, run.losses)
+            except ConfigError as exc:
+                refused = str(exc)
+        if fall is not None or refused is not None:
             n_long = EXTEND_FACTOR * n_steps
-            extended = (f"the {n_steps}-step default sweep was too short: its smoothed loss fell "
-                        f"{max(fall, 0.0):.1%} below its start, under {WEAK_FALL:.0%}, so it was re-run with "
-                        f"{n_long} steps")
+            why = (f"its smoothed loss fell {max(fall, 0.0):.1%} below its start, under {WEAK_FALL:.0%}"
+                   if fall is not None else f"it gave no band ({refused.rstrip('.')})")
+            extended = f"the {n_steps}-step default sweep was too short: {why}, so it was re-run with {n_long} steps"
             _log.info("range test: %s", extended)
             total = n_steps + n_long
             run = sweep(n_long, n_steps, total)

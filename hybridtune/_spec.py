@@ -4,7 +4,7 @@ A spec has up to five tables; every key is optional and anything left out keeps 
 
     [task]    model, dataset, optimizer, device, model_args = {depth = 8}
     [study]   name, trials, epochs, sampler, pruner, baselines = ["grid"], tolerance, seed, quick, test
-    [probes]  batch_size, range_steps, momentum_epochs, momenta = [0.99, 0.97, 0.95, 0.9]
+    [probes]  batch_size, range_steps, range_extend, momentum_epochs, momenta = [0.99, 0.97, 0.95, 0.9]
     [space]   weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling
     [grid]    lr = [...], momentum = [...], weight_decay = [...], batch_size = [...]
 
@@ -51,6 +51,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str, str]]] = {
               "tolerance": (*_NUM, "tolerance"), "seed": (*_INT, "seed"), "quick": (*_BOOL, "quick"),
               "test": (*_BOOL, "test")},
     "probes": {"batch_size": (*_INT, "probe_batch_size"), "range_steps": (*_INT, "probe_range_steps"),
+               "range_extend": (*_STR, "probe_range_extend"),
                "momentum_epochs": (*_INT, "probe_momentum_epochs"), "momenta": (*_NUMS, "probe_momenta")},
     "space": {"weight_decay": (*_PAIR, "weight_decay"), "batch_size_floor": (*_INT, "batch_size_floor"),
               "batch_size_ceiling": (*_INT, "batch_size_ceiling")},

@@ -75,7 +75,13 @@ class StudyConfig:
             configurations differ, the seed does not), and the samplers' seed.
         probe_batch_size: the probes' batch size ``B0`` (the LR rule's reference); capped so an epoch keeps
             8 steps.
-        probe_range_steps / probe_momentum_epochs / probe_momenta: the probes' length. Two of Smith's four
+        probe_range_steps / probe_momentum_epochs / probe_momenta: the probes' length.
+            ``probe_range_extend``: when the default-length range test is re-run four times longer:
+            ``no_band`` (default: only when it gives no band at all), ``weak`` (also when its loss fell
+            less than 15%: the library's default for ``lr-find``) or ``never``. The study's probes re-run
+            only when they must: the search covers a decade above the priors' ``lr_max`` anyway, so a
+            weak but readable sweep is enough for it, and the probes' cost counts against the search
+            (a re-run is 4x the sweep: 0.06 of the default grid on the CNN). Two of Smith's four
             momenta by default (0.95 and 0.9): it halves the probes' cost, and the one-epoch runs favour 0.99
             and 0.97 for their fast start, which multi-epoch 1cycle training does not need.
         lr_range: the search's band for the 1cycle peak, in multiples of the priors' ``lr_max``: default
@@ -105,6 +111,7 @@ class StudyConfig:
     seed: int = 0
     probe_batch_size: int = 64
     probe_range_steps: int | None = None
+    probe_range_extend: str = "no_band"
     probe_momentum_epochs: int = 1
     probe_momenta: tuple[float, ...] = (0.95, 0.9)
     lr_range: tuple[float, float] = LR_RANGE
@@ -139,6 +146,7 @@ class StudyConfig:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("pruner", self.pruner, PRUNERS)
         check_choice("preset", self.preset, PRESETS)
+        check_choice("probe_range_extend", self.probe_range_extend, ("weak", "no_band", "never"))
         baselines = (self.baselines,) if isinstance(self.baselines, str) else tuple(self.baselines)
         baselines = tuple(b for b in baselines if b != "none")
         for b in baselines:
@@ -1020,6 +1028,7 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
 
 def _probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
     return {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
+            "probe_range_extend": config.probe_range_extend,
             "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
 
 
@@ -1179,7 +1188,7 @@ def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
 
     priors = find_priors(task, batch_size=probe_bs, momentum_epochs=config.probe_momentum_epochs,
                          range_steps=config.probe_range_steps, momenta=config.probe_momenta, seed=config.seed,
-                         progress=relay)
+                         progress=relay, range_extend=config.probe_range_extend)
     study.set_user_attr("priors", priors.to_dict())
     study.set_user_attr("probe_cost", priors.cost.to_dict())
     return priors

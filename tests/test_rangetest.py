@@ -136,6 +136,24 @@ def test_a_weak_default_sweep_is_rerun_four_times_longer(tiny_task: ht.Task) -> 
     assert ht.RangeTestResult.from_dict(json.loads(json.dumps(r.to_dict(), allow_nan=False))) == r
 
 
+def test_extend_modes_no_band_and_never(tiny_task: ht.Task) -> None:
+    """The study's probes re-run only a sweep that gives no band (``no_band``); ``never`` never re-runs."""
+    weak = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, steps=100)
+    assert weak.band is not None  # weak (it fell < 15%) but readable
+    for mode in ("no_band", "never"):
+        r = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, extend=mode)
+        assert r.extended is None and r.steps == 100 and r.band == weak.band
+        assert r.cost.examples == weak.cost.examples and r.cost.steps == weak.cost.steps
+    # a sweep that stops before it gives a band (it blows up within a few steps) is re-run under no_band
+    r = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, start_lr=1.0, end_lr=1e6, extend="no_band")
+    short = ht.lr_range_test(tiny_task, optimizer="sgd", batch_size=32, start_lr=1.0, end_lr=1e6, steps=100)
+    assert short.band is None and r.extended is not None and "gave no band" in r.extended and r.steps == 400
+    with pytest.raises(ht.ConfigError, match="extend must be one of weak, no_band, never, but got 'always'"):
+        ht.lr_range_test(tiny_task, extend="always")
+    with pytest.raises(ht.ConfigError, match="probe_range_extend must be one of"):
+        ht.StudyConfig(probe_range_extend="sometimes")
+
+
 def test_smoothing_is_a_bias_corrected_moving_average(tiny_task: ht.Task) -> None:
     r = ht.lr_range_test(tiny_task, steps=20, batch_size=32, smooth=0.9, end_lr=1e-2)
     avg = 0.0
