@@ -1117,8 +1117,11 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
 
     from ._storage import SHARED_HINT, is_shared, storage_url, study_names
 
+    from ._device import resolve_device
+
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise ConfigError(f"trials must be a positive integer, but got trials={trials!r}.")
+    resolve_device(device)  # a bad device fails now, not after waiting for the study
     store = storage if storage is not None and not isinstance(storage, str) else open_storage(storage)
     if not is_shared(store):
         from ._errors import StorageError
@@ -1150,7 +1153,7 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
     task = Task(model=recipe["model"], data=recipe["data"], model_kwargs=recipe.get("model_kwargs", {}),
                 optimizer=recipe["optimizer"], device=device)
     stored = attrs.get("identity", {})
-    mine = _identity(task, config, "search", {k: stored.get(k) for k in _probe_identity(config, 1)})
+    mine = _identity(task, config, "search")
     for key in ("model", "model_kwargs", "data", "splits", "optimizer"):
         if stored.get(key) != mine.get(key):
             raise ConfigError(f"a worker must rebuild the study's task exactly, but {key} came out as "

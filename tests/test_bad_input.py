@@ -63,6 +63,8 @@ CASES = [
     (["report", "--name", "nosuch", "--storage", "sqlite:///{d}/fresh.db"], "storage must be an existing database"),
     (["worker", "--name", "s", "--storage", "sqlite:///{d}/w.db"], "a worker must share the study's storage"),
     (["worker", "--storage", "sqlite:///{d}/w.db"], "the following arguments are required: --name"),
+    (["worker", "--name", "s", "--storage", "sqlite:///{d}/w.db", "--device", "tpu"],
+     "device must be auto, cpu, cuda, cuda:N or mps, but got 'tpu'"),
     (["worker", "--name", "s", "--storage", "sqlite:///{d}/w.db", "--trials", "0"], "must be a positive integer, but got 0"),
     (["study", "--heartbeat-interval", "5", "--grace-period", "2", "--dataset", SYN],
      "grace period must be longer than the heartbeat interval, but got grace period 2s <= interval 5s"),

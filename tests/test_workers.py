@@ -153,27 +153,34 @@ def test_worker_trials_cap_and_a_study_it_cannot_rebuild(pg: str, tiny_task: ht.
     assert states.count(TrialState.WAITING) == 4 and len(states) == 6
 
 
+def _worker_mid_trial(name: str, pg: str, tmp_path: Path, *extra: str) -> tuple:
+    """Start a worker, then its coordinator on trials long enough to catch (6 epochs, 6 search trials and a
+    4-cell grid), and wait until the worker runs a trial. Returns (worker, coordinator, the worker's id)."""
+    worker = _spawn("worker", "--name", name, "--storage", pg, "--threads", "1", *extra, cwd=tmp_path,
+                    log=tmp_path / "worker.log")
+    coordinator = _spawn(*_study_args(name, pg, "--trials", "6", "--epochs", "6", "--pruner", "none",
+                                      "--dataset", "synthetic:n=2400,classes=4,noise=1.5", *extra),
+                         cwd=tmp_path, log=tmp_path / "study.log")
+    wid = f"{os.uname().nodename}:{worker.pid}"
+
+    def running() -> bool:
+        try:
+            ts = _trials(pg, name) + _trials(pg, f"{name}-grid")
+        except KeyError:
+            return False
+        return any(t.state == TrialState.RUNNING and t.user_attrs.get("worker") == wid for t in ts)
+
+    _wait_for(running, 120, "the worker to run a trial")
+    return worker, coordinator, wid
+
+
 def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_path: Path) -> None:
     """SIGKILL a worker mid-trial: after the grace period its trial is FAIL, a copy with the same values
     runs again, the study completes with the requested number of trials, and no completed trial is lost."""
     name = _name("kill")
     trials = 6
-    hb = ["--heartbeat-interval", "1", "--grace-period", "3"]
-    victim = _spawn("worker", "--name", name, "--storage", pg, "--threads", "1", "--quiet", *hb,
-                    cwd=tmp_path, log=tmp_path / "victim.log")
-    coordinator = _spawn(*_study_args(name, pg, "--trials", str(trials), "--epochs", "6", "--pruner", "none",
-                                      "--dataset", "synthetic:n=2400,classes=4,noise=1.5", *hb),
-                         cwd=tmp_path, log=tmp_path / "study.log")
-    victim_id = f"{os.uname().nodename}:{victim.pid}"
-
-    def victim_running() -> bool:
-        try:
-            ts = _trials(pg, name) + _trials(pg, f"{name}-grid")
-        except KeyError:
-            return False
-        return any(t.state == TrialState.RUNNING and t.user_attrs.get("worker") == victim_id for t in ts)
-
-    _wait_for(victim_running, 120, "the worker to run a trial")
+    victim, coordinator, victim_id = _worker_mid_trial(name, pg, tmp_path, "--quiet", "--heartbeat-interval", "1",
+                                                       "--grace-period", "3")
     completed_before = {t.number for t in _trials(pg, name) if t.state == TrialState.COMPLETE}
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
@@ -197,21 +204,7 @@ def test_stopped_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: st
     study still ends with the exact counts."""
     name = _name("sigint")
     trials = 6
-    worker = _spawn("worker", "--name", name, "--storage", pg, "--threads", "1", cwd=tmp_path,
-                    log=tmp_path / "worker.log")
-    coordinator = _spawn(*_study_args(name, pg, "--trials", str(trials), "--epochs", "6", "--pruner", "none",
-                                      "--dataset", "synthetic:n=2400,classes=4,noise=1.5"),
-                         cwd=tmp_path, log=tmp_path / "study.log")
-    worker_id = f"{os.uname().nodename}:{worker.pid}"
-
-    def worker_running() -> bool:
-        try:
-            ts = _trials(pg, name) + _trials(pg, f"{name}-grid")
-        except KeyError:
-            return False
-        return any(t.state == TrialState.RUNNING and t.user_attrs.get("worker") == worker_id for t in ts)
-
-    _wait_for(worker_running, 120, "the worker to run a trial")
+    worker, coordinator, worker_id = _worker_mid_trial(name, pg, tmp_path)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 143
     log = (tmp_path / "worker.log").read_text()
