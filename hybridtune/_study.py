@@ -84,6 +84,16 @@ class StudyConfig:
             (a re-run is 4x the sweep: 0.06 of the default grid on the CNN). Two of Smith's four
             momenta by default (0.95 and 0.9): it halves the probes' cost, and the one-epoch runs favour 0.99
             and 0.97 for their fast start, which multi-epoch 1cycle training does not need.
+        suggestions: the range test's suggestions, queued as the search's first trials: 1cycle peak LRs in
+            multiples of the priors' ``lr_max`` (at the probes' batch size, scaled by the batch-size rule),
+            each trained at the space's smallest batch size with the priors' momentum and weight decay.
+            Default ``(10**0.5, 10**0.75)``: the log-middle and the upper quarter of the default band. The
+            band is a decade wide and where 1cycle peaks inside it depends on the model (on mnist5k the
+            CNN's best first trial was at the middle, ResNet-8's in the upper quarter), so one point is a
+            coin toss and two cover it. The smallest batch size because cost is counted in examples: for
+            the same examples it takes the most steps (batch 32 beat 64 in 10 of 12 such runs; see
+            BENCHMARKS.md). They run all ``E`` epochs (never pruned): they are the priors' own answer and
+            the bar the pruner holds the sampled trials to.
         lr_range: the search's band for the 1cycle peak, in multiples of the priors' ``lr_max``: default
             ``(1, 10)``, up to about where the range test's loss bottomed out; ``(0.1, 1)`` searches the
             priors' band itself (see :func:`hybridtune.search_space`).
@@ -114,6 +124,7 @@ class StudyConfig:
     probe_range_extend: str = "no_band"
     probe_momentum_epochs: int = 1
     probe_momenta: tuple[float, ...] = (0.95, 0.9)
+    suggestions: tuple[float, ...] = (10 ** 0.5, 10 ** 0.75)
     lr_range: tuple[float, float] = LR_RANGE
     weight_decay: tuple[float, float] = WEIGHT_DECAY_BOUNDS
     batch_size_floor: int | None = None
@@ -162,6 +173,12 @@ class StudyConfig:
         object.__setattr__(self, "weight_decay", (float(lo), float(hi)))
         object.__setattr__(self, "probe_momenta", tuple(float(m) for m in self.probe_momenta))
         object.__setattr__(self, "lr_range", tuple(float(v) for v in self.lr_range))
+        sug = (self.suggestions,) if isinstance(self.suggestions, (int, float)) else tuple(self.suggestions)
+        if not sug or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf
+                          for v in sug):
+            raise ConfigError(f"suggestions must be one or more positive multiples of lr_max, but got "
+                              f"suggestions={self.suggestions!r}.")
+        object.__setattr__(self, "suggestions", tuple(float(v) for v in sug))
         if self.grid is not None:
             object.__setattr__(self, "grid", {k: tuple(v) if isinstance(v, (list, tuple)) else (v,)
                                               for k, v in dict(self.grid).items()})
@@ -601,13 +618,15 @@ def _train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: Study
     trial.set_user_attr("hyperparams", _finite(hp.to_dict()))
     trial.set_user_attr("worker", worker_id())
     pruned_at: list[int] = []
+    # the range test's suggestions run to the end: the pruner still records them (the bar for the others)
+    suggestion = bool(trial.user_attrs.get("source"))
 
     def on_epoch(e: Any) -> bool | None:
         if e.val_acc is None:
             return None
         trial.report(float(e.val_acc), e.epoch)
         # the last epoch is the trial's result: nothing is saved by pruning it
-        if prune and e.epoch < config.epochs and trial.should_prune():
+        if prune and e.epoch < config.epochs and trial.should_prune() and not suggestion:
             pruned_at.append(e.epoch)
             return True
         return None
@@ -695,19 +714,21 @@ def _failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
     return t.state.name == "FAIL" and t.user_attrs.get("outcome") == "failed"
 
 
-def _fill_search_queue(study: optuna.Study, n_trials: int, first: Mapping[str, Any] | None, *,
+def _fill_search_queue(study: optuna.Study, n_trials: int, firsts: Sequence[Mapping[str, Any]] | None, *,
                        in_run: bool = False) -> int:
     """Queue what is missing for ``n_trials`` search trials: finished, running and queued ones count;
-    failed ones (interrupted, killed beyond the retries) are run again. ``first`` (the range test's
-    suggestion) goes first, again if the trial that held it failed. ``in_run``: the coordinator topping
+    failed ones (interrupted, killed beyond the retries) are run again. ``firsts`` (the range test's
+    suggestions) go first, each again if the trial that held it failed. ``in_run``: the coordinator topping
     the queue up during its run, where a trial that failed on its own (out of memory) also counts, so it
     is not drawn again and again; a resumed study gives such trials another go. Returns the number queued."""
     trials = study.get_trials(deepcopy=False)
     used = [t for t in trials if t.state.name in _LIVE_STATES or (in_run and _failed_on_its_own(t))]
+    held = {int(t.user_attrs.get("suggestion", 0)) for t in used if t.user_attrs.get("source")}
     queued = 0
-    if first is not None and not any(t.user_attrs.get("source") for t in used):
-        study.enqueue_trial(dict(first), user_attrs={"source": "range test suggestion"})
-        queued += 1
+    for i, params in enumerate(firsts or ()):
+        if i not in held and len(used) + queued < n_trials:
+            study.enqueue_trial(dict(params), user_attrs={"source": "range test suggestion", "suggestion": i})
+            queued += 1
     for _ in range(n_trials - len(used) - queued):
         study.enqueue_trial({})  # a ticket: the sampler picks its values when a process takes it
         queued += 1
@@ -973,14 +994,13 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     else:
         space = SearchSpace.from_dict(space_d)
 
-    # 2. every phase's trials, queued once. First the range test's suggestion for a 1cycle run: the priors'
-    # momentum, weight decay and batch size, and a peak LR in the middle (log) of the search band. The
-    # priors' lr_max is a constant-LR value, the band's floor; a first trial there trains well below what
-    # 1cycle's warm-up allows (ResNet-8 / mnist5k: 92-94% at lr_max, 95-96% at the middle, 4 epochs).
-    lo, hi = config.lr_range
-    first = space.params_for(lr=priors.lr_max * math.sqrt(lo * hi), momentum=priors.momentum,
-                             weight_decay=priors.weight_decay, batch_size=priors.batch_size)
-    _queue_search(study, config.trials, first)
+    # 2. every phase's trials, queued once. First the range test's suggestions for 1cycle runs (see
+    # StudyConfig.suggestions): the priors' momentum and weight decay, the smallest batch size, peak LRs
+    # inside the search band. The priors' lr_max is a constant-LR value, the band's floor; a first trial
+    # there trains well below what 1cycle's warm-up allows (ResNet-8 / mnist5k: 92-94% at lr_max, 4 epochs).
+    firsts = [space.params_for(lr=priors.lr_max * m, momentum=priors.momentum, weight_decay=priors.weight_decay,
+                               batch_size=min(space.batch_sizes)) for m in config.suggestions]
+    _queue_search(study, config.trials, firsts)
     if "grid" in config.baselines:
         grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
         gstudy = _open_study(store, f"{name}-grid", _identity(task, config, "grid", {"grid": grid.to_dict()}),
@@ -1032,16 +1052,16 @@ def _probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
             "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
 
 
-def _queue_search(study: optuna.Study, n_trials: int, first: Mapping[str, Any] | None) -> None:
+def _queue_search(study: optuna.Study, n_trials: int, firsts: Sequence[Mapping[str, Any]] | None) -> None:
     """Queue the search's missing trials; the sampler's seed moves on with the trials there were, so a
     resumed study does not replay the first run's draws."""
     from optuna.trial import TrialState
 
     n_before = len([t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING])
-    if _fill_search_queue(study, n_trials, first):
-        waiting_first = first is not None and any(t.user_attrs.get("source") for t in study.get_trials(
+    if _fill_search_queue(study, n_trials, firsts):
+        waiting_firsts = sum(bool(t.user_attrs.get("source")) for t in study.get_trials(
             deepcopy=False, states=(TrialState.WAITING,)))
-        study.set_user_attr("sampler_offset", n_before + int(waiting_first))
+        study.set_user_attr("sampler_offset", n_before + waiting_firsts)
 
 
 # ----------------------------------------------------------------------------------------------

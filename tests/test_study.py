@@ -37,14 +37,15 @@ def test_every_trial_records_cost_curve_and_outcome(e2e) -> None:
     result, url, _ = e2e
     search = _trials(url, "tiny")
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in search) == 5
-    # the range test's suggestion is the first trial
-    first = search[0]
+    # the range test's two suggestions are the first trials: peak LRs at the log-middle and the upper
+    # quarter of the search band [lr_max, 10 lr_max], the smallest batch size, run to the end
     p = result.priors
-    assert first.user_attrs["source"] == "range test suggestion"
-    # its peak LR sits in the middle (log) of the search band [lr_max, 10 lr_max]
-    assert first.params["base_lr"] == pytest.approx(p.lr_max * 10 ** 0.5) and first.params["momentum"] == p.momentum
-    sizes = result.space["batch_sizes"]
-    assert first.params["batch_size"] == min(sizes, key=lambda b: abs(b - p.batch_size))
+    for i, (t, mult) in enumerate(zip(search[:2], (10 ** 0.5, 10 ** 0.75))):
+        assert t.user_attrs["source"] == "range test suggestion" and t.user_attrs["suggestion"] == i
+        assert t.params["base_lr"] == pytest.approx(p.lr_max * mult) and t.params["momentum"] == p.momentum
+        assert t.params["batch_size"] == min(result.space["batch_sizes"])
+        assert t.state == TrialState.COMPLETE and len(t.user_attrs["curve"]) == TINY["epochs"]
+    assert not any(t.user_attrs.get("source") for t in search[2:])
     for t in itertools.chain(search, _trials(url, "tiny-grid"), _trials(url, "tiny-random")):
         assert set(t.user_attrs["cost"]) >= {"examples", "steps", "seconds", "epochs"}
         assert t.user_attrs["cost"]["examples"] > 0
@@ -246,3 +247,22 @@ def test_study_config_checks() -> None:
         ht.StudyConfig(tolerance=-1)
     assert ht.StudyConfig(baselines=("none",)).baselines == ()
     assert ht.StudyConfig(baselines="random").baselines == ("random",)
+
+
+def test_range_test_suggestions_are_never_pruned(tiny_task: ht.Task) -> None:
+    from hybridtune._study import _fill_search_queue, _train_trial
+
+    class AlwaysPrune(optuna.pruners.BasePruner):
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            return True
+
+    study = optuna.create_study(direction="maximize", pruner=AlwaysPrune())
+    assert _fill_search_queue(study, 3, [{}, {}]) == 3  # two suggestions, one ticket
+    config = ht.StudyConfig(epochs=3)
+    hp = ht.Hyperparams(lr=0.1, momentum=0.9, weight_decay=0.0, batch_size=16)
+    study.optimize(lambda t: _train_trial(t, tiny_task, hp, config, prune=True, chance=0.25), n_trials=3)
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
+    assert [len(t.user_attrs["curve"]) for t in study.trials] == [3, 3, 1]
+    # a resumed queue holds each suggestion once
+    assert _fill_search_queue(study, 3, [{}, {}]) == 0
