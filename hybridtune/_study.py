@@ -685,7 +685,7 @@ def _finished_count(study: optuna.Study) -> int:
 # The work queue: how one process or many share a study
 #
 # Every trial a study will run is put in Optuna's trial queue (WAITING trials) once, by the coordinator
-# (the ``study`` command): one ticket per search trial (the first carries the range test's suggestion, the
+# (the ``study`` command): one ticket per search trial (the first two carry the range test's suggestions, the
 # others let the sampler choose), one per grid cell with its values fixed. Every process, the coordinator
 # and any ``hybridtune worker``, takes trials only from that queue. Taking one is a single
 # ``WAITING -> RUNNING`` update (a row lock on PostgreSQL), so two processes never get the same trial, the
@@ -927,7 +927,7 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
 
     1. **Probes** (:func:`hybridtune.find_priors`), unless the study already holds their result.
     2. **Search**: ``config.sampler`` with ``config.pruner`` inside the priors' space
-       (:func:`hybridtune.search_space`); the range test's suggestion is the first trial.
+       (:func:`hybridtune.search_space`); the range test's suggestions are the first trials.
     3. **Baselines**: the ``grid`` (every cell once, full epochs, no pruning) and/or ``random`` (the same
        sampler and pruner over wide bounds, no priors).
     4. **Test**: each study's best configuration retrained once and scored on the test split.
