@@ -23,6 +23,7 @@ def files(tmp_path_factory):
     (d / "wrong_type.toml").write_text('[task]\nmodel = "cnn"\n[study]\ntrials = "ten"\n')
     (d / "unknown_table.toml").write_text('model = "cnn"\n')
     (d / "not_toml.toml").write_text("model = = cnn\n")
+    (d / "bad_suggestion.toml").write_text('[task]\nmodel = "cnn"\n[space]\nsuggestions = [3.0, -1.0]\n')
     return d
 
 
@@ -74,6 +75,8 @@ CASES = [
     (["study", "--spec", "{d}/wrong_type.toml"], "ten"),
     (["study", "--spec", "{d}/not_toml.toml"], "not_toml.toml"),
     (["study", "--spec", "{d}/unknown_table.toml"], "spec tables must be among task, study, probes, space, grid"),
+    (["study", "--spec", "{d}/bad_suggestion.toml"], "suggestions must be one or more positive multiples of "
+                                                     "lr_max, but got suggestions=(3.0, -1.0)"),
     # outputs
     (["train", "--dataset", SYN, "--epochs", "1", "--json", "{d}"], "--json must be a file path"),
     (["dashboard", "--port", "99999"], "99999"),
