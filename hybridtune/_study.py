@@ -91,8 +91,8 @@ class StudyConfig:
             band is a decade wide and where 1cycle peaks inside it depends on the model (on mnist5k the
             CNN's best first trial was at the middle, ResNet-8's in the upper quarter), so one point is a
             coin toss and two cover it. The smallest batch size because cost is counted in examples: for
-            the same examples it takes the most steps (batch 32 beat 64 in 10 of 12 such runs; see
-            BENCHMARKS.md). They run all ``E`` epochs (never pruned): they are the priors' own answer and
+            the same examples it takes the most steps (batch 32 beat 64 in 9 of 12 such runs, 1 tie;
+            see BENCHMARKS.md). They run all ``E`` epochs (never pruned): they are the priors' own answer and
             the bar the pruner holds the sampled trials to.
         lr_range: the search's band for the 1cycle peak, in multiples of the priors' ``lr_max``: default
             ``(1, 10)``, up to about where the range test's loss bottomed out; ``(0.1, 1)`` searches the
