@@ -5,7 +5,7 @@ A spec has up to five tables; every key is optional and anything left out keeps 
     [task]    model, dataset, optimizer, device, model_args = {depth = 8}
     [study]   name, trials, epochs, sampler, pruner, baselines = ["grid"], tolerance, seed, quick, test
     [probes]  batch_size, range_steps, range_extend, momentum_epochs, momenta = [0.99, 0.97, 0.95, 0.9]
-    [space]   weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling, suggestions = [3.16, 5.62]
+    [space]   weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling, suggestions = [0.5, 0.75]
     [grid]    lr = [...], momentum = [...], weight_decay = [...], batch_size = [...]
 
 An unknown table or key, or a value of the wrong type, is a :class:`ConfigError` naming the key and the

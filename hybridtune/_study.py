@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError
+from ._rangetest import EXTEND_MODES
 from ._registry import check_choice
 from ._space import (LR_RANGE, WEIGHT_DECAY_BOUNDS, GridSpace, Hyperparams, SearchSpace, batch_sizes,
                      dataset_batch_ceiling, grid_space, search_space, wide_space)
@@ -84,10 +85,11 @@ class StudyConfig:
             (a re-run is 4x the sweep: 0.06 of the default grid on the CNN). Two of Smith's four
             momenta by default (0.95 and 0.9): it halves the probes' cost, and the one-epoch runs favour 0.99
             and 0.97 for their fast start, which multi-epoch 1cycle training does not need.
-        suggestions: the range test's suggestions, queued as the search's first trials: 1cycle peak LRs in
-            multiples of the priors' ``lr_max`` (at the probes' batch size, scaled by the batch-size rule),
-            each trained at the space's smallest batch size with the priors' momentum and weight decay.
-            Default ``(10**0.5, 10**0.75)``: the log-middle and the upper quarter of the default band. The
+        suggestions: the range test's suggestions, queued as the search's first trials: where their 1cycle
+            peak LRs sit in the search band, on its log scale (0 its floor ``lr_range[0] x lr_max``, 1 its
+            top; at the probes' batch size, scaled by the batch-size rule), each trained at the space's
+            smallest batch size with the priors' momentum and weight decay. Default ``(0.5, 0.75)``: the
+            log-middle and the upper quarter, ``10**0.5`` and ``10**0.75 x lr_max`` in the default band. The
             band is a decade wide and where 1cycle peaks inside it depends on the model (on mnist5k the
             CNN's best first trial was at the middle, ResNet-8's in the upper quarter), so one point is a
             coin toss and two cover it. The smallest batch size because cost is counted in examples: for
@@ -124,7 +126,7 @@ class StudyConfig:
     probe_range_extend: str = "no_band"
     probe_momentum_epochs: int = 1
     probe_momenta: tuple[float, ...] = (0.95, 0.9)
-    suggestions: tuple[float, ...] = (10 ** 0.5, 10 ** 0.75)
+    suggestions: tuple[float, ...] = (0.5, 0.75)
     lr_range: tuple[float, float] = LR_RANGE
     weight_decay: tuple[float, float] = WEIGHT_DECAY_BOUNDS
     batch_size_floor: int | None = None
@@ -157,7 +159,7 @@ class StudyConfig:
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("pruner", self.pruner, PRUNERS)
         check_choice("preset", self.preset, PRESETS)
-        check_choice("probe_range_extend", self.probe_range_extend, ("weak", "no_band", "never"))
+        check_choice("probe_range_extend", self.probe_range_extend, EXTEND_MODES)
         baselines = (self.baselines,) if isinstance(self.baselines, str) else tuple(self.baselines)
         baselines = tuple(b for b in baselines if b != "none")
         for b in baselines:
@@ -174,10 +176,9 @@ class StudyConfig:
         object.__setattr__(self, "probe_momenta", tuple(float(m) for m in self.probe_momenta))
         object.__setattr__(self, "lr_range", tuple(float(v) for v in self.lr_range))
         sug = (self.suggestions,) if isinstance(self.suggestions, (int, float)) else tuple(self.suggestions)
-        if not sug or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf
-                          for v in sug):
-            raise ConfigError(f"suggestions must be one or more positive multiples of lr_max, but got "
-                              f"suggestions={self.suggestions!r}.")
+        if not sug or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in sug):
+            raise ConfigError(f"suggestions must be one or more positions in the search band, from 0 (its floor) "
+                              f"to 1 (its top), but got suggestions={self.suggestions!r}.")
         object.__setattr__(self, "suggestions", tuple(float(v) for v in sug))
         if self.grid is not None:
             object.__setattr__(self, "grid", {k: tuple(v) if isinstance(v, (list, tuple)) else (v,)
@@ -998,8 +999,10 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     # StudyConfig.suggestions): the priors' momentum and weight decay, the smallest batch size, peak LRs
     # inside the search band. The priors' lr_max is a constant-LR value, the band's floor; a first trial
     # there trains well below what 1cycle's warm-up allows (ResNet-8 / mnist5k: 92-94% at lr_max, 4 epochs).
-    firsts = [space.params_for(lr=priors.lr_max * m, momentum=priors.momentum, weight_decay=priors.weight_decay,
-                               batch_size=min(space.batch_sizes)) for m in config.suggestions]
+    lo, hi = config.lr_range
+    firsts = [space.params_for(lr=priors.lr_max * lo * (hi / lo) ** pos, momentum=priors.momentum,
+                               weight_decay=priors.weight_decay, batch_size=min(space.batch_sizes))
+              for pos in config.suggestions]
     _queue_search(study, config.trials, firsts)
     if "grid" in config.baselines:
         grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
@@ -1135,9 +1138,8 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
 
     import optuna
 
-    from ._storage import SHARED_HINT, is_shared, storage_url, study_names
-
     from ._device import resolve_device
+    from ._storage import SHARED_HINT, is_shared, storage_url, study_names
 
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise ConfigError(f"trials must be a positive integer, but got trials={trials!r}.")

@@ -75,8 +75,9 @@ CASES = [
     (["study", "--spec", "{d}/wrong_type.toml"], "ten"),
     (["study", "--spec", "{d}/not_toml.toml"], "not_toml.toml"),
     (["study", "--spec", "{d}/unknown_table.toml"], "spec tables must be among task, study, probes, space, grid"),
-    (["study", "--spec", "{d}/bad_suggestion.toml"], "suggestions must be one or more positive multiples of "
-                                                     "lr_max, but got suggestions=(3.0, -1.0)"),
+    (["study", "--spec", "{d}/bad_suggestion.toml"], "suggestions must be one or more positions in the search "
+                                                     "band, from 0 (its floor) to 1 (its top), but got "
+                                                     "suggestions=(3.0, -1.0)"),
     # outputs
     (["train", "--dataset", SYN, "--epochs", "1", "--json", "{d}"], "--json must be a file path"),
     (["dashboard", "--port", "99999"], "99999"),

@@ -266,3 +266,16 @@ def test_range_test_suggestions_are_never_pruned(tiny_task: ht.Task) -> None:
     assert [len(t.user_attrs["curve"]) for t in study.trials] == [3, 3, 1]
     # a resumed queue holds each suggestion once
     assert _fill_search_queue(study, 3, [{}, {}]) == 0
+
+
+def test_suggestions_are_positions_in_the_search_band(tiny_task: ht.Task, tmp_path: Path) -> None:
+    # the band of the priors themselves, [lr_max / 10, lr_max]: the suggestions move with it
+    config = ht.StudyConfig(name="band", trials=2, epochs=1, probe_batch_size=32, batch_size_floor=16,
+                            lr_range=(0.1, 1.0), suggestions=(0.0, 0.75), baselines=(), test=False,
+                            dashboard=False)
+    result = ht.run_study(tiny_task, config, storage=f"sqlite:///{tmp_path / 's.db'}")
+    firsts = _trials(f"sqlite:///{tmp_path / 's.db'}", "band")
+    lr_max = result.priors.lr_max
+    assert [t.params["base_lr"] for t in firsts] == [pytest.approx(lr_max * 0.1), pytest.approx(lr_max * 10 ** -0.25)]
+    with pytest.raises(ht.ConfigError, match=r"^suggestions must be one or more positions in the search band"):
+        ht.StudyConfig(suggestions=(0.5, 1.5))
