@@ -1,6 +1,7 @@
 """hybridtune: range-test priors, an Optuna search inside them, and a cost-fair proof against grid search.
 
-The public API lives here; everything else is private (``hybridtune._*``).
+The public API lives here, grouped by stage in data-flow order (each stage is a sub-package that imports
+only from the stages above it); modules whose names start with ``_`` are private.
 
 Example:
     >>> import hybridtune as ht
@@ -12,56 +13,51 @@ Example:
 
 from __future__ import annotations
 
-from ._data import DataSplits, TensorSplit, list_datasets, load_dataset, make_splits
-from ._device import resolve_device
-from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, StorageError,
-                      UnknownNameError)
-from ._figures import momentum_runs_figure, range_test_figure
-from ._landscape import LandscapeResult, LineCurve, landscape
-from ._models import MODELS, create_model, list_models
-from ._priors import MomentumRamp, MomentumRun, Priors, find_priors, momentum_ramp, momentum_runs
-from ._proxy import ProxyResult, proxy_study
-from ._procedure import Check, LRRamp, ProcedureResult, RedFlag, procedure, red_flags
-from ._rangetest import RangeTestResult, lr_range_test
-from ._suggest import LRBand, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
-from ._sweep import OptimizerBand, SweepResult, SweepRun, successful_band, sweep
-from ._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
-from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult,
-                       evaluate, param_groups, train)
-# the hybrid study (issue 4)
-from ._api import TuneResult, objective, tune
-from ._report import save_to_dashboard, write_report
-from ._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
-                     wide_space)
-from ._spec import StudySpec, load_spec
-from ._study import (Comparison, HistoryPoint, Match, StudyConfig, StudyOutcome, StudyResult, TrialFailed,
-                     WorkerResult, load_result, run_study, run_worker)
-# scale out (issue 5)
-from ._storage import open_storage, redact
+from ._core import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, TrialFailed,
+                    UnknownNameError, open_storage, redact)
+from .task import (MODELS, MOMENTUM_OPTIMIZERS, OPTIMIZERS, DataSplits, Task, TensorSplit, create_model,
+                   list_datasets, list_models, load_dataset, make_splits, resolve_device)
+from .train import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult, evaluate,
+                    param_groups, train)
+from .probes import (LRBand, MomentumRamp, MomentumRun, Priors, RangeTestResult, find_priors, lr_range_test,
+                     momentum_ramp, momentum_runs, suggest_band, suggest_min_div10, suggest_steepest,
+                     suggest_valley)
+from .space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
+                    wide_space)
+from .study import StudyConfig, StudySpec, WorkerResult, load_spec, run_worker
+from .compare import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult, load_result
+from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBand, ProcedureResult, RedFlag,
+                          SweepResult, SweepRun, landscape, procedure, red_flags, successful_band, sweep)
+from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
+from .pipeline import ProxyResult, TuneResult, objective, proxy_study, run_study, tune
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MODELS", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS", "SCHEDULES",
-    "ConfigError", "Cost", "DataError", "DataSplits", "EpochStats", "HybridTuneError", "ModelError",
-    "StepTrace", "StorageError", "TargetHit", "Task", "TensorSplit", "TrainConfig", "TrainResult",
-    "UnknownNameError",
-    "create_model", "evaluate", "list_datasets", "list_models", "load_dataset", "make_splits",
-    "param_groups", "resolve_device", "train",
-    # seed procedures (issue 7)
+    # errors and storage
+    "ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError", "TrialFailed",
+    "UnknownNameError", "open_storage", "redact",
+    # task: data, models, device, optimizer families
+    "MODELS", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS", "DataSplits", "Task", "TensorSplit", "create_model",
+    "list_datasets", "list_models", "load_dataset", "make_splits", "resolve_device",
+    # train: the one trainer
+    "SCHEDULES", "Cost", "EpochStats", "StepTrace", "TargetHit", "TrainConfig", "TrainResult", "evaluate",
+    "param_groups", "train",
+    # probes: range test, momentum runs, priors
+    "LRBand", "MomentumRamp", "MomentumRun", "Priors", "RangeTestResult", "find_priors", "lr_range_test",
+    "momentum_ramp", "momentum_runs", "suggest_band", "suggest_min_div10", "suggest_steepest", "suggest_valley",
+    # space: search space and grid
+    "GridSpace", "Hyperparams", "SearchSpace", "batch_sizes", "grid_space", "scale_lr", "search_space",
+    "wide_space",
+    # study: config, specs, workers
+    "StudyConfig", "StudySpec", "WorkerResult", "load_spec", "run_worker",
+    # compare: outcomes and the comparison
+    "Comparison", "HistoryPoint", "Match", "StudyOutcome", "StudyResult", "load_result",
+    # diagnostics: sweep, procedure, landscape
     "Check", "LRRamp", "LandscapeResult", "LineCurve", "OptimizerBand", "ProcedureResult", "RedFlag",
     "SweepResult", "SweepRun", "landscape", "procedure", "red_flags", "successful_band", "sweep",
-    "ProxyResult", "proxy_study",
-    # range-test priors (issue 3)
-    "LRBand", "MomentumRamp", "MomentumRun", "Priors", "RangeTestResult", "find_priors", "lr_range_test",
-    "momentum_ramp", "momentum_runs", "momentum_runs_figure", "range_test_figure", "suggest_band",
-    "suggest_min_div10", "suggest_steepest", "suggest_valley",
-    # the hybrid study (issue 4)
-    "Comparison", "GridSpace", "HistoryPoint", "Hyperparams", "Match", "SearchSpace", "StudyConfig",
-    "StudyOutcome", "StudyResult", "StudySpec", "batch_sizes", "grid_space", "load_result", "load_spec",
-    "run_study", "save_to_dashboard", "scale_lr", "search_space", "wide_space", "write_report",
-    # scale out (issue 5)
-    "TrialFailed", "WorkerResult", "open_storage", "redact", "run_worker",
-    # the library API for AutoML pipelines (issue 6)
-    "TuneResult", "objective", "tune",
+    # report: figures, pages, dashboard
+    "momentum_runs_figure", "range_test_figure", "save_to_dashboard", "write_report",
+    # pipeline: the coordinator, tune, scaled-down tuning
+    "ProxyResult", "TuneResult", "objective", "proxy_study", "run_study", "tune",
 ]

@@ -1,3 +1,3 @@
-from hybridtune._cli import entry_point
+from hybridtune.cli import entry_point
 
 entry_point()

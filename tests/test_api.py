@@ -66,7 +66,7 @@ def test_objective_prunes_every_epoch(tab_task: ht.Task) -> None:
 
 def test_find_priors_then_tune_does_not_probe_again(tab_task: ht.Task, monkeypatch) -> None:
     priors = ht.find_priors(tab_task, batch_size=32, momenta=(0.95, 0.9))
-    import hybridtune._priors as priors_module
+    import hybridtune.probes._priors as priors_module
 
     def no_probes(*a, **k):
         raise AssertionError("the probes ran again")

@@ -7,7 +7,7 @@ import torch
 
 import hybridtune as ht
 from conftest import run_cli
-from hybridtune._landscape import filter_normalized_direction, landscape, line_search
+from hybridtune.diagnostics._landscape import filter_normalized_direction, landscape, line_search
 
 
 def test_segment_endpoints_equal_initial_and_trained_losses() -> None:

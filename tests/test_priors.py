@@ -80,7 +80,7 @@ def test_progress_phases(tiny_task: ht.Task) -> None:
 
 
 def test_find_priors_refuses_a_curve_without_a_band(tiny_task: ht.Task) -> None:
-    with pytest.raises(ht.ConfigError, match=r"the range test must give an LR band, but it gave none: "
+    with pytest.raises(ht.ProbeError, match=r"the range test must give an LR band, but it gave none: "
                                              r"suggest_band needs a loss that falls"):
         ht.find_priors(tiny_task, batch_size=32, range_steps=20, end_lr=1e-5)
 

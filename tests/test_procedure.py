@@ -8,7 +8,7 @@ from torch import nn
 
 import hybridtune as ht
 from conftest import run_cli
-from hybridtune._procedure import (check_gradients, check_initial_loss, check_loss_falls, check_overfit_tiny,
+from hybridtune.diagnostics._procedure import (check_gradients, check_initial_loss, check_loss_falls, check_overfit_tiny,
                                    lr_ramp, procedure, red_flags)
 
 DATA = "synthetic:n=300,classes=4"

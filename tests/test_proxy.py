@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 import hybridtune as ht
-from hybridtune._proxy import proxy_study
+from hybridtune.pipeline._proxy import proxy_study
 
 GRID = {"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]}
 

@@ -177,7 +177,7 @@ def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_
     def no_probes(*a, **k):
         raise AssertionError("a resumed study must not run the probes again")
 
-    monkeypatch.setattr("hybridtune._priors.find_priors", no_probes)
+    monkeypatch.setattr("hybridtune.probes._priors.find_priors", no_probes)
     result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "trials": 7}), storage=url)
     after = {n: len(_trials(url, n)) for n in ("tiny", "tiny-grid", "tiny-random")}
     assert after["tiny-grid"] == before["tiny-grid"] == 4  # the grid was complete: nothing re-run
@@ -189,7 +189,7 @@ def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_
 
 
 def test_interrupted_grid_resumes_each_cell_once(tiny_task, tmp_path, monkeypatch) -> None:
-    import hybridtune._study as study_mod
+    import hybridtune.study._study as study_mod
 
     url = f"sqlite:///{tmp_path / 'interrupt.db'}"
     grid = {"lr": [0.03, 0.1, 0.3], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]}
@@ -250,7 +250,7 @@ def test_study_config_checks() -> None:
 
 
 def test_range_test_suggestions_are_never_pruned(tiny_task: ht.Task) -> None:
-    from hybridtune._study import _fill_search_queue, _train_trial
+    from hybridtune.study._study import _fill_search_queue, _train_trial
 
     class AlwaysPrune(optuna.pruners.BasePruner):
         def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:

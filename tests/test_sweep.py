@@ -7,7 +7,7 @@ import pytest
 
 import hybridtune as ht
 from conftest import run_cli
-from hybridtune._sweep import log_lrs, successful_band, sweep
+from hybridtune.diagnostics._sweep import log_lrs, successful_band, sweep
 
 
 def test_successful_band_on_a_synthetic_valley() -> None:

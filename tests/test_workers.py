@@ -93,7 +93,7 @@ def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monk
     coordinator = _spawn(*_study_args(name, pg, "--trials", str(trials), "--baseline", "grid,random"),
                          cwd=tmp_path, log=tmp_path / "study.log")
 
-    import hybridtune._priors as priors_module
+    import hybridtune.probes._priors as priors_module
 
     def no_probes(*a, **k):
         raise AssertionError("a worker must never run the probes")
@@ -139,7 +139,7 @@ def test_worker_trials_cap_and_a_study_it_cannot_rebuild(pg: str, tiny_task: ht.
     recipe_task = ht.Task(model="cnn", data="synthetic:n=400,classes=4,noise=1.5", device="cpu")
     cfg2 = ht.StudyConfig(name=name2, trials=6, epochs=1, probe_batch_size=32, baselines=(), test=False,
                           dashboard=False)
-    from hybridtune._study import _identity, _probe_identity, _queue_search
+    from hybridtune.study._study import _identity, _probe_identity, _queue_search
 
     s.set_user_attr("identity", _identity(recipe_task, cfg2, "search", _probe_identity(cfg2, 32)))
     s.set_user_attr("config", cfg2.to_dict())
@@ -250,7 +250,7 @@ def test_interrupted_study_marks_its_trial_and_resumes(pg: str, tmp_path: Path) 
 
 
 def test_a_second_coordinator_of_the_same_study_is_refused(pg: str, tiny_task: ht.Task) -> None:
-    from hybridtune._storage import coordinator_lock
+    from hybridtune._core._storage import coordinator_lock
 
     store = ht.open_storage(pg)
     name = _name("lock")
@@ -266,7 +266,7 @@ def test_a_second_coordinator_of_the_same_study_is_refused(pg: str, tiny_task: h
 
 
 def test_sqlite_serves_one_process_and_refuses_a_second(tmp_path: Path) -> None:
-    from hybridtune._storage import coordinator_lock
+    from hybridtune._core._storage import coordinator_lock
 
     db = tmp_path / "s.db"
     url = f"sqlite:///{db}"

@@ -1,0 +1,129 @@
+"""Name -> factory registries with a friendly miss (timm's ``register_model`` / ``create_model``).
+
+A user's own ``module:function`` or ``path/to/file.py:function`` works wherever a registry name does.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from ._errors import ConfigError, UnknownNameError
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def is_user_reference(spec: str) -> bool:
+    """True when ``spec`` names user code (``module:function`` or ``file.py:function``)."""
+    if ":" not in spec:
+        return False
+    left, _, right = spec.rpartition(":")
+    return bool(left) and right.isidentifier() and (left.endswith(".py") or "/" in left or
+                                                   all(p.isidentifier() for p in left.split(".")))
+
+
+def load_user_callable(spec: str, *, what: str) -> Callable[..., object]:
+    """Import ``module:function`` or ``path/to/file.py:function`` and return the callable.
+
+    Args:
+        spec: the reference, e.g. ``"my_models:build"`` or ``"./nets.py:tiny"``.
+        what: what the callable is for, used in error messages (``"model"``, ``"dataset"``).
+    """
+    left, _, name = spec.rpartition(":")
+    if left.endswith(".py") or "/" in left:
+        path = Path(left).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{what} file must exist, but got {str(path)!r} (from {spec!r}).")
+        mod_name = f"_hybridtune_user_{abs(hash(str(path.resolve())))}"
+        module = sys.modules.get(mod_name)
+        if module is None:
+            loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+            if loader_spec is None or loader_spec.loader is None:
+                raise ConfigError(f"{what} file must be a Python file, but got {str(path)!r}.")
+            module = importlib.util.module_from_spec(loader_spec)
+            try:
+                loader_spec.loader.exec_module(module)
+            except Exception as exc:
+                raise ConfigError(f"{what} file {str(path)!r} failed to import: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            sys.modules[mod_name] = module
+    else:
+        try:
+            module = importlib.import_module(left)
+        except ImportError as exc:
+            raise ConfigError(f"{what} module must be importable, but got {left!r} "
+                              f"(from {spec!r}): {exc}") from exc
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ConfigError(f"{what} reference must name a callable, but {spec!r} has no function {name!r}.")
+    return fn
+
+
+class Registry(Generic[F]):
+    """A small name -> factory table.
+
+    Example:
+        >>> reg: Registry = Registry("model")
+        >>> @reg.register("tiny")
+        ... def tiny(): return 1
+        >>> reg.get("tiny")()
+        1
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, F] = {}
+
+    def register(self, name: str) -> Callable[[F], F]:
+        def deco(fn: F) -> F:
+            if name in self._entries:
+                raise ConfigError(f"{self.kind} names must be unique, but {name!r} is already registered.")
+            self._entries[name] = fn
+            return fn
+
+        return deco
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> F:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(unknown_name_message(self.kind, name, self.names())) from None
+
+
+def did_you_mean(name: str, valid: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """`` Did you mean 'x'?`` for the closest valid name, or ``""``: the one "did you mean" of the package.
+
+    Example:
+        >>> did_you_mean("resnett", ["cnn", "resnet"])
+        " Did you mean 'resnet'?"
+    """
+    close = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=cutoff)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:
+    hint = did_you_mean(name, valid, cutoff=0.5)
+    return (f"{kind} must be one of {', '.join(valid)} (or module:function / file.py:function), "
+            f"but got {name!r}.{hint}")
+
+
+def check_choice(kind: str, value: str, valid: list[str] | tuple[str, ...]) -> str:
+    """Return ``value`` if it is one of ``valid``, else raise a friendly :class:`UnknownNameError`."""
+    if value not in valid:
+        hint = did_you_mean(value, valid, cutoff=0.5)
+        raise UnknownNameError(f"{kind} must be one of {', '.join(valid)}, but got {value!r}.{hint}")
+    return value

@@ -1,0 +1,10 @@
+"""The coordinator (:func:`run_study`), :func:`tune` and scaled-down tuning: the only callers of the report
+stage."""
+
+from __future__ import annotations
+
+from ..study._study import run_study
+from ._tune import TuneResult, objective, tune
+from ._proxy import ProxyResult, proxy_study
+
+__all__ = ["ProxyResult", "TuneResult", "objective", "proxy_study", "run_study", "tune"]

@@ -1,0 +1,213 @@
+"""The one-call API for AutoML pipelines: :func:`objective` and :func:`tune`.
+
+:func:`tune` runs the same pipeline as ``hybridtune study`` (:func:`run_study`) and returns its result as
+data: the best configuration, the studies, every trial with its cost in a DataFrame, and the comparison
+when a baseline ran. It never prints and never exits; it logs, reports through an optional
+``progress(phase, done, total)`` callback, and raises :class:`HybridTuneError` subclasses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._core._errors import ConfigError
+from ..probes._priors import Priors
+from ..space._space import SearchSpace
+from ..study._study import Comparison, StudyConfig, StudyResult, _train_trial, default_name, run_study
+from ..task._task import Task
+from .._core._json import finite_json
+from .._core._types import Progress
+
+_log = logging.getLogger(__name__)
+
+
+def objective(task: Task, space: SearchSpace, *, epochs: int = 4, seed: int = 0,
+              prune: bool = True) -> Callable[[Any], float]:
+    """An Optuna objective for your own ``study.optimize(...)``.
+
+    Each trial samples a configuration from ``space``, trains ``task`` with 1cycle for up to ``epochs``
+    epochs with the one trainer, reports the validation metric every epoch (``trial.report``) and
+    raises ``optuna.TrialPruned`` when the study's pruner says so. The trial's cost (examples, steps,
+    seconds, epochs) and per-epoch curve are stored as user attributes; a diverging trial returns chance
+    accuracy and is marked ``outcome="diverged"``, never an exception.
+
+    Args:
+        task: what to train.
+        space: a :class:`SearchSpace` (from :func:`search_space` or :func:`wide_space`).
+        epochs: each trial's 1cycle length.
+        seed: initialisation and data order of every trial (common random numbers).
+        prune: ask the study's pruner after every epoch.
+
+    Example:
+        >>> import optuna, hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> space = ht.wide_space(task.optimizer, [32, 64])
+        >>> study = optuna.create_study(direction="maximize")
+        >>> study.optimize(ht.objective(task, space, epochs=2), n_trials=2)
+        >>> len(study.trials)
+        2
+    """
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    if not isinstance(space, SearchSpace):
+        raise ConfigError(f"space must be a hybridtune.SearchSpace, but got {type(space).__name__}.")
+    if space.optimizer != task.optimizer:
+        raise ConfigError(f"space and task must share an optimizer family, but got space={space.optimizer!r}, "
+                          f"task={task.optimizer!r}.")
+    config = StudyConfig(epochs=epochs, seed=seed)
+    chance = 1.0 / task.data.num_classes
+
+    def run_trial(trial: Any) -> float:
+        return _train_trial(trial, task, space.suggest(trial), config, prune=prune, chance=chance)
+
+    return run_trial
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What :func:`tune` found, as data.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32)
+        >>> sorted(r.studies), len(r.to_frame()), "best_config" in r.to_dict()
+        (['search'], 2, True)
+
+    Attributes:
+        best_value: the search's best validation metric.
+        best_params: the best trial's Optuna parameters.
+        best_config: the best configuration as trainer settings (``lr``, ``momentum``, ``weight_decay``,
+            ``batch_size``).
+        priors: the range-test priors the search was built from.
+        studies: the Optuna studies by role (``search``, ``grid``, ``random``).
+        trials: every finished trial of every study, with its cost, as a pandas DataFrame.
+        comparison: the cost-fair comparison, when a baseline ran.
+        result: the full :class:`StudyResult` (what ``hybridtune study --json`` writes).
+    """
+
+    best_value: float | None
+    best_params: dict[str, Any]
+    best_config: dict[str, Any] | None
+    priors: Priors | None
+    studies: dict[str, Any]
+    trials: Any
+    comparison: Comparison | None
+    result: StudyResult
+    test_accuracy: float | None = None
+    name: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the best configuration, the priors, each study's numbers and the comparison."""
+        return finite_json({"name": self.name, "best_value": self.best_value, "best_params": dict(self.best_params),
+                        "best_config": self.best_config, "test_accuracy": self.test_accuracy,
+                        "study": self.result.to_dict()})
+
+    def to_frame(self) -> Any:
+        """Every finished trial with its cost (one row each), as a pandas DataFrame."""
+        return self.trials
+
+
+@contextlib.contextmanager
+def _optuna_quiet() -> Iterator[None]:
+    """Optuna logs every trial at INFO on stderr; the API reports through ``progress`` instead. The
+    caller's verbosity is restored afterwards."""
+    import optuna
+
+    before = optuna.logging.get_verbosity()
+    if before < optuna.logging.WARNING:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def trials_frame(studies: dict[str, Any]) -> Any:
+    """One row per trial of each study: role, number, state, outcome, value, params and cost."""
+    import pandas as pd
+
+    rows = []
+    for role, study in studies.items():
+        for t in study.get_trials(deepcopy=False):
+            cost = t.user_attrs.get("cost") or {}
+            rows.append({"role": role, "number": t.number, "state": t.state.name.lower(),
+                         "outcome": t.user_attrs.get("outcome", t.state.name.lower()), "value": t.value,
+                         **{f"param_{k}": v for k, v in t.params.items()},
+                         "examples": cost.get("examples"), "steps": cost.get("steps"),
+                         "seconds": cost.get("seconds"), "epochs": cost.get("epochs"),
+                         "completed_at": t.datetime_complete})
+    return pd.DataFrame(rows)
+
+
+def tune(task: Task, *, priors: Priors | None = None, n_trials: int = 20, epochs: int = 4,
+         storage: Any = None, name: str | None = None, baseline: str | Sequence[str] | None = None,
+         sampler: str = "random", pruner: str = "asha", seed: int = 0, quick: bool = False,
+         progress: Progress | None = None, **options: Any) -> TuneResult:
+    """Tune ``task``: probes (unless ``priors`` are given), the search inside them, optional baselines.
+
+    This is the pipeline of ``hybridtune study``, as one call.
+
+    Args:
+        task: what to tune: any model factory and data (registry names, tensors or Datasets).
+        priors: the result of :func:`find_priors`; given, the probes are not run again.
+        n_trials: trials of the search (completed and pruned ones count).
+        epochs: each trial's 1cycle length.
+        storage: an Optuna storage URL or object; ``None`` keeps everything in memory (nothing is written).
+        name: the study name (default ``<model>-<dataset>``).
+        baseline: ``"grid"``, ``"random"``, both, or ``None`` (default: no baseline).
+        sampler / pruner: ``random`` or ``tpe``; ``asha``, ``median``, ``hyperband`` or ``none``.
+        seed: initialisation and data order of every probe and trial, and the samplers' seed.
+        quick: the small preset of ``--quick``.
+        progress: optional ``progress(phase, done, total)`` callback.
+        options: any other :class:`StudyConfig` field (``tolerance``, ``grid``, ``probe_batch_size``, ...).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, n_trials=3, epochs=2, probe_batch_size=32)
+        >>> r.best_config["batch_size"] > 0 and len(r.trials) == 3
+        True
+    """
+    import optuna
+
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    baselines: tuple[str, ...] = () if baseline is None else ((baseline,) if isinstance(baseline, str)
+                                                              else tuple(baseline))
+    kw: dict[str, Any] = {"trials": n_trials, "epochs": epochs, "sampler": sampler, "pruner": pruner,
+                          "seed": seed, "baselines": baselines, "name": name, **options}
+    if priors is not None:
+        if not isinstance(priors, Priors):
+            raise ConfigError(f"priors must be a hybridtune.Priors, but got {type(priors).__name__}.")
+        if priors.optimizer != task.optimizer:
+            raise ConfigError(f"priors must come from the task's optimizer family, but got priors for "
+                              f"{priors.optimizer!r} and a task with {task.optimizer!r}.")
+        kw["probe_batch_size"] = priors.batch_size
+    config = StudyConfig.quick(**kw) if quick else StudyConfig(**kw)
+    store = optuna.storages.InMemoryStorage() if storage is None else storage
+    if priors is not None:
+        # seed the study with the given priors: run_study takes cached priors and never probes again
+        study_name = config.name or default_name(task, config)
+        study = optuna.create_study(study_name=study_name, storage=store, direction="maximize",
+                                    load_if_exists=True)
+        cached = study.user_attrs.get("priors")
+        if cached is not None and Priors.from_dict(cached) != priors:
+            raise ConfigError(f"priors must match the ones stored with study {study_name!r}; use another name "
+                              f"for a study with other priors.")
+        study.set_user_attr("priors", priors.to_dict())
+        study.set_user_attr("probe_cost", priors.cost.to_dict())
+    with _optuna_quiet():
+        result = run_study(task, config, storage=store, progress=progress)
+    studies = {role: optuna.load_study(study_name=o.study_name, storage=store)
+               for role, o in result.outcomes.items()}
+    search = result.search
+    return TuneResult(best_value=search.best_value, best_params=dict(search.best_params),
+                      best_config=search.best_hyperparams, priors=result.priors, studies=studies,
+                      trials=trials_frame(studies), comparison=result.comparison if baselines else None,
+                      result=result, test_accuracy=search.test_accuracy, name=result.name)

@@ -1,0 +1,388 @@
+"""The study's report: plotly figures, one HTML page, and the same summary saved for optuna-dashboard.
+
+Figures are laid out from results that were computed elsewhere (:mod:`hybridtune._study`); nothing here
+changes a number. plotly is imported here (and in ``_figures``) only, when a figure is made.
+
+- :func:`best_so_far_figure`: best validation accuracy so far against cumulative cost, one line per study
+  (the search starts at the probes' cost), the grid's best and the matching target drawn across.
+- :func:`intermediate_values_figure`: each trial's validation accuracy per epoch; pruned trials end in a
+  cross, diverged ones in a red line.
+- :func:`importances_figure`: Optuna's parameter importances (its default evaluator); a figure that says
+  so when there are too few completed trials.
+- :func:`write_report` / :func:`save_to_dashboard`: the HTML page and the dashboard note + figures.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..study._study import StudyResult
+
+_log = logging.getLogger(__name__)
+
+_COLORS = {"search": "#1f77b4", "grid": "#7f7f7f", "random": "#ff7f0e"}
+_OUTCOME_COLORS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d62728", "fail": "#7f7f7f"}
+#: Figure ids as stored for optuna-dashboard (valid HTML ids).
+FIGURE_IDS = ("best-vs-cost", "intermediate-values", "param-importances", "range-test", "momentum-runs")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _num(v: float | None, spec: str = ",.0f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
+    """Best validation accuracy so far against cumulative cost (``x``: ``examples``, ``epochs`` or
+    ``seconds``), one line per study. The search's line starts at the probes' cost.
+
+    Example:
+        >>> fig = best_so_far_figure(ht.load_result("resnet-mnist5k"))  # doctest: +SKIP
+    """
+    import plotly.graph_objects as go
+
+    if x not in ("examples", "epochs", "seconds"):
+        raise ConfigError(f"x must be examples, epochs or seconds, but got x={x!r}.")
+    fig = go.Figure()
+    for role, o in result.outcomes.items():
+        xs: list[float] = []
+        ys: list[float | None] = []
+        text: list[str] = []
+        if o.probe_cost is not None:
+            xs.append(getattr(o.probe_cost, x))
+            ys.append(None)
+            text.append("probes")
+        for p in o.history:
+            xs.append(getattr(p.cumulative, x))
+            ys.append(p.best_so_far)
+            text.append(f"trial {p.number} ({p.outcome}): {_pct(p.value)}")
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=role, line_shape="hv",
+                                 line={"color": _COLORS.get(role)}, text=text, connectgaps=False,
+                                 hovertemplate="%{text}<br>best so far %{y:.4f}<br>" + x + " %{x:,.4g}"))
+        if o.probe_cost is not None:
+            fig.add_vline(x=getattr(o.probe_cost, x), line_dash="dot", line_color=_COLORS.get(role),
+                          annotation_text="probes", annotation_position="bottom right")
+    c = result.comparison
+    if c.grid_best_value is not None:
+        fig.add_hline(y=c.grid_best_value, line_dash="dash", line_color=_COLORS["grid"],
+                      annotation_text=f"grid best {_pct(c.grid_best_value)}")
+        if c.target is not None and c.tolerance > 0:
+            fig.add_hrect(y0=c.target, y1=c.grid_best_value, fillcolor=_COLORS["grid"], opacity=0.12,
+                          line_width=0, annotation_text=f"within {c.tolerance:g} points",
+                          annotation_position="bottom left")
+        for role, m in c.rows.items():
+            if m.cost_to_match is not None and role != "grid":
+                fig.add_trace(go.Scatter(x=[getattr(m.cost_to_match, x)], y=[c.target], mode="markers",
+                                         marker={"symbol": "star", "size": 14, "color": _COLORS.get(role)},
+                                         name=f"{role} matches the grid", showlegend=True))
+    label = {"examples": "cumulative training examples", "epochs": "cumulative epochs",
+             "seconds": "cumulative wall seconds"}[x]
+    fig.update_layout(title=f"{result.name}: best validation accuracy against cost", xaxis_title=label,
+                      yaxis_title="best validation accuracy so far", template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy per epoch") -> Any:
+    """Each finished trial's validation accuracy per epoch (from its stored ``curve``); pruned trials end
+    in a cross, diverged ones are red.
+
+    Args:
+        trials: Optuna ``FrozenTrial`` objects (e.g. ``study.get_trials()``).
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    shown: set[str] = set()
+    for t in sorted(trials, key=lambda t: t.number):
+        curve = t.user_attrs.get("curve")
+        if not curve:
+            continue
+        outcome = str(t.user_attrs.get("outcome", t.state.name.lower()))
+        pts = [(e["epoch"], e["val_acc"]) for e in curve if e.get("val_acc") is not None]
+        if not pts:
+            pts = [(0, None)]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        color = _OUTCOME_COLORS.get(outcome, "#7f7f7f")
+        symbols = ["circle"] * (len(xs) - 1) + ["x" if outcome == "pruned" else
+                                                 "triangle-down" if outcome == "diverged" else "circle"]
+        sizes = [5] * (len(xs) - 1) + [11 if outcome in ("pruned", "diverged") else 5]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=outcome, legendgroup=outcome,
+                                 showlegend=outcome not in shown, line={"color": color, "width": 1.5},
+                                 opacity=0.85, marker={"symbol": symbols, "size": sizes, "color": color},
+                                 hovertemplate=f"trial {t.number} ({outcome})<br>epoch %{{x}}: %{{y:.4f}}"))
+        shown.add(outcome)
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="validation accuracy", template="plotly_white")
+    return fig
+
+
+def param_importances(study: Any) -> dict[str, float]:
+    """Optuna's parameter importances of ``study`` (its default evaluator), parameters with one value
+    dropped. Raises ``ValueError``/``RuntimeError`` as Optuna does when there are too few trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        raise ValueError(f"importances need at least 2 completed trials, but the study has {len(complete)}")
+    varying = sorted({k for t in complete for k in t.params
+                      if len({repr(u.params.get(k)) for u in complete}) > 1})
+    if not varying:
+        raise ValueError("importances need a parameter that varies across completed trials")
+    return dict(optuna.importance.get_param_importances(study, params=varying))
+
+
+def importances_figure(study: Any, *, title: str | None = None) -> Any:
+    """A bar chart of :func:`param_importances`, or a figure that says why there is none."""
+    import plotly.graph_objects as go
+
+    import warnings
+
+    title = title or f"{study.study_name}: parameter importances"
+    try:
+        with warnings.catch_warnings():
+            # PED-ANOVA warns when few trials make its two quantiles coincide; the figure says what it got
+            warnings.simplefilter("ignore", UserWarning)
+            imp = param_importances(study)
+    except Exception as exc:  # too few trials, one value per parameter, evaluator limits
+        fig = go.Figure()
+        fig.add_annotation(text=f"no importances: {exc}", showarrow=False, x=0.5, y=0.5, xref="paper",
+                           yref="paper")
+        fig.update_layout(title=title, template="plotly_white", xaxis_visible=False, yaxis_visible=False)
+        return fig
+    names = list(imp)[::-1]
+    fig = go.Figure(go.Bar(x=[imp[n] for n in names], y=names, orientation="h",
+                           text=[f"{imp[n]:.2f}" for n in names], textposition="auto"))
+    fig.update_layout(title=title, xaxis_title="importance (Optuna's default evaluator)", template="plotly_white")
+    return fig
+
+
+def report_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
+    """Every figure of the report, by id (see :data:`FIGURE_IDS`), built from ``result`` and the stored
+    trials."""
+    import optuna
+
+    from ._figures import momentum_runs_figure, range_test_figure
+
+    figs: dict[str, Any] = {}
+    figs["best-vs-cost"] = best_so_far_figure(result)
+    search = optuna.load_study(study_name=result.name, storage=storage)
+    figs["intermediate-values"] = intermediate_values_figure(
+        search.get_trials(deepcopy=False), title=f"{result.name}: validation accuracy per epoch (search)")
+    figs["param-importances"] = importances_figure(search)
+    if result.priors is not None:
+        try:
+            figs["range-test"] = range_test_figure(result.priors.range_test)
+            if result.priors.momentum_runs:
+                figs["momentum-runs"] = momentum_runs_figure(result.priors.momentum_runs)
+        except Exception as exc:  # a figure must never sink the report
+            _log.warning("could not draw the probe figures: %s", exc)
+    for role in ("grid", "random"):
+        o = result.outcomes.get(role)
+        if o is None:
+            continue
+        s = optuna.load_study(study_name=o.study_name, storage=storage)
+        figs[f"{role}-intermediate-values"] = intermediate_values_figure(
+            s.get_trials(deepcopy=False), title=f"{o.study_name}: validation accuracy per epoch")
+        figs[f"{role}-param-importances"] = importances_figure(s)
+    return figs
+
+
+# ----------------------------------------------------------------------------------------------
+# Summary text
+
+
+def summary_rows(result: StudyResult) -> list[dict[str, str]]:
+    """The comparison as strings, one row per study (for the HTML, markdown and terminal tables)."""
+    rows = []
+    c = result.comparison
+    for role, o in result.outcomes.items():
+        m = c.rows[role]
+        rows.append({
+            "study": role, "best val": _pct(o.best_value),
+            "trials": f"{o.n_trials} ({o.n_complete}/{o.n_pruned}/{o.n_diverged})",
+            "examples": _num(o.cost.examples), "epochs": _num(o.cost.epochs, ",.1f"),
+            "seconds": _num(o.cost.seconds, ",.1f"),
+            "match at": ("-" if c.target is None else "no" if m.cost_to_match is None else
+                         f"{m.cost_to_match.examples:,} ({m.trials_to_match})"),
+            "ratio": "-" if m.cost_ratio is None else f"{m.cost_ratio:.3f}",
+            "test": _pct(o.test_accuracy),
+        })
+    return rows
+
+
+def summary_markdown(result: StudyResult) -> str:
+    """The markdown note saved for optuna-dashboard."""
+    rows = summary_rows(result)
+    cols = list(rows[0]) if rows else []
+    c = result.comparison
+    lines = [f"# hybridtune study `{result.name}`", ""]
+    t = result.task
+    if t:
+        lines.append(f"Task: **{t.get('model')}** on **{(t.get('data') or {}).get('name')}**, optimizer "
+                     f"`{t.get('optimizer')}`; {result.config.get('epochs')} epochs of 1cycle per trial.")
+        lines.append("")
+    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r[k] for k in cols) + " |" for r in rows]
+    lines.append("")
+    if c.grid_best_value is not None:
+        lines.append(f"Target: the grid's best validation accuracy {_pct(c.grid_best_value)} within "
+                     f"{c.tolerance:g} points ({_pct(c.target)}). *Match at*: training examples spent when the "
+                     f"target was first reached (the probes included for the search) and the trials it took. "
+                     f"*Ratio*: those examples / the grid's total examples. *Trials*: finished (completed/pruned/"
+                     f"diverged). *Test*: the best configuration retrained once, on the held-out test split.")
+        lines.append("")
+    p = result.priors
+    if p is not None:
+        mom = "" if p.momentum is None else f", momentum {p.momentum:g} (band {list(p.momentum_band or ())})"
+        lines.append(f"**Priors** (batch size {p.batch_size}): LR band [{p.lr_min:.3g}, {p.lr_max:.3g}]{mom}; "
+                     f"probes cost {p.cost.examples:,} examples, {p.cost.seconds:.1f} s.")
+        lines.append("")
+        lines.append(f"> {p.reasoning}")
+        lines.append("")
+    if result.space:
+        sp = result.space
+        lo, hi = sp.get("lr", (None, None))
+        where = f" at batch size {sp['ref_batch_size']}" if sp.get("ref_batch_size") else ""
+        mom = f"; momentum {list(sp['momentum'])}" if sp.get("momentum") else ""
+        lines.append(f"**Search space**: 1cycle peak LR [{lo:.3g}, {hi:.3g}]{where} ({sp.get('lr_rule')}); batch "
+                     f"sizes {sp.get('batch_sizes')}{mom}; weight decay {sp.get('weight_decay')} or 0.")
+        lines.append("")
+    for role, o in result.outcomes.items():
+        if o.best_hyperparams:
+            hp = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in o.best_hyperparams.items() if v is not None)
+            lines.append(f"- best **{role}** (trial {o.best_trial}): {hp}")
+    lines.append("")
+    lines.append("Figures: see *Custom plots*. Made by hybridtune.")
+    return "\n".join(lines)
+
+
+def _html_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "<p>no trials yet</p>"
+    cols = list(rows[0])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[c])}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _md_to_html(md: str) -> str:
+    """The few markdown constructs :func:`summary_markdown` uses, as HTML (no dependency)."""
+    out: list[str] = []
+    table: list[list[str]] = []
+
+    def inline(s: str) -> str:
+        import re
+
+        s = html.escape(s)
+        s = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", s)
+        s = re.sub(r"\*(.+?)\*", r"<i>\1</i>", s)
+        return re.sub(r"`(.+?)`", r"<code>\1</code>", s)
+
+    def flush() -> None:
+        if table:
+            head, *rest = table
+            rest = [r for r in rest if not all(set(c) <= {"-"} for c in r)]
+            out.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr></thead><tbody>"
+                       + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rest)
+                       + "</tbody></table>")
+            table.clear()
+
+    for line in md.splitlines():
+        if line.startswith("|"):
+            table.append([c.strip() for c in line.strip().strip("|").split("|")])
+            continue
+        flush()
+        if line.startswith("# "):
+            out.append(f"<h1>{inline(line[2:])}</h1>")
+        elif line.startswith("> "):
+            out.append(f"<blockquote>{inline(line[2:])}</blockquote>")
+        elif line.startswith("- "):
+            out.append(f"<li>{inline(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{inline(line)}</p>")
+    flush()
+    return "\n".join(out)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f4f4f4}blockquote{color:#555;border-left:3px solid #ccc;margin:1em 0;padding-left:1em}
+.fig{margin:2em 0}"""
+
+
+def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path:
+    """Write the HTML report (plotly.js inlined once, so it opens offline) and return its path.
+
+    Args:
+        result: from :func:`hybridtune.run_study` or :func:`hybridtune.load_result`.
+        path: a file (``.html``) or a folder (``report.html`` is written in it).
+        storage: the storage the result came from (the per-trial curves are read from it).
+
+    Example:
+        >>> write_report(result, "runs/resnet-mnist5k/", storage=url)  # doctest: +SKIP
+        PosixPath('runs/resnet-mnist5k/report.html')
+    """
+    import os
+    import tempfile
+
+    target = Path(path)
+    if target.suffix.lower() not in (".html", ".htm"):
+        target = target / "report.html"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out must be a writable folder or .html file, but got {str(path)!r} "
+                          f"({exc.strerror}).") from None
+    figs = report_figures(result, storage=storage)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hybridtune: {html.escape(result.name)}"
+             f"</title><style>{_CSS}</style></head><body>", _md_to_html(summary_markdown(result))]
+    first = True
+    for fid, fig in figs.items():
+        parts.append(f"<div class='fig' id='{fid}'>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=True if first else False, div_id=f"plot-{fid}"))
+        parts.append("</div>")
+        first = False
+    parts.append("</body></html>")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(parts))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _log.info("wrote %s", target)
+    return target
+
+
+def save_to_dashboard(result: StudyResult, *, storage: Any) -> None:
+    """Save the summary into the studies so optuna-dashboard shows it: a markdown note on every study,
+    the figures (``optuna_dashboard.save_plotly_graph_object``) and the costs and comparison as study user
+    attributes. Saving again replaces them (fixed graph-object ids)."""
+    import optuna
+    from optuna_dashboard import save_note, save_plotly_graph_object
+
+    note = summary_markdown(result)
+    figs = report_figures(result, storage=storage)
+    comparison = result.comparison.to_dict()
+    for role, o in result.outcomes.items():
+        study = optuna.load_study(study_name=o.study_name, storage=storage)
+        save_note(study, note)
+        study.set_user_attr("cost", o.cost.to_dict())
+        study.set_user_attr("comparison", comparison)
+        for fid, fig in figs.items():
+            mine = fid.startswith(f"{role}-") if role != "search" else not fid.startswith(("grid-", "random-"))
+            if mine or fid == "best-vs-cost":
+                save_plotly_graph_object(study, fig, graph_object_id=fid)
+

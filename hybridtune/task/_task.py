@@ -1,0 +1,135 @@
+"""Task: the data, the model factory, the loss and the optimizer family. Nothing trained yet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._data import DataSplits, load_dataset, make_splits
+from ._device import resolve_device
+from .._core._errors import ConfigError
+from ._models import ModelFactory, create_model, resolve_model
+from .._core._registry import check_choice
+
+#: The optimizer families the one trainer knows.
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
+#: Families whose momentum (SGD) or beta1 (Adam) the probes and 1cycle move.
+MOMENTUM_OPTIMIZERS = ("momentum", "nesterov", "adam", "adamw")
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``metric(outputs, targets)`` -> per-example scores ``(B,)`` or their batch mean; higher is better.
+MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Task:
+    """What is trained: data + model factory + loss + optimizer family + device.
+
+    ``data`` may be a registry name (``"mnist5k"``), a :class:`DataSplits`, an ``(x, y)`` pair or a dict
+    of splits; it is loaded and moved to the device once, here. ``model`` is a registry name, a user
+    reference (``"file.py:function"``) or any callable ``(input_shape, num_classes, **kw) -> nn.Module``.
+    ``loss`` is any ``loss(outputs, targets) -> scalar``; ``metric`` is ``None`` for accuracy (argmax
+    against the label) or ``metric(outputs, targets)`` returning per-example scores or their mean,
+    higher being better. Whatever the metric, results report it under the ``*_acc`` names and the
+    study maximises it.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="cnn", data="synthetic:n=200", device="cpu")
+        >>> task.data.num_classes, type(task.build_model(seed=0)).__name__
+        (4, 'SmallCNN')
+    """
+
+    model: str | ModelFactory = "resnet"
+    data: Any = "mnist5k"
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    loss: LossFn = F.cross_entropy
+    metric: MetricFn | None = None
+    optimizer: str = "momentum"
+    device: str | torch.device = "auto"
+    #: The dataset's registry spec when ``data`` was given by name (``"synthetic:n=300"``), else ``None``:
+    #: what a ``hybridtune worker`` on another machine rebuilds the data from.
+    data_spec: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        dev = resolve_device(self.device)
+        if isinstance(self.data, str):
+            object.__setattr__(self, "data_spec", self.data)
+            data = load_dataset(self.data)
+        elif isinstance(self.data, DataSplits):
+            data = self.data
+        else:
+            data = make_splits(self.data)
+        object.__setattr__(self, "device", dev)
+        object.__setattr__(self, "data", data.to(dev))
+        object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
+        resolve_model(self.model)  # fail early on an unknown name
+
+    @property
+    def model_name(self) -> str:
+        return resolve_model(self.model)[0]
+
+    @property
+    def torch_device(self) -> torch.device:
+        return self.device  # type: ignore[return-value]
+
+    def build_model(self, *, seed: int = 0, width: float | None = None) -> nn.Module:
+        """A freshly initialised model on the task's device; the same seed gives the same weights.
+
+        The caller's global RNG is left untouched.
+        """
+        kwargs = dict(self.model_kwargs)
+        if width is not None:
+            kwargs["width"] = width
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = create_model(self.model, self.data.input_shape, self.data.num_classes, **kwargs)
+        return model.to(self.torch_device)
+
+    def evaluate(self, model: nn.Module, split: Any = None, *, limit: int | None = None) -> tuple[float, float, int]:
+        """Mean loss and metric of ``model`` on ``split`` (default: validation) with this task's loss and
+        metric; returns ``(loss, metric, examples)``."""
+        from ..train._trainer import evaluate
+
+        return evaluate(model, self.data.val if split is None else split, loss_fn=self.loss, metric=self.metric,
+                        device=self.torch_device, limit=limit)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
+                "optimizer": self.optimizer, "device": str(self.device)}
+
+    def with_options(self, **changes: Any) -> Task:
+        """A copy with some fields changed (data is not reloaded)."""
+        if "optimizer" in changes:
+            check_choice("optimizer", changes["optimizer"], OPTIMIZERS)
+        kw = {"model": self.model, "data": self.data, "model_kwargs": self.model_kwargs, "loss": self.loss,
+              "metric": self.metric, "optimizer": self.optimizer, "device": self.device}
+        unknown = set(changes) - set(kw)
+        if unknown:
+            raise ConfigError(f"Task fields must be among {sorted(kw)}, but got {sorted(unknown)}.")
+        kw.update(changes)
+        task = Task(**kw)
+        if "data" not in changes:
+            object.__setattr__(task, "data_spec", self.data_spec)
+        return task
+
+    def recipe(self) -> dict[str, Any] | None:
+        """What rebuilds this task in another process by names alone (a ``hybridtune worker``), or ``None``
+        when the model, data, loss or metric was given as a Python object.
+
+        Example:
+            >>> import hybridtune as ht
+            >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu").recipe()["data"]
+            'synthetic:n=200'
+        """
+        if not isinstance(self.model, str) or self.data_spec is None or self.loss is not F.cross_entropy \
+                or self.metric is not None:
+            return None
+        return {"model": self.model, "model_kwargs": dict(self.model_kwargs), "data": self.data_spec,
+                "optimizer": self.optimizer}
