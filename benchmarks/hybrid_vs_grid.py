@@ -61,7 +61,7 @@ def run_one(model: str, seed: int, *, quick: bool, storage: str) -> dict[str, An
                                       "cost_examples": result.priors.cost.examples}}
     for role, o in result.outcomes.items():
         m = c.rows[role]
-        row[role] = {"best_value": o.best_value, "best_config": o.best_hyperparams, "n_trials": o.n_trials,
+        row[role] = {"best_value": o.best_value, "best_config": o.best_config, "n_trials": o.n_trials,
                      "n_pruned": o.n_pruned, "n_diverged": o.n_diverged,
                      "cost_examples": o.cost.examples, "cost_seconds": o.cost.seconds, "cost_epochs": o.cost.epochs,
                      "matched": m.matched, "trials_to_match": m.trials_to_match,

@@ -52,7 +52,7 @@ def main() -> None:
     }
     rows = []
     for name, task in tasks.items():
-        result = ht.tune(task, n_trials=n_trials, epochs=epochs, name=name, quick=args.quick,
+        result = ht.tune(task, trials=n_trials, epochs=epochs, name=name, quick=args.quick,
                          probe_batch_size=32 if args.quick else 64)
         trials = result.to_frame()
         cfg = result.best_config or {}

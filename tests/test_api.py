@@ -30,7 +30,7 @@ def tab_task() -> ht.Task:
 
 def test_user_model_and_data_go_through_tune(tab_task: ht.Task) -> None:
     progress: list[str] = []
-    r = ht.tune(tab_task, n_trials=4, epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9),
+    r = ht.tune(tab_task, trials=4, epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9),
                 progress=lambda phase, done, total: progress.append(phase))
     assert isinstance(r, ht.TuneResult)
     assert r.best_value is not None and 0 <= r.best_value <= 1
@@ -72,13 +72,13 @@ def test_find_priors_then_tune_does_not_probe_again(tab_task: ht.Task, monkeypat
         raise AssertionError("the probes ran again")
 
     monkeypatch.setattr(priors_module, "find_priors", no_probes)
-    r = ht.tune(tab_task, priors=priors, n_trials=2, epochs=2)
+    r = ht.tune(tab_task, priors=priors, trials=2, epochs=2)
     assert r.priors == priors
     assert r.result.search.probe_cost == priors.cost
 
 
 def test_results_round_trip_through_json(tab_task: ht.Task) -> None:
-    r = ht.tune(tab_task, n_trials=2, epochs=2, probe_batch_size=32, probe_momenta=(0.9,),
+    r = ht.tune(tab_task, trials=2, epochs=2, probe_batch_size=32, probe_momenta=(0.9,),
                 baseline="grid", grid={"lr": [1e-3, 1e-2], "momentum": [0.9], "weight_decay": [0.0],
                                        "batch_size": [32]})
     d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
@@ -90,7 +90,9 @@ def test_results_round_trip_through_json(tab_task: ht.Task) -> None:
 
 @pytest.mark.parametrize("call, message", [
     (lambda t: ht.tune("not a task"), "task must be a hybridtune.Task, but got str."),
-    (lambda t: ht.tune(t, n_trials=0), "trials must be a positive integer, but got trials=0."),
+    (lambda t: ht.tune(t, trials=0), "trials must be a positive integer, but got trials=0."),
+    (lambda t: ht.tune(t, trials=3, n_trials=2),
+     "trials and its deprecated name n_trials must not disagree, but got trials=3, n_trials=2."),
     (lambda t: ht.tune(t, baseline="grd"), "Did you mean 'grid'"),
     (lambda t: ht.tune(t, sampler="tpee"), "sampler must be one of"),
     (lambda t: ht.objective(t, "space"), "space must be a hybridtune.SearchSpace, but got str."),
@@ -106,6 +108,16 @@ def test_errors_are_hybridtune_errors(tab_task: ht.Task, call, message: str) -> 
 
 
 def test_api_never_prints(tab_task: ht.Task, capsys) -> None:
-    ht.tune(tab_task, n_trials=2, epochs=1, probe_batch_size=32, probe_momenta=(0.9,))
+    ht.tune(tab_task, trials=2, epochs=1, probe_batch_size=32, probe_momenta=(0.9,))
     out, err = capsys.readouterr()
     assert out == "" and "Trial" not in err
+
+
+def test_deprecated_names_still_work(tab_task: ht.Task) -> None:
+    with pytest.warns(DeprecationWarning, match=r"tune\(trials=\.\.\.\)"):
+        r = ht.tune(tab_task, n_trials=2, epochs=1, probe_batch_size=32, probe_momenta=(0.9,))
+    assert len(r.trials) == 2 and r.result.config["trials"] == 2
+    with pytest.warns(DeprecationWarning, match="best_config"):
+        assert r.result.search.best_hyperparams == r.result.search.best_config == r.best_config
+    assert r.result.search.to_dict()["best_config"] == r.best_config
+    assert not hasattr(r, "extra")

@@ -15,7 +15,7 @@ def test_train_cli_writes_json(tmp_path) -> None:
     assert data["status"] == "completed"
     assert data["cost"]["examples"] == 2 * (210 // 32) * 32
     assert set(data["cost"]) >= {"examples", "steps", "seconds", "eval_examples"}
-    assert 0 <= data["test_acc"] <= 1
+    assert 0 <= data["test_accuracy"] <= 1 and data["test_loss"] > 0
 
 
 def test_train_cli_user_model_file(tmp_path) -> None:

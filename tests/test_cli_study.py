@@ -51,6 +51,11 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
         assert {"examples", "seconds"} <= set(d[role]["cost"])
         assert {"cost_to_match_grid", "cost_ratio_to_match_grid", "test_accuracy"} <= set(d["comparison"][role])
     assert d["priors"]["batch_size"] == 32 and d["config"]["epochs"] == 2
+    # a Python user reproduces the CLI run: the spec with the same overrides builds the stored task and config
+    task_kwargs, config = ht.load_spec(spec).build(trials=2)
+    assert config.to_dict() == d["config"]
+    described = ht.Task(**task_kwargs).describe()
+    assert {k: described[k] for k in d["task"]} == d["task"] and task_kwargs["device"] == "auto"
     assert report.is_file() and "best-vs-cost" in report.read_text()
     # the same command again resumes: nothing new is trained, the numbers are those stored
     p = run_cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out), "--out",
@@ -65,6 +70,33 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
     rebuilt = json.loads((tmp_path / "report.json").read_text())
     assert rebuilt["comparison"] == d["comparison"]
     assert (tmp_path / "again.html").is_file()
+
+
+def test_spec_build_lays_overrides_over_the_spec_over_the_defaults(tmp_path: Path) -> None:
+    assert ht.StudySpec.default().build() == ({"model": "resnet", "data": "mnist5k", "optimizer": "momentum",
+                                               "device": "auto"}, ht.StudyConfig())
+    spec = tmp_path / "s.toml"
+    spec.write_text('[task]\nmodel = "cnn"\nmodel_args = {width = 2}\n[study]\ntrials = 5\nepochs = 3\n'
+                    'quick = true\n[probes]\nbatch_size = 32\n')
+    task_kwargs, config = ht.load_spec(spec).build(trials=3, epochs=None, optimizer="adam",
+                                                   model_kwargs={"depth": 1}, tolerance=1.0)
+    assert task_kwargs == {"model": "cnn", "data": "mnist5k", "optimizer": "adam", "device": "auto",
+                           "model_kwargs": {"width": 2, "depth": 1}}
+    assert config == ht.StudyConfig.quick(trials=3, epochs=3, probe_batch_size=32, tolerance=1.0)
+    assert ht.load_spec(spec).build(quick=False)[1] == ht.StudyConfig(trials=5, epochs=3, probe_batch_size=32)
+    with pytest.raises(ht.ConfigError, match=r"overrides must be Task parameters, StudyConfig fields or quick, "
+                                             r"but got 'trails'\. Did you mean 'trials'\?"):
+        ht.StudySpec().build(trails=3)
+
+
+def test_study_help_takes_its_defaults_from_the_library() -> None:
+    p = run_cli("study", "--help")
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    d = ht.StudyConfig()
+    for phrase in (f"(default: {d.trials})", f"(default: {d.epochs})",
+                   f"the probes' batch size, the LR rule's reference (default: {d.probe_batch_size})"):
+        assert phrase in text, phrase
 
 
 @pytest.mark.parametrize("body, message", [

@@ -11,7 +11,7 @@ import hybridtune as ht
 
 @pytest.fixture(scope="module")
 def adam_priors(tiny_task: ht.Task) -> ht.Priors:
-    return ht.find_priors(tiny_task.with_options(optimizer="adam"), batch_size=32, range_steps=100,
+    return ht.find_priors(tiny_task.replace(optimizer="adam"), batch_size=32, range_steps=100,
                           momenta=(0.99, 0.95, 0.9))
 
 
@@ -55,7 +55,7 @@ def test_priors_json_round_trip(adam_priors: ht.Priors) -> None:
 
 
 def test_diverged_run_round_trips_and_is_never_chosen(tiny_task: ht.Task, adam_priors: ht.Priors) -> None:
-    task = tiny_task.with_options(optimizer="momentum")
+    task = tiny_task.replace(optimizer="momentum")
     blown = ht.momentum_runs(task, lr=1e4, momenta=(0.9,), batch_size=32)
     assert blown[0].status == "diverged" and blown[0].val_loss is None and blown[0].val_acc is None
     p = dataclasses.replace(adam_priors, momentum_runs=adam_priors.momentum_runs + blown)
@@ -63,7 +63,7 @@ def test_diverged_run_round_trips_and_is_never_chosen(tiny_task: ht.Task, adam_p
 
 
 def test_priors_for_an_optimizer_without_momentum(tiny_task: ht.Task) -> None:
-    p = ht.find_priors(tiny_task.with_options(optimizer="sgd"), batch_size=32, range_steps=100)
+    p = ht.find_priors(tiny_task.replace(optimizer="sgd"), batch_size=32, range_steps=100)
     assert p.momentum is None and p.momentum_band is None and p.momentum_runs == ()
     assert p.cost == p.range_test.cost
     assert "momentum: none, sgd has no momentum" in p.reasoning
@@ -72,7 +72,7 @@ def test_priors_for_an_optimizer_without_momentum(tiny_task: ht.Task) -> None:
 
 def test_progress_phases(tiny_task: ht.Task) -> None:
     seen: list[tuple[str, int, int]] = []
-    ht.find_priors(tiny_task.with_options(optimizer="adam"), batch_size=32, momenta=(0.95, 0.9),
+    ht.find_priors(tiny_task.replace(optimizer="adam"), batch_size=32, momenta=(0.95, 0.9),
                    progress=lambda *a: seen.append(a))
     phases = [s[0] for s in seen]
     assert phases.index("momentum runs") > phases.index("range test")
@@ -86,13 +86,13 @@ def test_find_priors_refuses_a_curve_without_a_band(tiny_task: ht.Task) -> None:
 
 
 def test_momentum_runs_hold_momentum_with_a_constant_schedule(tiny_task: ht.Task) -> None:
-    runs = ht.momentum_runs(tiny_task.with_options(optimizer="momentum"), lr=0.05, momenta=(0.97,),
+    runs = ht.momentum_runs(tiny_task.replace(optimizer="momentum"), lr=0.05, momenta=(0.97,),
                             batch_size=32, epochs=2, schedule="constant")
     assert runs[0].momentum_range == (0.97, 0.97) and len(runs[0].val_losses) == 2
 
 
 def test_momentum_ramp(tiny_task: ht.Task) -> None:
-    task = tiny_task.with_options(optimizer="momentum")
+    task = tiny_task.replace(optimizer="momentum")
     ramp = ht.momentum_ramp(task, lr=0.05, start=0.8, end=0.99, epochs=4, batch_size=32)
     assert ramp.momenta[0] == pytest.approx(0.8) and ramp.momenta[-1] == pytest.approx(0.99)
     # evenly spaced in log(1 - momentum)
@@ -119,7 +119,7 @@ def test_momentum_ramp(tiny_task: ht.Task) -> None:
 ])
 def test_bad_input_names_rule_and_value(tiny_task: ht.Task, call, message: str) -> None:
     with pytest.raises(ht.ConfigError) as err:
-        call(tiny_task.with_options(optimizer="sgd"))
+        call(tiny_task.replace(optimizer="sgd"))
     assert str(err.value) == message
 
 

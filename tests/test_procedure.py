@@ -70,7 +70,7 @@ def _shuffled_labels(task: ht.Task) -> ht.Task:
     g = torch.Generator().manual_seed(0)
     splits = {k: ht.TensorSplit(s.x, s.y[torch.randperm(len(s.y), generator=g)])
               for k, s in (("train", d.train), ("val", d.val), ("test", d.test))}
-    return task.with_options(data=ht.DataSplits(name="shuffled", input_shape=d.input_shape,
+    return task.replace(data=ht.DataSplits(name="shuffled", input_shape=d.input_shape,
                                                 num_classes=d.num_classes, **splits))
 
 
@@ -78,7 +78,7 @@ def _constant_inputs(task: ht.Task) -> ht.Task:
     d = task.data
     splits = {k: ht.TensorSplit(torch.zeros_like(s.x), s.y)
               for k, s in (("train", d.train), ("val", d.val), ("test", d.test))}
-    return task.with_options(data=ht.DataSplits(name="constant", input_shape=d.input_shape,
+    return task.replace(data=ht.DataSplits(name="constant", input_shape=d.input_shape,
                                                 num_classes=d.num_classes, **splits))
 
 
@@ -90,13 +90,13 @@ def test_a_healthy_task_raises_no_flag(healthy: ht.Task) -> None:
 
 def test_initial_loss_flag(healthy: ht.Task) -> None:
     assert not check_initial_loss(healthy)[0].triggered
-    flag, _ = check_initial_loss(healthy.with_options(model=_scaled_logits))
+    flag, _ = check_initial_loss(healthy.replace(model=_scaled_logits))
     assert flag.triggered and flag.value > 2 * 1.386 and "far from uniform" in flag.message
 
 
 def test_loss_falls_at_no_lr_flag(healthy: ht.Task) -> None:
     assert not check_loss_falls(healthy, batch_size=32)[0].triggered
-    flag, _ = check_loss_falls(healthy.with_options(model=_Deaf), batch_size=32)
+    flag, _ = check_loss_falls(healthy.replace(model=_Deaf), batch_size=32)
     assert flag.triggered and "no LR makes it learn" in flag.message
 
 
@@ -116,9 +116,9 @@ def test_cannot_overfit_flag(healthy: ht.Task) -> None:
 
 def test_gradient_flags(healthy: ht.Task) -> None:
     assert not check_gradients(healthy)[0].triggered
-    vanish, _ = check_gradients(healthy.with_options(model=_sigmoid_tower))
+    vanish, _ = check_gradients(healthy.replace(model=_sigmoid_tower))
     assert vanish.triggered and "vanish" in vanish.message
-    explode, _ = check_gradients(healthy.with_options(model=_exploding))
+    explode, _ = check_gradients(healthy.replace(model=_exploding))
     assert explode.triggered and "explode" in explode.message
 
 

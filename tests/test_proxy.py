@@ -23,12 +23,15 @@ def test_proxy_search_is_verified_at_full_size_and_compared(tmp_path) -> None:
     assert "p-proxy0.5" in names and "p" in names
     stored = optuna.load_study(study_name="p-proxy0.5", storage=storage).user_attrs["identity"]
     assert stored["model_kwargs"] == {"width": 1.0}
-    assert r.best_config == r.proxy.search.best_hyperparams
+    assert r.best_config == r.proxy.search.best_config
     assert r.full_val_acc is not None and r.status == "completed"
     assert r.full_study_best == full.search.best_value
     assert r.lost_points == pytest.approx(100 * (full.search.best_value - r.full_val_acc))
     assert r.full_seconds_per_example > 0 and r.search_seconds_at_full_size > 0
-    json.dumps(r.to_dict(), allow_nan=False)
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    assert d["full_test_accuracy"] == r.full_test_accuracy and "full_test_acc" not in d
+    with pytest.warns(DeprecationWarning, match="full_test_accuracy"):
+        assert r.full_test_acc == r.full_test_accuracy
 
 
 def test_proxy_needs_a_width_option() -> None:

@@ -180,7 +180,7 @@ def test_nan_mid_sweep_stops_cleanly(tiny_task: ht.Task) -> None:
         loss = torch.nn.functional.cross_entropy(logits, y)
         return loss * float("nan") if calls[0] > 40 else loss
 
-    r = ht.lr_range_test(tiny_task.with_options(loss=nan_after_40), optimizer="adam", start_lr=1e-5,
+    r = ht.lr_range_test(tiny_task.replace(loss=nan_after_40), optimizer="adam", start_lr=1e-5,
                          end_lr=1.0, steps=100, batch_size=32)
     expected_lr = 1e-5 * (1e5) ** (40 / 99)
     assert r.stopped == f"non-finite loss at lr {expected_lr:.3g} (step 40)"

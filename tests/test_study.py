@@ -189,14 +189,14 @@ def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_
 
 
 def test_interrupted_grid_resumes_each_cell_once(tiny_task, tmp_path, monkeypatch) -> None:
-    import hybridtune.study._study as study_mod
+    import hybridtune.study._objective as objective_mod
 
     url = f"sqlite:///{tmp_path / 'interrupt.db'}"
     grid = {"lr": [0.03, 0.1, 0.3], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]}
     config = ht.StudyConfig(name="cut", trials=1, epochs=1, probe_batch_size=32,
                             probe_momenta=(0.9,), grid=grid, test=False, dashboard=False)
     calls = {"n": 0}
-    real_train = study_mod.train
+    real_train = objective_mod.train
 
     def flaky(*args, **kwargs):
         calls["n"] += 1
@@ -204,10 +204,10 @@ def test_interrupted_grid_resumes_each_cell_once(tiny_task, tmp_path, monkeypatc
             raise KeyboardInterrupt
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(study_mod, "train", flaky)
+    monkeypatch.setattr(objective_mod, "train", flaky)
     with pytest.raises(KeyboardInterrupt):
         ht.run_study(tiny_task, config, storage=url)
-    monkeypatch.setattr(study_mod, "train", real_train)
+    monkeypatch.setattr(objective_mod, "train", real_train)
     result = ht.run_study(tiny_task, config, storage=url)
     trials = _trials(url, "cut-grid")
     complete = [t.params["lr"] for t in trials if t.state == TrialState.COMPLETE]
@@ -222,7 +222,7 @@ def test_interrupted_grid_resumes_each_cell_once(tiny_task, tmp_path, monkeypatc
 def test_resuming_with_another_setup_is_refused(e2e, tiny_task) -> None:
     _, url, _ = e2e
     with pytest.raises(ht.ConfigError, match=r"^a resumed study must keep its setup: 'tiny' was created with "
-                                             r"epochs=2, but got epochs=3; use another --name for a new study\.$"):
+                                             r"epochs=2, but got epochs=3; use another name for a new study\.$"):
         ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "epochs": 3}), storage=url)
 
 
@@ -250,22 +250,23 @@ def test_study_config_checks() -> None:
 
 
 def test_range_test_suggestions_are_never_pruned(tiny_task: ht.Task) -> None:
-    from hybridtune.study._study import _fill_search_queue, _train_trial
+    from hybridtune.study._objective import train_trial
+    from hybridtune.study._queue import fill_search_queue
 
     class AlwaysPrune(optuna.pruners.BasePruner):
         def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
             return True
 
     study = optuna.create_study(direction="maximize", pruner=AlwaysPrune())
-    assert _fill_search_queue(study, 3, [{}, {}]) == 3  # two suggestions, one ticket
+    assert fill_search_queue(study, 3, [{}, {}]) == 3  # two suggestions, one ticket
     config = ht.StudyConfig(epochs=3)
     hp = ht.Hyperparams(lr=0.1, momentum=0.9, weight_decay=0.0, batch_size=16)
-    study.optimize(lambda t: _train_trial(t, tiny_task, hp, config, prune=True, chance=0.25), n_trials=3)
+    study.optimize(lambda t: train_trial(t, tiny_task, hp, config, prune=True, chance=0.25), n_trials=3)
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.COMPLETE, TrialState.PRUNED]
     assert [len(t.user_attrs["curve"]) for t in study.trials] == [3, 3, 1]
     # a resumed queue holds each suggestion once
-    assert _fill_search_queue(study, 3, [{}, {}]) == 0
+    assert fill_search_queue(study, 3, [{}, {}]) == 0
 
 
 def test_suggestions_are_positions_in_the_search_band(tiny_task: ht.Task, tmp_path: Path) -> None:
@@ -279,3 +280,61 @@ def test_suggestions_are_positions_in_the_search_band(tiny_task: ht.Task, tmp_pa
     assert [t.params["base_lr"] for t in firsts] == [pytest.approx(lr_max * 0.1), pytest.approx(lr_max * 10 ** -0.25)]
     with pytest.raises(ht.ConfigError, match=r"^suggestions must be one or more positions in the search band"):
         ht.StudyConfig(suggestions=(0.5, 1.5))
+
+
+def test_optuna_still_has_the_private_queue_hook() -> None:
+    """``only_queued_trials`` replaces Optuna's private ``Study._pop_waiting_trial_id`` so that
+    ``study.optimize`` only runs queued trials (the workers, the grid baseline, the sweep), and
+    ``trial_params`` reads a queued trial's values from its ``fixed_params`` system attribute. If Optuna
+    drops, renames or stops using either, this fails first and says where to look."""
+    from hybridtune.study._queue import _QueueEmpty, only_queued_trials
+
+    where = ("hybridtune.study._queue.only_queued_trials relies on it; find Optuna's new way to take a trial "
+             "from the queue without creating one")
+    if not callable(getattr(optuna.Study, "_pop_waiting_trial_id", None)):
+        pytest.fail(f"Optuna {optuna.__version__} no longer has Study._pop_waiting_trial_id: {where}.")
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 1.0})
+    if study.trials[0].system_attrs.get("fixed_params") != {"x": 1.0}:
+        pytest.fail(f"Optuna {optuna.__version__} no longer stores a queued trial's values in the system "
+                    f"attribute 'fixed_params', which hybridtune.study._queue.trial_params reads to tell which "
+                    f"grid cells are queued.")
+    with only_queued_trials(study):
+        trial = study.ask()
+        assert trial.suggest_float("x", 0.0, 2.0) == 1.0  # the queued trial, with its values
+        try:
+            study.ask()
+        except _QueueEmpty:
+            pass
+        else:
+            pytest.fail(f"Optuna {optuna.__version__}'s Study.ask no longer takes trials through "
+                        f"Study._pop_waiting_trial_id: an empty queue created a new trial; {where}.")
+    assert "_pop_waiting_trial_id" not in vars(study)  # the hook is removed again
+    assert len(study.trials) == 1 and study.ask().number == 1  # outside the block, ask creates trials again
+
+
+def test_run_grid_runs_each_missing_cell_once() -> None:
+    from hybridtune.space._space import shuffled_cells
+    from hybridtune.study._queue import run_grid
+
+    study = optuna.create_study()
+    cells = shuffled_cells({"a": [1, 2], "b": [10, 20]}, seed=0)
+    seen: list[tuple[int, int]] = []
+
+    def objective(t: optuna.Trial) -> float:
+        a, b = t.suggest_categorical("a", [1, 2]), t.suggest_categorical("b", [10, 20])
+        seen.append((a, b))
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # a run stopped half-way
+        return float(a * b)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(study, cells, objective)
+    done = {(t.params["a"], t.params["b"]) for t in study.trials if t.state == TrialState.COMPLETE}
+    progress: list[tuple[str, int, int]] = []
+    ran = run_grid(study, cells, objective, progress=lambda *p: progress.append(p), phase="cells")
+    complete = [(t.params["a"], t.params["b"]) for t in study.trials if t.state == TrialState.COMPLETE]
+    assert ran == 3 and sorted(complete) == [(1, 10), (1, 20), (2, 10), (2, 20)]
+    assert done <= set(complete) and seen.count(seen[1]) == 2  # the interrupted cell ran again, no other
+    assert progress[0] == ("cells", 1, 4) and progress[-1] == ("cells", 4, 4)
+    assert run_grid(study, cells, objective) == 0

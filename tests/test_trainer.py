@@ -125,7 +125,7 @@ def test_nan_loss_is_diverged(tiny_task: ht.Task) -> None:
         loss = torch.nn.functional.cross_entropy(logits, y)
         return loss * float("nan") if _n[0] > 5 else loss
 
-    r = ht.train(tiny_task.with_options(loss=nan_after_5), ht.TrainConfig(epochs=2, batch_size=32))
+    r = ht.train(tiny_task.replace(loss=nan_after_5), ht.TrainConfig(epochs=2, batch_size=32))
     assert r.status == "diverged" and "non-finite loss" in r.stop_reason and r.cost.steps == 5
 
 
@@ -188,10 +188,10 @@ def test_custom_metric_replaces_accuracy(tiny_task: ht.Task) -> None:
 
     cfg = ht.TrainConfig(epochs=2, batch_size=32)
     acc = ht.train(tiny_task, cfg)
-    t2 = ht.train(tiny_task.with_options(metric=top2), cfg)
+    t2 = ht.train(tiny_task.replace(metric=top2), cfg)
     assert t2.epochs[-1].train_loss == acc.epochs[-1].train_loss  # same training, another score
     assert t2.val_acc >= acc.val_acc
     model = tiny_task.build_model()
-    _, top2_val, n = tiny_task.with_options(metric=top2).evaluate(model)
-    _, mean_val, _ = tiny_task.with_options(metric=lambda o, y: top2(o, y).mean()).evaluate(model)
+    _, top2_val, n = tiny_task.replace(metric=top2).evaluate(model)
+    _, mean_val, _ = tiny_task.replace(metric=lambda o, y: top2(o, y).mean()).evaluate(model)
     assert n == len(tiny_task.data.val) and top2_val == pytest.approx(mean_val)

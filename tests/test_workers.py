@@ -139,14 +139,15 @@ def test_worker_trials_cap_and_a_study_it_cannot_rebuild(pg: str, tiny_task: ht.
     recipe_task = ht.Task(model="cnn", data="synthetic:n=400,classes=4,noise=1.5", device="cpu")
     cfg2 = ht.StudyConfig(name=name2, trials=6, epochs=1, probe_batch_size=32, baselines=(), test=False,
                           dashboard=False)
-    from hybridtune.study._study import _identity, _probe_identity, _queue_search
+    from hybridtune.study._queue import queue_search
+    from hybridtune.study._schema import identity, probe_identity
 
-    s.set_user_attr("identity", _identity(recipe_task, cfg2, "search", _probe_identity(cfg2, 32)))
+    s.set_user_attr("identity", identity(recipe_task, cfg2, "search", probe_identity(cfg2, 32)))
     s.set_user_attr("config", cfg2.to_dict())
     s.set_user_attr("recipe", recipe_task.recipe())
     s.set_user_attr("space", ht.SearchSpace(optimizer="momentum", lr=(0.01, 0.1), ref_batch_size=32,
                                             momentum=(0.85, 0.95), batch_sizes=(32,)).to_dict())
-    _queue_search(s, 6, None)
+    queue_search(s, 6, None)
     r = ht.run_worker(name2, storage=pg, device="cpu", trials=2, wait_seconds=5)
     assert r.trials == {"search": 2}
     states = [t.state for t in _trials(pg, name2)]

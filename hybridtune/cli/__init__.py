@@ -1,5 +1,5 @@
 """The command line: a table of commands, each one parse -> one API call -> print."""
 
-from ._main import entry_point
+from ._main import entry_point, main
 
-__all__ = ["entry_point"]
+__all__ = ["entry_point", "main"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from ..study._study import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult, load_result
+from ._comparison import Comparison, Match
+from ._outcome import HistoryPoint, StudyOutcome
+from ._result import StudyResult, load_result
 
 __all__ = ["Comparison", "HistoryPoint", "Match", "StudyOutcome", "StudyResult", "load_result"]

@@ -17,10 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._core._json import finite_json
 from .._core._errors import ConfigError
+from .._core._json import finite_json
 from ..task._task import Task
-from ..train._trainer import Cost, TrainConfig, TrainResult, train
+from ..train._config import TrainConfig
+from ..train._loop import train
+from ..train._results import Cost, TrainResult
 
 
 @dataclass(frozen=True)

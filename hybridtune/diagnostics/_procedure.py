@@ -21,17 +21,19 @@ from typing import Any
 
 import torch
 
-from .._core._json import finite_json
-from ..task._data import DataSplits, TensorSplit
 from .._core._errors import ConfigError
-from ..task._task import MOMENTUM_OPTIMIZERS, Task
-from ..train._trainer import Cost, TrainConfig, TrainResult, train
+from .._core._json import finite_json
 from .._core._types import Progress
+from ..probes._priors import momentum_ramp
+from ..probes._rangetest import lr_range_test
+from ..task._data import DataSplits, TensorSplit
+from ..task._optim import DEFAULT_MOMENTUM, optimizer_info
+from ..task._task import Task
+from ..train._config import TrainConfig
+from ..train._loop import train
+from ..train._results import Cost, TrainResult
 
 _log = logging.getLogger(__name__)
-
-#: Where each family's LR ramp starts (it rises by ``lr_factor`` per epoch from there).
-RAMP_START = {"adam": 1e-5, "adamw": 1e-5, "rmsprop": 1e-5, "adadelta": 1e-2, "adagrad": 1e-4}
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def lr_ramp(task: Task, *, lr_start: float | None = None, lr_factor: float = mat
         raise ConfigError(f"lr_factor must be > 1, but got lr_factor={lr_factor}.")
     if epochs < 2:
         raise ConfigError(f"epochs must be >= 2 for a ramp, but got epochs={epochs}.")
-    start = lr_start if lr_start is not None else RAMP_START.get(task.optimizer, 1e-4)
+    start = lr_start if lr_start is not None else optimizer_info(task.optimizer).ramp_lr
     cfg = TrainConfig(optimizer=task.optimizer, lr=start, momentum=momentum, batch_size=batch_size,
                       epochs=epochs, schedule="power", power_alpha=lr_factor, seed=seed)
     r = train(task, cfg)
@@ -186,7 +188,7 @@ def _tiny_task(task: Task, n: int) -> Task:
     tiny = tiny.to(task.torch_device)
     data = DataSplits(name=f"{task.data.name}[:{n}]", train=tiny, val=tiny, test=tiny,
                       input_shape=task.data.input_shape, num_classes=task.data.num_classes)
-    return task.with_options(data=data)
+    return task.replace(data=data)
 
 
 def check_initial_loss(task: Task, *, seed: int = 0) -> tuple[RedFlag, Cost]:
@@ -205,8 +207,6 @@ def check_initial_loss(task: Task, *, seed: int = 0) -> tuple[RedFlag, Cost]:
 
 def check_loss_falls(task: Task, *, batch_size: int = 128, seed: int = 0) -> tuple[RedFlag, Cost]:
     """A range test from 1e-7 to 10: if the smoothed loss never falls 10% below its start, nothing learns."""
-    from ..probes._rangetest import lr_range_test
-
     rt = lr_range_test(task, batch_size=min(batch_size, len(task.data.train)), seed=seed)  # type: ignore[arg-type]
     finite = [v for v in rt.smoothed if math.isfinite(v)]
     head = [v for v in rt.losses[:10] if math.isfinite(v)]
@@ -313,7 +313,7 @@ def red_flags(task: Task, *, result: TrainResult | None = None, batch_size: int 
         flags.append(flag)
         cost = cost + c
     if result is None:
-        lr = 3e-3 if task.optimizer in ("adam", "adamw", "rmsprop") else 0.05
+        lr = optimizer_info(task.optimizer).peak_lr
         result = train(task, TrainConfig(optimizer=task.optimizer, lr=lr, epochs=2, schedule="onecycle",
                                          batch_size=min(batch_size, len(task.data.train)), seed=seed))  # type: ignore[arg-type]
         cost = cost + result.cost
@@ -375,10 +375,9 @@ def procedure(task: Task, *, epochs: int = 5, batch_size: int = 128, lr_start: f
     lr = ramp.chosen_lr
     step("procedure", 1)
     mramp = None
-    momentum = 0.9
-    if task.optimizer in MOMENTUM_OPTIMIZERS and momentum_epochs >= 2:
-        from ..probes._priors import momentum_ramp
-
+    info = optimizer_info(task.optimizer)
+    momentum = DEFAULT_MOMENTUM  # the momentum ramp replaces it; a family without a momentum ignores it
+    if info.cycled is not None and momentum_epochs >= 2:
         mramp = momentum_ramp(task, lr=lr, epochs=momentum_epochs, batch_size=batch_size, seed=seed)
         momentum = mramp.suggested
         cost = cost + mramp.cost
@@ -395,15 +394,14 @@ def procedure(task: Task, *, epochs: int = 5, batch_size: int = 128, lr_start: f
         ("cyclical LR", {"schedule": "cyclic", "bounds": [0.5 * lr, 2 * lr]}, task,
          base_cfg.replace(schedule="cyclic", cyclic_bounds=(0.5, 2.0))),
     ]
-    other = "momentum" if task.optimizer in ("adam", "adamw") else "adam"
-    from ..probes._rangetest import lr_range_test
-
-    rt = lr_range_test(task, optimizer=other, batch_size=batch_size, seed=seed)
+    # the other side of the Adam / SGD divide, at its own range-test LR
+    other = optimizer_info("momentum" if info.has_betas else "adam")
+    rt = lr_range_test(task, optimizer=other.name, batch_size=batch_size, seed=seed)
     cost = cost + rt.cost
-    other_lr = rt.lr_max or (1e-3 if other == "adam" else 0.05)
-    variants.append((other, {"optimizer": other, "lr": other_lr, "from": "its own range test"},
-                     task.with_options(optimizer=other),
-                     base_cfg.replace(optimizer=other, lr=other_lr, momentum=0.9)))
+    other_lr = rt.lr_max or other.default_lr
+    variants.append((other.name, {"optimizer": other.name, "lr": other_lr, "from": "its own range test"},
+                     task.replace(optimizer=other.name),
+                     base_cfg.replace(optimizer=other.name, lr=other_lr, momentum=DEFAULT_MOMENTUM)))
     checks = []
     for i, (name, setting, t, cfg) in enumerate(variants):
         r = train(t, cfg)

@@ -15,17 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from .._core._json import finite_json
 from .._core._errors import ConfigError
+from .._core._json import finite_json
 from .._core._registry import check_choice
-from ..task._task import OPTIMIZERS, Task
-from ..train._trainer import Cost, TrainConfig, train
 from .._core._types import Progress
+from ..probes._rangetest import lr_range_test
+from ..task._optim import OPTIMIZER_REGISTRY, OPTIMIZERS
+from ..task._task import Task
+from ..train._config import TrainConfig
+from ..train._loop import train
+from ..train._results import Cost
 
 _log = logging.getLogger(__name__)
 
-#: The six optimizers of seed 000.
-SEED000_OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad", "adadelta", "rmsprop")
+#: The sweep's default families, in the order of their records' ``sweep_rank``: seed 000's six.
+SWEEP_OPTIMIZERS = tuple(info.name for info in sorted((i for i in OPTIMIZER_REGISTRY.values()
+                                                       if i.sweep_rank is not None), key=lambda i: i.sweep_rank))
 
 
 def log_lrs(low: float = 1e-6, high: float = 100.0, n: int = 48) -> tuple[float, ...]:
@@ -183,7 +188,7 @@ def _bands(runs: Sequence[SweepRun], optimizers: Sequence[str]) -> list[Optimize
 
 def _run_cell(task: Task, base: TrainConfig, optimizer: str, lr: float, width: float, seed: int) -> SweepRun:
     cfg = base.replace(optimizer=optimizer, lr=lr, seed=seed)
-    t = task.with_options(optimizer=optimizer)
+    t = task.replace(optimizer=optimizer)
     # the same initial weights for every run (seed 000): one seed for every cell
     model = t.build_model(seed=seed, width=width if width != 1 else None)
     r = train(t, cfg, model=model)
@@ -195,32 +200,70 @@ def _run_cell(task: Task, base: TrainConfig, optimizer: str, lr: float, width: f
                     final_train_acc=r.epochs[-1].train_acc if r.epochs else None)
 
 
+def _with_range_tests(task: Task, bands: Sequence[OptimizerBand], *, batch_size: int, momentum: float, seed: int,
+                      progress: Progress | None) -> tuple[list[OptimizerBand], Cost]:
+    """Each band with its optimizer's range test: its ``lr_max`` and whether that falls inside the band."""
+    checked = []
+    cost = Cost()
+    for i, b in enumerate(bands):
+        if progress:
+            progress("range tests", i, len(bands))
+        rt = lr_range_test(task.replace(optimizer=b.optimizer), optimizer=b.optimizer,
+                           batch_size=batch_size, momentum=momentum, seed=seed)
+        cost = cost + rt.cost
+        # no band: the curve could not support a suggestion (rt.suggestion_error says why)
+        lr_max = rt.lr_max
+        checked.append(OptimizerBand(**{**asdict(b), "range_test_lr": lr_max,
+                                        "range_test_inside": None if lr_max is None else b.contains(lr_max)}))
+    if progress:
+        progress("range tests", len(bands), len(bands))
+    return checked, cost
+
+
+def _width_runs(task: Task, base: TrainConfig, bands: Sequence[OptimizerBand], widths: Sequence[float], *,
+                name: str, storage: Any, seed: int, progress: Progress | None) -> tuple[SweepRun, ...]:
+    """Each optimizer's fastest LR re-run at each model width (seed 000's size plot); ``()`` without widths
+    or without a successful optimizer."""
+    fast = {b.optimizer: b.fastest_lr for b in bands if b.fastest_lr is not None}
+    if not widths or not fast:
+        return ()
+    opts = list(fast)
+
+    def width_objective(trial: Any) -> float:
+        opt = trial.suggest_categorical("optimizer", opts)
+        width = trial.suggest_categorical("width", [float(w) for w in widths])
+        run = _run_cell(task, base, opt, fast[opt], width, seed)
+        for k, v in _run_to_attrs(run).items():
+            trial.set_user_attr(k, v)
+        return run.seconds_to_target if run.success else float(base.max_seconds or 1e9)
+
+    wtrials = _grid_study(name, storage, {"optimizer": opts, "width": [float(w) for w in widths]},
+                          width_objective, len(opts) * len(widths), progress, "widths")
+    return tuple(sorted((SweepRun(**{k: t.user_attrs[k] for k in SweepRun.__dataclass_fields__})
+                         for t in wtrials), key=lambda r: (opts.index(r.optimizer), r.width)))
+
+
 def _run_to_attrs(run: SweepRun) -> dict[str, Any]:
     return finite_json(asdict(run))
 
 
 def _grid_study(name: str, storage: Any, space: dict[str, list[Any]], objective: Callable[[Any], float],
                 n_cells: int, progress: Progress | None, phase: str) -> list[Any]:
+    """Every cell of ``space`` once, through the study's grid runner: a re-run runs only the missing cells."""
     import optuna
 
-    sampler = optuna.samplers.GridSampler(space, seed=0)  # every worker: the same seed, or cells are skipped
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
-                                direction="minimize", load_if_exists=True)
-    done = lambda: [t for t in study.get_trials(deepcopy=False)  # noqa: E731
-                    if t.state == optuna.trial.TrialState.COMPLETE]
-    remaining = n_cells - len(done())
-    if remaining > 0:
-        def callback(st: Any, _t: Any) -> None:
-            if progress:
-                progress(phase, len(done()), n_cells)
+    from ..space._space import shuffled_cells
+    from ..study._queue import run_grid
 
-        if progress:
-            progress(phase, len(done()), n_cells)
-        study.optimize(objective, n_trials=remaining, callbacks=[callback], catch=())
+    # the sampler is never asked (every cell is queued with its values); seeded for reproducibility anyway
+    study = optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    # n_cells (the product of the axes) is what run_grid counts itself: kept for the callers
+    run_grid(study, shuffled_cells(space, seed=0), objective, progress=progress, phase=phase)
     return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
 
 
-def sweep(task: Task, *, optimizers: Sequence[str] = SEED000_OPTIMIZERS, lrs: Sequence[float] | None = None,
+def sweep(task: Task, *, optimizers: Sequence[str] = SWEEP_OPTIMIZERS, lrs: Sequence[float] | None = None,
           target: float = 0.97, max_epochs: int = 20, max_seconds: float | None = 120.0, batch_size: int = 64,
           momentum: float = 0.9, widths: Sequence[float] = (), range_test: bool = True,
           storage: Any = None, name: str | None = None, seed: int = 0,
@@ -281,40 +324,13 @@ def sweep(task: Task, *, optimizers: Sequence[str] = SEED000_OPTIMIZERS, lrs: Se
     cost = Cost(examples=sum(r.examples for r in runs), steps=0, seconds=sum(r.seconds for r in runs))
 
     if range_test:
-        from ..probes._rangetest import lr_range_test
+        bands, rt_cost = _with_range_tests(task, bands, batch_size=batch_size, momentum=momentum, seed=seed,
+                                           progress=progress)
+        cost = cost + rt_cost
 
-        checked = []
-        for i, b in enumerate(bands):
-            if progress:
-                progress("range tests", i, len(bands))
-            rt = lr_range_test(task.with_options(optimizer=b.optimizer), optimizer=b.optimizer,
-                               batch_size=batch_size, momentum=momentum, seed=seed)
-            cost = cost + rt.cost
-            # no band: the curve could not support a suggestion (rt.suggestion_error says why)
-            lr_max = rt.lr_max
-            checked.append(OptimizerBand(**{**asdict(b), "range_test_lr": lr_max,
-                                            "range_test_inside": None if lr_max is None else b.contains(lr_max)}))
-        if progress:
-            progress("range tests", len(bands), len(bands))
-        bands = checked
-
-    width_runs: tuple[SweepRun, ...] = ()
-    fast = {b.optimizer: b.fastest_lr for b in bands if b.fastest_lr is not None}
-    if widths and fast:
-        opts = list(fast)
-
-        def width_objective(trial: Any) -> float:
-            opt = trial.suggest_categorical("optimizer", opts)
-            width = trial.suggest_categorical("width", [float(w) for w in widths])
-            run = _run_cell(task, base, opt, fast[opt], width, seed)
-            for k, v in _run_to_attrs(run).items():
-                trial.set_user_attr(k, v)
-            return run.seconds_to_target if run.success else float(base.max_seconds or 1e9)
-
-        wtrials = _grid_study(f"{name}-widths", storage, {"optimizer": opts, "width": [float(w) for w in widths]},
-                              width_objective, len(opts) * len(widths), progress, "widths")
-        width_runs = tuple(sorted((SweepRun(**{k: t.user_attrs[k] for k in SweepRun.__dataclass_fields__})
-                                   for t in wtrials), key=lambda r: (opts.index(r.optimizer), r.width)))
+    width_runs = _width_runs(task, base, bands, widths, name=f"{name}-widths", storage=storage, seed=seed,
+                             progress=progress)
+    if width_runs:
         cost = cost + Cost(examples=sum(r.examples for r in width_runs), seconds=sum(r.seconds for r in width_runs))
 
     ceiling = float(max_seconds) if max_seconds is not None else max((r.seconds for r in runs), default=1.0)

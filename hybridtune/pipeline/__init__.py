@@ -3,8 +3,8 @@ stage."""
 
 from __future__ import annotations
 
-from ..study._study import run_study
-from ._tune import TuneResult, objective, tune
 from ._proxy import ProxyResult, proxy_study
+from ._run import run_study
+from ._tune import TuneResult, objective, tune
 
 __all__ = ["ProxyResult", "TuneResult", "objective", "proxy_study", "run_study", "tune"]

@@ -10,17 +10,20 @@ it lost (against a full-size study of the same name in the same storage, when on
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from .._core._json import finite_json
 from .._core._errors import ConfigError
+from .._core._json import finite_json
 from .._core._storage import open_storage
-from ..space._space import Hyperparams
-from ..study._study import StudyConfig, StudyResult, default_name, load_result, run_study
-from ..task._task import Task
-from ..train._trainer import train
 from .._core._types import Progress
+from ..compare import StudyResult, load_result
+from ..space._space import Hyperparams
+from ..study._config import StudyConfig, default_name
+from ..task._task import Task
+from ..train._retrain import train_and_test
+from ._run import run_study
 
 _log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class ProxyResult:
     best_config: dict[str, Any]
     proxy_val_acc: float | None
     full_val_acc: float | None
-    full_test_acc: float | None
+    full_test_accuracy: float | None
     proxy_seconds_per_example: float
     full_seconds_per_example: float
     search_seconds: float
@@ -53,6 +56,18 @@ class ProxyResult:
     verify_seconds: float
     full_study_best: float | None
     status: str
+
+    @property
+    def full_test_acc(self) -> float | None:
+        """Deprecated: use :attr:`full_test_accuracy`."""
+        warnings.warn("ProxyResult.full_test_acc is deprecated; use ProxyResult.full_test_accuracy.",
+                      DeprecationWarning, stacklevel=2)
+        return self.full_test_accuracy
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster one training example is at proxy size than at full size."""
+        return self.full_seconds_per_example / max(self.proxy_seconds_per_example, 1e-12)
 
     @property
     def saved_seconds(self) -> float:
@@ -70,11 +85,11 @@ class ProxyResult:
         return finite_json({
             "proxy_width": self.proxy_width, "full_width": self.full_width, "best_config": self.best_config,
             "proxy_val_acc": self.proxy_val_acc, "full_val_acc": self.full_val_acc,
-            "full_test_acc": self.full_test_acc, "status": self.status,
+            "full_test_accuracy": self.full_test_accuracy, "status": self.status,
             "proxy_seconds_per_example": self.proxy_seconds_per_example,
             "full_seconds_per_example": self.full_seconds_per_example,
             "search_seconds": self.search_seconds, "search_seconds_at_full_size": self.search_seconds_at_full_size,
-            "verify_seconds": self.verify_seconds, "saved_seconds": self.saved_seconds,
+            "verify_seconds": self.verify_seconds, "speedup": self.speedup, "saved_seconds": self.saved_seconds,
             "full_study_best": self.full_study_best, "lost_points": self.lost_points,
             "proxy_study": self.proxy.to_dict()})
 
@@ -107,22 +122,21 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
     try:
         task.build_model(width=width)
     except ConfigError as exc:
-        raise ConfigError(f"model {task.model_name!r} must take a width option for --proxy-width: {exc}") from None
+        raise ConfigError(f"model {task.model_name!r} must take a width option for proxy_width: {exc}") from None
     base_name = config.name or default_name(task, config)
-    proxy_task = task.with_options(model_kwargs={**task.model_kwargs, "width": width})
+    proxy_task = task.replace(model_kwargs={**task.model_kwargs, "width": width})
     store = open_storage(storage)
     proxy = run_study(proxy_task, config.replace(name=f"{base_name}-proxy{proxy_width:g}"), storage=store,
                       progress=progress)
     search = proxy.search
-    if search.best_hyperparams is None:
+    if search.best_config is None:
         raise ConfigError("the proxy search must finish a trial to transfer it, but none completed.")
-    hp = Hyperparams(**search.best_hyperparams)
+    hp = Hyperparams(**search.best_config)
     tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
     if progress is not None:
         progress("verify at full size", 0, 1)
-    model = task.build_model(seed=tc.seed)
-    full = train(task, tc, model=model)
-    test_acc = None if full.diverged else task.evaluate(model, task.data.test)[1]
+    verified = train_and_test(task, tc)
+    full = verified.result
     if progress is not None:
         progress("verify at full size", 1, 1)
     # the proxy's own cost per example, from its stored trials; the full model's from the verification
@@ -139,7 +153,8 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
     except ConfigError:
         _log.info("no full-size study %r in the storage: the loss of the transfer is not measured", base_name)
     return ProxyResult(proxy=proxy, proxy_width=width, full_width=full_width, best_config=hp.to_dict(),
-                       proxy_val_acc=search.best_value, full_val_acc=full.val_acc, full_test_acc=test_acc,
+                       proxy_val_acc=search.best_value, full_val_acc=full.val_acc,
+                       full_test_accuracy=verified.test_accuracy,
                        proxy_seconds_per_example=proxy_spe, full_seconds_per_example=full_spe,
                        search_seconds=search_seconds, search_seconds_at_full_size=at_full,
                        verify_seconds=full.cost.seconds, full_study_best=full_best, status=full.status)

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .._core._errors import ConfigError
-from ..probes._priors import Priors
-from ..space._space import SearchSpace
-from ..study._study import Comparison, StudyConfig, StudyResult, _train_trial, default_name, run_study
-from ..task._task import Task
 from .._core._json import finite_json
 from .._core._types import Progress
+from ..compare import Comparison, StudyResult
+from ..probes._priors import Priors
+from ..space._space import SearchSpace
+from ..study import _schema as schema
+from ..study._config import StudyConfig, default_name
+from ..study._objective import train_trial
+from ..task._task import Task
+from ._run import run_study
 
 _log = logging.getLogger(__name__)
 
@@ -62,7 +67,7 @@ def objective(task: Task, space: SearchSpace, *, epochs: int = 4, seed: int = 0,
     chance = 1.0 / task.data.num_classes
 
     def run_trial(trial: Any) -> float:
-        return _train_trial(trial, task, space.suggest(trial), config, prune=prune, chance=chance)
+        return train_trial(trial, task, space.suggest(trial), config, prune=prune, chance=chance)
 
     return run_trial
 
@@ -74,7 +79,7 @@ class TuneResult:
     Example:
         >>> import hybridtune as ht
         >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
-        >>> r = ht.tune(task, n_trials=2, epochs=1, probe_batch_size=32)
+        >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32)
         >>> sorted(r.studies), len(r.to_frame()), "best_config" in r.to_dict()
         (['search'], 2, True)
 
@@ -100,7 +105,6 @@ class TuneResult:
     result: StudyResult
     test_accuracy: float | None = None
     name: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the best configuration, the priors, each study's numbers and the comparison."""
@@ -135,9 +139,9 @@ def trials_frame(studies: dict[str, Any]) -> Any:
     rows = []
     for role, study in studies.items():
         for t in study.get_trials(deepcopy=False):
-            cost = t.user_attrs.get("cost") or {}
+            cost = t.user_attrs.get(schema.COST) or {}
             rows.append({"role": role, "number": t.number, "state": t.state.name.lower(),
-                         "outcome": t.user_attrs.get("outcome", t.state.name.lower()), "value": t.value,
+                         "outcome": schema.outcome_of(t), "value": t.value,
                          **{f"param_{k}": v for k, v in t.params.items()},
                          "examples": cost.get("examples"), "steps": cost.get("steps"),
                          "seconds": cost.get("seconds"), "epochs": cost.get("epochs"),
@@ -145,10 +149,10 @@ def trials_frame(studies: dict[str, Any]) -> Any:
     return pd.DataFrame(rows)
 
 
-def tune(task: Task, *, priors: Priors | None = None, n_trials: int = 20, epochs: int = 4,
+def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.trials, epochs: int = 4,
          storage: Any = None, name: str | None = None, baseline: str | Sequence[str] | None = None,
          sampler: str = "random", pruner: str = "asha", seed: int = 0, quick: bool = False,
-         progress: Progress | None = None, **options: Any) -> TuneResult:
+         progress: Progress | None = None, n_trials: int | None = None, **options: Any) -> TuneResult:
     """Tune ``task``: probes (unless ``priors`` are given), the search inside them, optional baselines.
 
     This is the pipeline of ``hybridtune study``, as one call.
@@ -156,7 +160,7 @@ def tune(task: Task, *, priors: Priors | None = None, n_trials: int = 20, epochs
     Args:
         task: what to tune: any model factory and data (registry names, tensors or Datasets).
         priors: the result of :func:`find_priors`; given, the probes are not run again.
-        n_trials: trials of the search (completed and pruned ones count).
+        trials: trials of the search (completed and pruned ones count).
         epochs: each trial's 1cycle length.
         storage: an Optuna storage URL or object; ``None`` keeps everything in memory (nothing is written).
         name: the study name (default ``<model>-<dataset>``).
@@ -165,12 +169,13 @@ def tune(task: Task, *, priors: Priors | None = None, n_trials: int = 20, epochs
         seed: initialisation and data order of every probe and trial, and the samplers' seed.
         quick: the small preset of ``--quick``.
         progress: optional ``progress(phase, done, total)`` callback.
+        n_trials: deprecated name of ``trials``.
         options: any other :class:`StudyConfig` field (``tolerance``, ``grid``, ``probe_batch_size``, ...).
 
     Example:
         >>> import hybridtune as ht
         >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
-        >>> r = ht.tune(task, n_trials=3, epochs=2, probe_batch_size=32)
+        >>> r = ht.tune(task, trials=3, epochs=2, probe_batch_size=32)
         >>> r.best_config["batch_size"] > 0 and len(r.trials) == 3
         True
     """
@@ -178,9 +183,16 @@ def tune(task: Task, *, priors: Priors | None = None, n_trials: int = 20, epochs
 
     if not isinstance(task, Task):
         raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    if n_trials is not None:
+        if trials not in (StudyConfig.trials, n_trials):
+            raise ConfigError(f"trials and its deprecated name n_trials must not disagree, but got "
+                              f"trials={trials!r}, n_trials={n_trials!r}.")
+        warnings.warn("tune(n_trials=...) is deprecated; use tune(trials=...), as StudyConfig and the CLI "
+                      "call it.", DeprecationWarning, stacklevel=2)
+        trials = n_trials
     baselines: tuple[str, ...] = () if baseline is None else ((baseline,) if isinstance(baseline, str)
                                                               else tuple(baseline))
-    kw: dict[str, Any] = {"trials": n_trials, "epochs": epochs, "sampler": sampler, "pruner": pruner,
+    kw: dict[str, Any] = {"trials": trials, "epochs": epochs, "sampler": sampler, "pruner": pruner,
                           "seed": seed, "baselines": baselines, "name": name, **options}
     if priors is not None:
         if not isinstance(priors, Priors):
@@ -196,18 +208,18 @@ def tune(task: Task, *, priors: Priors | None = None, n_trials: int = 20, epochs
         study_name = config.name or default_name(task, config)
         study = optuna.create_study(study_name=study_name, storage=store, direction="maximize",
                                     load_if_exists=True)
-        cached = study.user_attrs.get("priors")
+        cached = study.user_attrs.get(schema.PRIORS)
         if cached is not None and Priors.from_dict(cached) != priors:
             raise ConfigError(f"priors must match the ones stored with study {study_name!r}; use another name "
                               f"for a study with other priors.")
-        study.set_user_attr("priors", priors.to_dict())
-        study.set_user_attr("probe_cost", priors.cost.to_dict())
+        study.set_user_attr(schema.PRIORS, priors.to_dict())
+        study.set_user_attr(schema.PROBE_COST, priors.cost.to_dict())
     with _optuna_quiet():
         result = run_study(task, config, storage=store, progress=progress)
     studies = {role: optuna.load_study(study_name=o.study_name, storage=store)
                for role, o in result.outcomes.items()}
     search = result.search
     return TuneResult(best_value=search.best_value, best_params=dict(search.best_params),
-                      best_config=search.best_hyperparams, priors=result.priors, studies=studies,
+                      best_config=search.best_config, priors=result.priors, studies=studies,
                       trials=trials_frame(studies), comparison=result.comparison if baselines else None,
                       result=result, test_accuracy=search.test_accuracy, name=result.name)

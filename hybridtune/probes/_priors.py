@@ -20,20 +20,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._core._json import finite_json
 from .._core._errors import ConfigError, ProbeError
-from .._core._types import Progress
-from ._rangetest import RangeTestResult, lr_range_test
+from .._core._json import finite_json
 from .._core._registry import check_choice
-from ..task._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
-from ..train._trainer import Cost, TrainConfig, train
+from .._core._types import Progress
+from ..task._optim import MOMENTUM_OPTIMIZERS, OPTIMIZERS
+from ..task._task import Task
+from ..train._config import TrainConfig
+from ..train._loop import train
+from ..train._results import Cost
+from ..train._schedules import onecycle_momentum
+from ._rangetest import RangeTestResult, lr_range_test
 
 _log = logging.getLogger(__name__)
 
 #: Smith's short-run momenta (seed 003).
 MOMENTA = (0.99, 0.97, 0.95, 0.9)
-#: 1cycle moves momentum down by this much while the LR rises (0.95 -> 0.85, Smith's default).
-CYCLE_DEPTH = 0.1
 #: Momenta whose validation loss is within this fraction of the best one's form the search band:
 #: one-epoch runs differ by about this much from seed to seed.
 MOMENTUM_TOLERANCE = 0.05
@@ -126,9 +128,10 @@ def momentum_runs(task: Task, *, lr: float, momenta: Sequence[float] = MOMENTA, 
 
     For SGD with momentum or Nesterov the value tried is the momentum; for Adam and AdamW it is beta1.
     With ``schedule="onecycle"`` (the default) each run is a 1cycle run peaking at ``lr`` whose momentum
-    is cycled from the tried value ``m`` down to ``m - 0.1`` and back, as Smith recommends: ``m`` is the
-    value 1cycle starts and ends at, which is how the search later trains. With any other schedule the
-    momentum is held at ``m``. Every run starts from the same initial weights (``seed``).
+    is cycled from the tried value ``m`` down to ``m - 0.1`` (the trainer's ``CYCLE_DEPTH``) and back, as
+    Smith recommends: ``m`` is the value 1cycle starts and ends at, which is how the search later trains.
+    With any other schedule the momentum is held at ``m``. Every run starts from the same initial weights
+    (``seed``).
 
     Args:
         task: the data, model factory and loss.
@@ -163,7 +166,7 @@ def momentum_runs(task: Task, *, lr: float, momenta: Sequence[float] = MOMENTA, 
     for i, m in enumerate(ms):
         if progress is not None:
             progress("momentum runs", i, len(ms))
-        cycle = (m, max(m - CYCLE_DEPTH, 0.0)) if schedule == "onecycle" else None
+        cycle = onecycle_momentum(m) if schedule == "onecycle" else None
         runs.append(_run(task, base.replace(momentum=m, cycle_momentum=cycle), m))
         _log.info("momentum %.3g: val loss %s (%s)", m, runs[-1].val_loss, runs[-1].status)
     if progress is not None:

@@ -19,14 +19,17 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._core._json import finite_json
 from .._core._errors import ConfigError
+from .._core._json import finite_json
 from .._core._registry import check_choice
+from .._core._types import Progress
+from ..task._optim import OPTIMIZERS
+from ..task._task import Task
+from ..train._config import TrainConfig
+from ..train._loop import steps_per_epoch, train
+from ..train._results import Cost
 from ._suggest import (LRBand, _fall_fraction, suggest_band, suggest_min_div10, suggest_steepest,
                        suggest_valley)
-from ..task._task import OPTIMIZERS, Task
-from ..train._trainer import Cost, TrainConfig, steps_per_epoch, train
-from .._core._types import Progress
 
 _log = logging.getLogger(__name__)
 
@@ -192,15 +195,6 @@ def _put_back(p: torch.Tensor, saved: torch.Tensor) -> None:
         p.data = saved
 
 
-def _check(name: str, ok: bool, rule: str, value: Any) -> None:
-    if not ok:
-        raise ConfigError(f"{name} must be {rule}, but got {name}={value}.")
-
-
-def _positive(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
 def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float = 1e-7, end_lr: float = 10.0,
                   mode: Literal["exp", "linear"] = "exp", steps: int | None = None, batch_size: int = 128,
                   momentum: float = 0.9, weight_decay: float = 0.0, smooth: float = 0.98,
@@ -244,7 +238,50 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
     """
     # 1. check the inputs where they enter
     opt = task.optimizer if optimizer is None else optimizer
-    check_choice("optimizer", opt, OPTIMIZERS)
+    n_steps = _check_inputs(task, optimizer=opt, start_lr=start_lr, end_lr=end_lr, mode=mode, steps=steps,
+                            batch_size=batch_size, smooth=smooth, diverge_k=diverge_k, val_every=val_every,
+                            val_subset=val_subset, extend=extend)
+    spec = _Sweep(task=task, optimizer=opt, start_lr=start_lr, end_lr=end_lr, mode=mode, batch_size=batch_size,
+                  momentum=momentum, weight_decay=weight_decay, smooth=smooth, diverge_k=diverge_k,
+                  val_every=val_every, val_subset=val_subset, model=model, seed=seed, progress=progress)
+    # 2. the sweep, re-run longer once when a default-length one was too short for the learner
+    first = _sweep(spec, n_steps, 0, n_steps)
+    if steps is None:
+        done = _rerun_if_short(spec, first, n_steps, extend)
+    else:
+        done = _Sweeps(run=first, steps=n_steps, total=n_steps, cost=first.cost, extended=None)
+    run = done.run
+    if progress is not None:
+        progress("range test", done.total, done.total)
+    # 3. the suggestions, from the raw losses (each rule smooths them itself, without lag)
+    suggestions, band, error = _suggestions(run.lrs, run.losses)
+    stopped = run.stopped if done.extended is None else f"{run.stopped} ({done.extended})"
+    _log.info("range test: %d steps, %s; band %s", len(run.lrs), stopped, band)
+    return RangeTestResult(optimizer=opt, mode=mode, start_lr=float(start_lr), end_lr=float(end_lr),
+                           steps=done.steps, batch_size=batch_size, momentum=float(momentum),
+                           weight_decay=float(weight_decay), seed=seed, lrs=tuple(run.lrs),
+                           losses=tuple(run.losses), smoothed=tuple(run.smoothed[:len(run.lrs)]), stopped=stopped,
+                           diverged=run.diverged, cost=done.cost, suggestions=suggestions, band=band,
+                           suggestion_error=error, smooth=float(smooth), diverge_k=float(diverge_k),
+                           val_steps=tuple(run.val["steps"]), val_lrs=tuple(run.val["lrs"]),
+                           val_losses=tuple(run.val["losses"]), val_accs=tuple(run.val["accs"]),
+                           extended=done.extended)
+
+
+def _check(name: str, ok: bool, rule: str, value: Any) -> None:
+    if not ok:
+        raise ConfigError(f"{name} must be {rule}, but got {name}={value}.")
+
+
+def _positive(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _check_inputs(task: Task, *, optimizer: str, start_lr: float, end_lr: float, mode: str, steps: int | None,
+                  batch_size: int, smooth: float, diverge_k: float, val_every: int | None, val_subset: int,
+                  extend: str) -> int:
+    """Check the range test's inputs; returns the sweep's length (``steps`` or the default)."""
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("mode", mode, MODES)
     check_choice("extend", extend, EXTEND_MODES)
     _check("start_lr", _positive(start_lr), "a positive finite number", start_lr)
@@ -265,120 +302,28 @@ def lr_range_test(task: Task, *, optimizer: str | None = None, start_lr: float =
     if batch_size > n_train:
         raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "
                           f"batch_size={batch_size}.")
-    n_steps = steps if steps is not None else max(MIN_STEPS, steps_per_epoch(n_train, batch_size))
-
-    # 2. the sweep: the trainer runs it, the callback smooths and decides when to stop
-    def sweep(n: int, done_before: int, total: int) -> _Run:
-        # each sweep starts from the same place: a fresh model, or the caller's, restored exactly after
-        net = task.build_model(seed=seed) if model is None else model
-        smoothed: list[float] = []
-        state = {"avg": 0.0, "best": math.inf, "stop": ""}
-        val: dict[str, list[Any]] = {"steps": [], "lrs": [], "losses": [], "accs": []}
-        eval_examples = 0
-
-        def on_step(step: int, lr: float, loss: float) -> bool:
-            nonlocal eval_examples
-            state["avg"] = smooth * state["avg"] + (1 - smooth) * loss
-            s = state["avg"] / (1 - smooth ** (step + 1))  # bias correction: the average starts at zero
-            smoothed.append(s)
-            if val_every is not None and (step + 1) % val_every == 0:
-                vl, va, n_eval = task.evaluate(net, limit=val_subset)
-                eval_examples += n_eval
-                val["steps"].append(step)
-                val["lrs"].append(lr)
-                val["losses"].append(vl)
-                val["accs"].append(va)
-            if progress is not None:
-                progress("range test", done_before + step + 1, total)
-            if not math.isfinite(s):
-                state["stop"] = f"non-finite smoothed loss at lr {lr:.3g} (step {step})"
-                return True
-            if s > diverge_k * state["best"] and state["best"] > 0:
-                state["stop"] = (f"diverged: smoothed loss {s:.4g} > {diverge_k:g} x best {state['best']:.4g} "
-                                 f"at lr {lr:.3g} (step {step})")
-                return True
-            state["best"] = min(state["best"], s)
-            return False
-
-        config = TrainConfig(optimizer=opt, lr=start_lr, lr_end=end_lr, momentum=momentum,
-                             weight_decay=weight_decay, batch_size=batch_size, steps=n, epochs=None,
-                             schedule="range_exp" if mode == "exp" else "range_linear", eval_every=0,
-                             diverge_factor=None, record_steps=True, seed=seed)
-        if model is None:
-            result = train(task, config, model=net, on_step=on_step)
-        else:
-            with preserved(net):
-                result = train(task, config, model=net, on_step=on_step)
-        trace = result.trace
-        assert trace is not None  # record_steps=True
-        if result.status == "diverged":  # the trainer saw a NaN/inf loss before the callback could
-            step = len(trace.lrs)
-            stopped = f"non-finite loss at lr {sweep_lr(start_lr, end_lr, n, step, mode):.3g} (step {step})"
-        elif state["stop"]:
-            stopped = str(state["stop"])
-        elif result.status == "completed":
-            stopped = f"reached end_lr {end_lr:g} after {n} steps"
-        else:
-            stopped = result.stop_reason
-        return _Run(lrs=list(trace.lrs), losses=list(trace.losses), smoothed=smoothed[:len(trace.lrs)],
-                    stopped=stopped, diverged=result.status == "diverged" or bool(state["stop"]),
-                    cost=result.cost + Cost(eval_examples=eval_examples), val=val)
-
-    run = sweep(n_steps, 0, n_steps)
-    cost, total, extended = run.cost, n_steps, None
-    if steps is None:
-        # a default sweep too short for a slow learner: the loss barely moved, so its minimum (and the band)
-        # marks the LR big enough to move it within a few steps, not where training breaks
-        fall = _weak_fall(run.lrs, run.losses) if extend == "weak" else None
-        refused = None
-        if extend == "no_band":
-            try:
-                suggest_band(run.lrs, run.losses)
-            except ConfigError as exc:
-                refused = str(exc)
-        if fall is not None or refused is not None:
-            n_long = EXTEND_FACTOR * n_steps
-            why = (f"its smoothed loss fell {max(fall, 0.0):.1%} below its start, under {WEAK_FALL:.0%}"
-                   if fall is not None else f"it gave no band ({refused.rstrip('.')})")
-            extended = f"the {n_steps}-step default sweep was too short: {why}, so it was re-run with {n_long} steps"
-            _log.info("range test: %s", extended)
-            total = n_steps + n_long
-            run = sweep(n_long, n_steps, total)
-            cost, n_steps = cost + run.cost, n_long
-    lrs, losses = run.lrs, run.losses
-    stopped = run.stopped if extended is None else f"{run.stopped} ({extended})"
-    if progress is not None:
-        progress("range test", total, total)
-
-    # 3. the suggestions, from the raw losses (each rule smooths them itself, without lag)
-    suggestions: dict[str, float] = {}
-    band: LRBand | None = None
-    error: str | None = None
-    try:
-        band = suggest_band(lrs, losses)
-        suggestions = {"steepest": suggest_steepest(lrs, losses), "valley": suggest_valley(lrs, losses),
-                       "min_div10": suggest_min_div10(lrs, losses), "hybridtune": band.lr_max}
-    except ConfigError as exc:
-        error = str(exc)
-        _log.warning("range test gave no suggestion: %s", error)
-    _log.info("range test: %d steps, %s; band %s", len(lrs), stopped, band)
-    return RangeTestResult(optimizer=opt, mode=mode, start_lr=float(start_lr), end_lr=float(end_lr),
-                           steps=n_steps, batch_size=batch_size, momentum=float(momentum),
-                           weight_decay=float(weight_decay), seed=seed, lrs=tuple(lrs), losses=tuple(losses),
-                           smoothed=tuple(run.smoothed[:len(lrs)]), stopped=stopped, diverged=run.diverged,
-                           cost=cost, suggestions=suggestions, band=band, suggestion_error=error,
-                           smooth=float(smooth), diverge_k=float(diverge_k), val_steps=tuple(run.val["steps"]),
-                           val_lrs=tuple(run.val["lrs"]), val_losses=tuple(run.val["losses"]),
-                           val_accs=tuple(run.val["accs"]), extended=extended)
+    return steps if steps is not None else max(MIN_STEPS, steps_per_epoch(n_train, batch_size))
 
 
-def _weak_fall(lrs: list[float], losses: list[float]) -> float | None:
-    """The fall of a sweep's loss (a fraction of its start) when it is too weak to trust, else ``None``."""
-    try:
-        fall = _fall_fraction(lrs, losses)
-    except ConfigError:  # no readable curve (it rose at once, or too few finite points): steps will not help
-        return None
-    return fall if fall < WEAK_FALL else None
+@dataclass(frozen=True)
+class _Sweep:
+    """What every sweep of one range test shares: all but its length."""
+
+    task: Task
+    optimizer: str
+    start_lr: float
+    end_lr: float
+    mode: str
+    batch_size: int
+    momentum: float
+    weight_decay: float
+    smooth: float
+    diverge_k: float
+    val_every: int | None
+    val_subset: int
+    model: nn.Module | None
+    seed: int
+    progress: Progress | None
 
 
 @dataclass(frozen=True)
@@ -392,3 +337,128 @@ class _Run:
     diverged: bool
     cost: Cost
     val: dict[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class _Sweeps:
+    """The sweep the suggestions read, its length, the progress total, what every sweep cost, and why a
+    default sweep was re-run (``None`` when it was not)."""
+
+    run: _Run
+    steps: int
+    total: int
+    cost: Cost
+    extended: str | None
+
+
+class _Watch:
+    """A sweep's step callback: smooths the loss, evaluates in validation mode, and decides when to stop."""
+
+    def __init__(self, spec: _Sweep, net: nn.Module, done_before: int, total: int) -> None:
+        self.spec, self.net, self.done_before, self.total = spec, net, done_before, total
+        self.avg, self.best, self.stop = 0.0, math.inf, ""
+        self.smoothed: list[float] = []
+        self.val: dict[str, list[Any]] = {"steps": [], "lrs": [], "losses": [], "accs": []}
+        self.eval_examples = 0
+
+    def __call__(self, step: int, lr: float, loss: float) -> bool:
+        spec = self.spec
+        self.avg = spec.smooth * self.avg + (1 - spec.smooth) * loss
+        s = self.avg / (1 - spec.smooth ** (step + 1))  # bias correction: the average starts at zero
+        self.smoothed.append(s)
+        if spec.val_every is not None and (step + 1) % spec.val_every == 0:
+            vl, va, n_eval = spec.task.evaluate(self.net, limit=spec.val_subset)
+            self.eval_examples += n_eval
+            self.val["steps"].append(step)
+            self.val["lrs"].append(lr)
+            self.val["losses"].append(vl)
+            self.val["accs"].append(va)
+        if spec.progress is not None:
+            spec.progress("range test", self.done_before + step + 1, self.total)
+        if not math.isfinite(s):
+            self.stop = f"non-finite smoothed loss at lr {lr:.3g} (step {step})"
+            return True
+        if s > spec.diverge_k * self.best and self.best > 0:
+            self.stop = (f"diverged: smoothed loss {s:.4g} > {spec.diverge_k:g} x best {self.best:.4g} "
+                         f"at lr {lr:.3g} (step {step})")
+            return True
+        self.best = min(self.best, s)
+        return False
+
+
+def _sweep(spec: _Sweep, n: int, done_before: int, total: int) -> _Run:
+    """One sweep of ``n`` steps: the trainer runs it, a :class:`_Watch` smooths and decides when to stop."""
+    # each sweep starts from the same place: a fresh model, or the caller's, restored exactly after
+    net = spec.task.build_model(seed=spec.seed) if spec.model is None else spec.model
+    watch = _Watch(spec, net, done_before, total)
+    config = TrainConfig(optimizer=spec.optimizer, lr=spec.start_lr, lr_end=spec.end_lr, momentum=spec.momentum,
+                         weight_decay=spec.weight_decay, batch_size=spec.batch_size, steps=n, epochs=None,
+                         schedule="range_exp" if spec.mode == "exp" else "range_linear", eval_every=0,
+                         diverge_factor=None, record_steps=True, seed=spec.seed)
+    if spec.model is None:
+        result = train(spec.task, config, model=net, on_step=watch)
+    else:
+        with preserved(net):
+            result = train(spec.task, config, model=net, on_step=watch)
+    trace = result.trace
+    assert trace is not None  # record_steps=True
+    if result.status == "diverged":  # the trainer saw a NaN/inf loss before the callback could
+        step = len(trace.lrs)
+        stopped = (f"non-finite loss at lr {sweep_lr(spec.start_lr, spec.end_lr, n, step, spec.mode):.3g} "
+                   f"(step {step})")
+    elif watch.stop:
+        stopped = watch.stop
+    elif result.status == "completed":
+        stopped = f"reached end_lr {spec.end_lr:g} after {n} steps"
+    else:
+        stopped = result.stop_reason
+    return _Run(lrs=list(trace.lrs), losses=list(trace.losses), smoothed=watch.smoothed[:len(trace.lrs)],
+                stopped=stopped, diverged=result.status == "diverged" or bool(watch.stop),
+                cost=result.cost + Cost(eval_examples=watch.eval_examples), val=watch.val)
+
+
+def _rerun_if_short(spec: _Sweep, run: _Run, n_steps: int, extend: str) -> _Sweeps:
+    """Re-run a default-length sweep :data:`EXTEND_FACTOR` times longer when it was too short to trust.
+
+    Too short for a slow learner: the loss barely moved, so its minimum (and the band) marks the LR big
+    enough to move it within a few steps, not where training breaks.
+    """
+    fall = _weak_fall(run.lrs, run.losses) if extend == "weak" else None
+    refused = None
+    if extend == "no_band":
+        try:
+            suggest_band(run.lrs, run.losses)
+        except ConfigError as exc:
+            refused = str(exc)
+    if fall is None and refused is None:
+        return _Sweeps(run=run, steps=n_steps, total=n_steps, cost=run.cost, extended=None)
+    n_long = EXTEND_FACTOR * n_steps
+    why = (f"its smoothed loss fell {max(fall, 0.0):.1%} below its start, under {WEAK_FALL:.0%}"
+           if fall is not None else f"it gave no band ({str(refused).rstrip('.')})")
+    extended = f"the {n_steps}-step default sweep was too short: {why}, so it was re-run with {n_long} steps"
+    _log.info("range test: %s", extended)
+    longer = _sweep(spec, n_long, n_steps, n_steps + n_long)
+    return _Sweeps(run=longer, steps=n_long, total=n_steps + n_long, cost=run.cost + longer.cost,
+                   extended=extended)
+
+
+def _weak_fall(lrs: list[float], losses: list[float]) -> float | None:
+    """The fall of a sweep's loss (a fraction of its start) when it is too weak to trust, else ``None``."""
+    try:
+        fall = _fall_fraction(lrs, losses)
+    except ConfigError:  # no readable curve (it rose at once, or too few finite points): steps will not help
+        return None
+    return fall if fall < WEAK_FALL else None
+
+
+def _suggestions(lrs: list[float], losses: list[float]) -> tuple[dict[str, float], LRBand | None, str | None]:
+    """Every rule's LR and the band; when a rule cannot read the curve, no suggestions and why (the band
+    is kept when it alone was found)."""
+    band: LRBand | None = None
+    try:
+        band = suggest_band(lrs, losses)
+        return {"steepest": suggest_steepest(lrs, losses), "valley": suggest_valley(lrs, losses),
+                "min_div10": suggest_min_div10(lrs, losses), "hybridtune": band.lr_max}, band, None
+    except ConfigError as exc:
+        _log.warning("range test gave no suggestion: %s", exc)
+        return {}, band, str(exc)

@@ -191,12 +191,6 @@ def _steepest_index(c: _Curve) -> int:
     return start + int(np.argmin(grad[start:c.i_min + 1]))
 
 
-def _knee_index(c: _Curve, tol: float) -> int:
-    """The first point where the smoothed loss is within ``tol`` of the whole fall of its minimum."""
-    level = c.floor + tol * c.drop
-    return int(np.argmax(c.smooth[:c.i_min + 1] <= level))
-
-
 # ----------------------------------------------------------------------------------------------
 # The rules
 
@@ -348,14 +342,3 @@ def _fall_fraction(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | 
     """
     c = _prepare(lrs, losses, bandwidth=bandwidth, rule="the fall of the loss")
     return c.drop / abs(c.head) if c.head != 0 else math.inf
-
-
-def _candidates(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray, *,
-                bandwidth: float = BANDWIDTH) -> dict[str, float]:
-    """Every criterion the band rule weighs, by name (for the benchmark and the figure)."""
-    c = _prepare(lrs, losses, bandwidth=bandwidth, rule="suggest_band")
-    _require_fall(c, "suggest_band")
-    out = {"min": c.lr(c.i_min), "steepest": c.lr(_steepest_index(c))}
-    for tol in (0.05, 0.1, 0.2, 0.3):
-        out[f"knee{tol:g}"] = c.lr(_knee_index(c, tol))
-    return out

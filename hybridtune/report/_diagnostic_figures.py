@@ -1,11 +1,10 @@
-"""Figures for the seed procedures (sweep, landscape, procedure), from their results.
+"""Figures for the diagnostics (sweep, landscape, procedure), from their results.
 
 plotly is imported here only; nothing here computes anything a result does not already hold.
 """
 
 from __future__ import annotations
 
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -114,30 +113,3 @@ def checks_figure(result: ProcedureResult) -> go.Figure:
     fig.update_yaxes(title="validation accuracy")
     fig.update_layout(title="Checks against the chosen constant setting (steps 4-6)")
     return fig
-
-
-def html_page(title: str, figures: list[tuple[str, go.Figure]], *, intro_html: str = "") -> str:
-    """One self-contained HTML page: a title, an intro and figures (plotly.js embedded once)."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-             "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "</style></head><body>", f"<h1>{title}</h1>", intro_html]
-    for i, (heading, fig) in enumerate(figures):
-        parts.append(f"<h2>{heading}</h2>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
-def table_html(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return ""
-    head = "".join(f"<th>{k}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _cell(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "-" if v is None else str(v)

@@ -1,6 +1,6 @@
 """The study's report: plotly figures, one HTML page, and the same summary saved for optuna-dashboard.
 
-Figures are laid out from results that were computed elsewhere (:mod:`hybridtune._study`); nothing here
+Figures are laid out from results that were computed elsewhere (the study, compare and pipeline stages); nothing here
 changes a number. plotly is imported here (and in ``_figures``) only, when a figure is made.
 
 - :func:`best_so_far_figure`: best validation accuracy so far against cumulative cost, one line per study
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core._errors import ConfigError
+from ..study import _schema as schema
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..study._study import StudyResult
+    from ..compare import StudyResult
 
 _log = logging.getLogger(__name__)
 
@@ -103,10 +104,10 @@ def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy
     fig = go.Figure()
     shown: set[str] = set()
     for t in sorted(trials, key=lambda t: t.number):
-        curve = t.user_attrs.get("curve")
+        curve = t.user_attrs.get(schema.CURVE)
         if not curve:
             continue
-        outcome = str(t.user_attrs.get("outcome", t.state.name.lower()))
+        outcome = str(t.user_attrs.get(schema.OUTCOME, t.state.name.lower()))
         pts = [(e["epoch"], e["val_acc"]) for e in curve if e.get("val_acc") is not None]
         if not pts:
             pts = [(0, None)]
@@ -185,7 +186,7 @@ def report_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
                 figs["momentum-runs"] = momentum_runs_figure(result.priors.momentum_runs)
         except Exception as exc:  # a figure must never sink the report
             _log.warning("could not draw the probe figures: %s", exc)
-    for role in ("grid", "random"):
+    for role in schema.BASELINE_ROLES:
         o = result.outcomes.get(role)
         if o is None:
             continue
@@ -257,9 +258,9 @@ def summary_markdown(result: StudyResult) -> str:
                      f"sizes {sp.get('batch_sizes')}{mom}; weight decay {sp.get('weight_decay')} or 0.")
         lines.append("")
     for role, o in result.outcomes.items():
-        if o.best_hyperparams:
+        if o.best_config:
             hp = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                           for k, v in o.best_hyperparams.items() if v is not None)
+                           for k, v in o.best_config.items() if v is not None)
             lines.append(f"- best **{role}** (trial {o.best_trial}): {hp}")
     lines.append("")
     lines.append("Figures: see *Custom plots*. Made by hybridtune.")
@@ -341,7 +342,7 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"--out must be a writable folder or .html file, but got {str(path)!r} "
+        raise ConfigError(f"the report path must be a writable folder or .html file, but got {str(path)!r} "
                           f"({exc.strerror}).") from None
     figs = report_figures(result, storage=storage)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hybridtune: {html.escape(result.name)}"
@@ -379,8 +380,8 @@ def save_to_dashboard(result: StudyResult, *, storage: Any) -> None:
     for role, o in result.outcomes.items():
         study = optuna.load_study(study_name=o.study_name, storage=storage)
         save_note(study, note)
-        study.set_user_attr("cost", o.cost.to_dict())
-        study.set_user_attr("comparison", comparison)
+        study.set_user_attr(schema.COST, o.cost.to_dict())
+        study.set_user_attr(schema.COMPARISON, comparison)
         for fid, fig in figs.items():
             mine = fid.startswith(f"{role}-") if role != "search" else not fid.startswith(("grid-", "random-"))
             if mine or fid == "best-vs-cost":

@@ -21,8 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._errors import ConfigError
 from .._core._registry import check_choice
-from ..task._task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
-from ..train._trainer import TrainConfig
+from ..task._batches import autocast
+from ..task._data import TensorSplit
+from ..task._optim import MOMENTUM_OPTIMIZERS, OPTIMIZERS, optimizer_info
+from ..task._task import Task
+from ..train._config import TrainConfig
+from ..train._schedules import onecycle_momentum
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -44,21 +48,8 @@ MIN_STEPS_PER_EPOCH = 8
 MIN_STEPS_PER_TRIAL = 100
 #: The smallest batch size the search considers by default.
 MIN_BATCH_SIZE = 32
-#: 1cycle moves momentum (or Adam's beta1) from the chosen value down by this much and back (Smith's
-#: 0.95 -> 0.85), inversely to the LR.
-MOMENTUM_CYCLE_SPAN = 0.1
-
-#: Wide, prior-free LR bounds per optimizer family: the random baseline's space.
-WIDE_LR = {"sgd": (1e-3, 3.0), "momentum": (1e-4, 1.0), "nesterov": (1e-4, 1.0), "adam": (1e-5, 1e-1),
-           "adamw": (1e-5, 1e-1), "rmsprop": (1e-5, 1e-1), "adagrad": (1e-4, 1.0), "adadelta": (1e-2, 10.0)}
-WIDE_MOMENTUM = (0.8, 0.99)
-
-#: The grid baseline's standard values: half-decade LR steps around each family's textbook default,
-#: no priors. ``quick`` is the smoke-size grid of ``--quick``.
-GRID_LR = {"sgd": (0.03, 0.1, 0.3, 1.0), "momentum": (0.01, 0.03, 0.1, 0.3), "nesterov": (0.01, 0.03, 0.1, 0.3),
-           "adam": (1e-4, 3e-4, 1e-3, 3e-3), "adamw": (1e-4, 3e-4, 1e-3, 3e-3),
-           "rmsprop": (1e-4, 3e-4, 1e-3, 3e-3), "adagrad": (3e-3, 1e-2, 3e-2, 0.1), "adadelta": (0.1, 0.3, 1.0, 3.0)}
-GRID_MOMENTUM = (0.9, 0.95)
+#: The grid baseline's standard values besides each family's own LRs and momenta (its
+#: :class:`~hybridtune.task.OptimizerInfo`): no priors.
 GRID_WEIGHT_DECAY = (0.0, 5e-4)
 GRID_BATCH_SIZE = (32, 128)
 
@@ -104,9 +95,6 @@ def memory_batch_ceiling(task: Task, *, start: int, limit: int, margin: int = 2)
     """
     import torch
 
-    from ..task._data import TensorSplit
-    from ..train._trainer import _autocast
-
     device = task.torch_device
     if device.type != "cuda":
         return limit
@@ -120,7 +108,7 @@ def memory_batch_ceiling(task: Task, *, start: int, limit: int, margin: int = 2)
             else:  # a Dataset: a synthetic batch of the right shape is enough to measure memory
                 x = torch.randn((bs, *task.data.input_shape), device=device)
                 y = torch.zeros(bs, dtype=torch.long, device=device)
-            with _autocast(device, True):
+            with autocast(device, True):
                 out = model(x.to(device))
                 loss = task.loss(out.float(), y.to(device))
             loss.backward()
@@ -197,14 +185,14 @@ class Hyperparams:
     batch_size: int
 
     def train_config(self, *, optimizer: str, epochs: int, seed: int = 0, **changes: Any) -> TrainConfig:
-        """The 1cycle :class:`TrainConfig` of this point: the LR is the peak, momentum cycles down by
-        :data:`MOMENTUM_CYCLE_SPAN` and back."""
+        """The 1cycle :class:`TrainConfig` of this point: the LR is the peak, momentum cycles down by the
+        trainer's ``CYCLE_DEPTH`` (0.1) and back."""
         kw: dict[str, Any] = {"optimizer": optimizer, "lr": self.lr, "weight_decay": self.weight_decay,
                               "batch_size": self.batch_size, "epochs": epochs, "schedule": "onecycle",
                               "seed": seed}
         if self.momentum is not None and optimizer in MOMENTUM_OPTIMIZERS:
             kw["momentum"] = self.momentum
-            kw["cycle_momentum"] = (self.momentum, max(0.0, self.momentum - MOMENTUM_CYCLE_SPAN))
+            kw["cycle_momentum"] = onecycle_momentum(self.momentum)
         else:
             kw["cycle_momentum"] = None
         kw.update(changes)
@@ -324,7 +312,7 @@ class SearchSpace:
         lo, hi = self.lr
         params: dict[str, Any] = {self.lr_name: min(max(lr, lo), hi)}
         if self.momentum is not None:
-            m = 0.9 if momentum is None else momentum
+            m = optimizer_info(self.optimizer).default_momentum if momentum is None else momentum
             params["momentum"] = min(max(m, self.momentum[0]), self.momentum[1])
         wlo, whi = self.weight_decay
         if self.zero_weight_decay:
@@ -405,9 +393,8 @@ def wide_space(optimizer: str, sizes: Sequence[int], *,
         >>> wide_space("adam", (32, 64)).lr
         (1e-05, 0.1)
     """
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    return SearchSpace(optimizer=optimizer, lr=WIDE_LR[optimizer], ref_batch_size=None,
-                       momentum=WIDE_MOMENTUM if optimizer in MOMENTUM_OPTIMIZERS else None,
+    info = optimizer_info(optimizer)
+    return SearchSpace(optimizer=optimizer, lr=info.wide_lr, ref_batch_size=None, momentum=info.wide_momentum,
                        batch_sizes=tuple(sizes), weight_decay=weight_decay, source="wide defaults")
 
 
@@ -512,8 +499,9 @@ def grid_space(task: Task, *, optimizer: str | None = None, quick: bool = False,
                overrides: Mapping[str, Sequence[float]] | None = None) -> GridSpace:
     """The grid baseline's space: standard values, no priors.
 
-    LR: four half-decade steps around the family's textbook default (:data:`GRID_LR`); momentum
-    :data:`GRID_MOMENTUM`; weight decay :data:`GRID_WEIGHT_DECAY`; batch size :data:`GRID_BATCH_SIZE`,
+    LR: four half-decade steps around the family's textbook default, and momentum, from the family's
+    :class:`~hybridtune.task.OptimizerInfo` (``grid_lr``, ``grid_momentum``); weight decay
+    :data:`GRID_WEIGHT_DECAY`; batch size :data:`GRID_BATCH_SIZE`,
     halved until each leaves :data:`MIN_STEPS_PER_EPOCH` steps per epoch. ``quick`` keeps two LRs, one
     momentum and one weight decay. ``overrides`` replaces any axis (keys ``lr``, ``momentum``,
     ``weight_decay``, ``batch_size``).
@@ -525,7 +513,7 @@ def grid_space(task: Task, *, optimizer: str | None = None, quick: bool = False,
         32
     """
     opt = optimizer or task.optimizer
-    check_choice("optimizer", opt, OPTIMIZERS)
+    info = optimizer_info(opt)
     cap = dataset_batch_ceiling(len(task.data.train))  # type: ignore[arg-type]
     sizes = []
     for b in GRID_BATCH_SIZE:
@@ -533,11 +521,13 @@ def grid_space(task: Task, *, optimizer: str | None = None, quick: bool = False,
             b //= 2
         if b not in sizes:
             sizes.append(b)
-    axes: dict[str, Any] = {"lr": GRID_LR[opt], "momentum": GRID_MOMENTUM, "weight_decay": GRID_WEIGHT_DECAY,
+    # a family without a momentum keeps an empty axis (an override may name it); GridSpace drops it
+    momenta = info.grid_momentum or ()
+    axes: dict[str, Any] = {"lr": info.grid_lr, "momentum": momenta, "weight_decay": GRID_WEIGHT_DECAY,
                             "batch_size": tuple(sizes)}
     if quick:
-        lrs = GRID_LR[opt]
-        axes.update(lr=(lrs[1], lrs[3]), momentum=GRID_MOMENTUM[:1], weight_decay=GRID_WEIGHT_DECAY[-1:])
+        lrs = info.grid_lr
+        axes.update(lr=(lrs[1], lrs[3]), momentum=momenta[:1], weight_decay=GRID_WEIGHT_DECAY[-1:])
     for key, vals in (overrides or {}).items():
         if key not in axes:
             raise ConfigError(f"grid keys must be among {sorted(axes)}, but got {key!r}.")

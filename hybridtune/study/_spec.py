@@ -9,19 +9,24 @@ A spec has up to five tables; every key is optional and anything left out keeps 
     [grid]    lr = [...], momentum = [...], weight_decay = [...], batch_size = [...]
 
 An unknown table or key, or a value of the wrong type, is a :class:`ConfigError` naming the key and the
-value (and the closest valid key). Flags on the command line override the spec.
+value (and the closest valid key). :meth:`StudySpec.build` lays overrides over the spec, as the command
+line's flags do: built-in defaults <- the spec <- the overrides given.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .._core._errors import ConfigError
-from .._core._registry import did_you_mean
+from .._core import ConfigError, did_you_mean
+from ..task import Task
+from ._config import StudyConfig
+
+#: The :class:`hybridtune.Task` parameters a spec may set (their defaults are the Task's own).
+TASK_KEYS = ("model", "data", "model_kwargs", "optimizer", "device")
 
 
 def _is_int(v: Any) -> bool:
@@ -64,18 +69,59 @@ SCHEMA: dict[str, dict[str, tuple[Any, str, str]]] = {
 class StudySpec:
     """A parsed spec: ``task``, the keyword arguments of :class:`hybridtune.Task` (``dataset`` becomes
     ``data``, ``model_args`` becomes ``model_kwargs``); ``study``, those of :class:`hybridtune.StudyConfig`;
-    and whether it asks for the ``quick`` preset.
+    and whether it asks for the ``quick`` preset. ``StudySpec()`` is no spec at all: the built-in defaults.
 
     Example:
         >>> import hybridtune as ht
         >>> spec = ht.load_spec("studies/default.toml")  # doctest: +SKIP
-        >>> task, config = ht.Task(**spec.task), ht.StudyConfig(**spec.study)  # doctest: +SKIP
+        >>> task_kwargs, config = spec.build(trials=3)  # doctest: +SKIP
+        >>> task = ht.Task(**task_kwargs)  # doctest: +SKIP
     """
 
-    path: str
+    path: str | None = None
     task: dict[str, Any] = field(default_factory=dict)
     study: dict[str, Any] = field(default_factory=dict)
     quick: bool = False
+
+    @classmethod
+    def default(cls) -> StudySpec:
+        """No spec file: :meth:`build` then lays its overrides over the built-in defaults alone."""
+        return cls()
+
+    def build(self, **overrides: Any) -> tuple[dict[str, Any], StudyConfig]:
+        """The task's keyword arguments and the :class:`StudyConfig`: built-in defaults <- this spec <- the
+        overrides that are not ``None`` (what ``hybridtune study --spec`` does with its flags).
+
+        Args:
+            overrides: :class:`hybridtune.Task` parameters (``model``, ``data``, ``optimizer``, ``device``,
+                ``model_kwargs``, merged into the spec's), :class:`StudyConfig` fields, and ``quick`` (the
+                smoke-size preset, :meth:`StudyConfig.quick`). ``None`` means "not given".
+
+        Raises:
+            ConfigError: an override that is neither a Task parameter, a StudyConfig field nor ``quick``;
+                or a value the config rejects.
+
+        Example:
+            >>> task_kwargs, config = StudySpec().build(model="cnn", trials=3, quick=True)
+            >>> task_kwargs["model"], task_kwargs["data"], config.trials, config.epochs
+            ('cnn', 'mnist5k', 3, 2)
+        """
+        given = {k: v for k, v in overrides.items() if v is not None}
+        config_fields = [f.name for f in fields(StudyConfig)]
+        valid = [*TASK_KEYS, *config_fields, "quick"]
+        for key in given:
+            if key not in valid:
+                raise ConfigError(f"overrides must be Task parameters, StudyConfig fields or quick, but got "
+                                  f"{key!r}.{did_you_mean(key, valid)}")
+        task_kw: dict[str, Any] = {f.name: f.default for f in fields(Task) if f.name in TASK_KEYS
+                                   and f.name != "model_kwargs"}
+        task_kw.update(self.task)
+        task_kw.update({k: v for k, v in given.items() if k in TASK_KEYS and k != "model_kwargs"})
+        if given.get("model_kwargs"):
+            task_kw["model_kwargs"] = {**task_kw.get("model_kwargs", {}), **given["model_kwargs"]}
+        study_kw = {**self.study, **{k: v for k, v in given.items() if k in config_fields}}
+        quick = given.get("quick", self.quick)
+        return task_kw, (StudyConfig.quick(**study_kw) if quick else StudyConfig(**study_kw))
 
 
 def _unknown(kind: str, got: str, valid: list[str], where: str) -> ConfigError:

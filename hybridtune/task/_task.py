@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,20 +11,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .._core._errors import ConfigError
+from .._core._registry import check_choice
 from ._data import DataSplits, load_dataset, make_splits
 from ._device import resolve_device
-from .._core._errors import ConfigError
+from ._evaluate import LossFn, MetricFn, evaluate
 from ._models import ModelFactory, create_model, resolve_model
-from .._core._registry import check_choice
-
-#: The optimizer families the one trainer knows.
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta")
-#: Families whose momentum (SGD) or beta1 (Adam) the probes and 1cycle move.
-MOMENTUM_OPTIMIZERS = ("momentum", "nesterov", "adam", "adamw")
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-#: ``metric(outputs, targets)`` -> per-example scores ``(B,)`` or their batch mean; higher is better.
-MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from ._optim import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -95,8 +89,6 @@ class Task:
     def evaluate(self, model: nn.Module, split: Any = None, *, limit: int | None = None) -> tuple[float, float, int]:
         """Mean loss and metric of ``model`` on ``split`` (default: validation) with this task's loss and
         metric; returns ``(loss, metric, examples)``."""
-        from ..train._trainer import evaluate
-
         return evaluate(model, self.data.val if split is None else split, loss_fn=self.loss, metric=self.metric,
                         device=self.torch_device, limit=limit)
 
@@ -104,8 +96,16 @@ class Task:
         return {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
                 "optimizer": self.optimizer, "device": str(self.device)}
 
-    def with_options(self, **changes: Any) -> Task:
-        """A copy with some fields changed (data is not reloaded)."""
+    def replace(self, **changes: Any) -> Task:
+        """A copy with some fields changed (data is not reloaded).
+
+        Example:
+            >>> import hybridtune as ht
+            >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+            >>> adam = task.replace(optimizer="adam")
+            >>> adam.optimizer, adam.data_spec
+            ('adam', 'synthetic:n=200')
+        """
         if "optimizer" in changes:
             check_choice("optimizer", changes["optimizer"], OPTIMIZERS)
         kw = {"model": self.model, "data": self.data, "model_kwargs": self.model_kwargs, "loss": self.loss,
@@ -118,6 +118,11 @@ class Task:
         if "data" not in changes:
             object.__setattr__(task, "data_spec", self.data_spec)
         return task
+
+    def with_options(self, **changes: Any) -> Task:
+        """Deprecated: use :meth:`replace` (the name :class:`TrainConfig` and :class:`StudyConfig` use)."""
+        warnings.warn("Task.with_options is deprecated; use Task.replace", DeprecationWarning, stacklevel=2)
+        return self.replace(**changes)
 
     def recipe(self) -> dict[str, Any] | None:
         """What rebuilds this task in another process by names alone (a ``hybridtune worker``), or ``None``

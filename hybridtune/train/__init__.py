@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from ._trainer import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult, evaluate,
-                       param_groups, train)
+from ..task._evaluate import evaluate
+from ._config import SCHEDULES, TrainConfig
+from ._loop import train
+from ._optimizer import param_groups
+from ._results import Cost, EpochStats, StepTrace, TargetHit, TrainResult
 from ._retrain import Tested, train_and_test
 
 __all__ = ["SCHEDULES", "Cost", "EpochStats", "StepTrace", "TargetHit", "Tested", "TrainConfig", "TrainResult",

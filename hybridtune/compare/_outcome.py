@@ -1,0 +1,158 @@
+"""One study's numbers, computed from its stored trials alone (pure functions of ``FrozenTrial`` objects)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._core._json import finite_json
+from ..study import _schema as schema
+from ..study._schema import best_trial, outcome_of
+from ..train._trainer import Cost
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One finished trial, in completion order, with the running totals the comparison reads.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> p = r.result.search.history[-1]
+        >>> p.cumulative.examples >= p.cost.examples
+        True
+    """
+
+    number: int
+    state: str
+    outcome: str
+    value: float | None
+    cost: Cost
+    cumulative: Cost
+    best_so_far: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"number": self.number, "state": self.state, "outcome": self.outcome, "value": self.value,
+                "cost": self.cost.to_dict(), "cumulative": self.cumulative.to_dict(),
+                "best_so_far": self.best_so_far}
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """One study's numbers, computed from its stored trials (see :func:`outcome_from_trials`).
+
+    ``cost`` is the total of every finished trial (completed, pruned, diverged) plus, for the search,
+    the probes (``probe_cost``); ``history`` lists the finished trials in completion order;
+    ``best_config`` is the best trial's trainer settings (``lr``, ``momentum``, ``weight_decay``,
+    ``batch_size``).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> r.result.grid.n_trials, r.result.search.n_trials
+        (1, 2)
+    """
+
+    role: str
+    study_name: str
+    best_value: float | None
+    best_trial: int | None
+    best_params: dict[str, Any]
+    best_config: dict[str, Any] | None
+    n_trials: int
+    n_complete: int
+    n_pruned: int
+    n_diverged: int
+    n_failed: int
+    cost: Cost
+    probe_cost: Cost | None
+    history: tuple[HistoryPoint, ...]
+    test: dict[str, Any] | None = None
+
+    @property
+    def best_hyperparams(self) -> dict[str, Any] | None:
+        """Deprecated: use :attr:`best_config` (the name its JSON has always had)."""
+        warnings.warn("StudyOutcome.best_hyperparams is deprecated; use StudyOutcome.best_config.",
+                      DeprecationWarning, stacklevel=2)
+        return self.best_config
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return None if self.test is None else self.test.get("test_accuracy")
+
+    def to_dict(self) -> dict[str, Any]:
+        return finite_json({
+            "study": self.study_name, "best_value": self.best_value, "best_trial": self.best_trial,
+            "best_params": dict(self.best_params), "best_config": self.best_config,
+            "n_trials": self.n_trials, "n_complete": self.n_complete, "n_pruned": self.n_pruned,
+            "n_diverged": self.n_diverged, "n_failed": self.n_failed, "cost": self.cost.to_dict(),
+            "probe_cost": self.probe_cost.to_dict() if self.probe_cost is not None else None,
+            "test_accuracy": self.test_accuracy, "test": self.test,
+            "history": [p.to_dict() for p in self.history],
+        })
+
+    def to_frame(self) -> Any:
+        """One row per finished trial (completion order), as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([{"number": p.number, "state": p.state, "outcome": p.outcome, "value": p.value,
+                              "examples": p.cost.examples, "seconds": p.cost.seconds,
+                              "cumulative_examples": p.cumulative.examples,
+                              "cumulative_seconds": p.cumulative.seconds, "best_so_far": p.best_so_far}
+                             for p in self.history])
+
+
+def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Cost | None = None) -> \
+        tuple[HistoryPoint, ...]:
+    """Finished trials (completed, pruned, and failed ones that recorded a cost) in completion order,
+    with cumulative cost from ``start`` and the best value so far (diverged trials never count as best)."""
+    from optuna.trial import TrialState
+
+    done = [t for t in trials if t.state.is_finished() and schema.COST in t.user_attrs]
+    done.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
+    cum = start or Cost()
+    best: float | None = None
+    points = []
+    for t in done:
+        c = Cost.from_dict(t.user_attrs[schema.COST])
+        cum = cum + c
+        outcome = outcome_of(t)
+        value = t.value if t.state == TrialState.COMPLETE and outcome != schema.OUTCOME_DIVERGED else None
+        if value is not None and (best is None or value > best):
+            best = value
+        points.append(HistoryPoint(number=t.number, state=t.state.name, outcome=outcome,
+                                   value=t.value if t.state == TrialState.COMPLETE else None, cost=c,
+                                   cumulative=cum, best_so_far=best))
+    return tuple(points)
+
+
+def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.trial.FrozenTrial], *,
+                        probe_cost: Cost | None = None, test: dict[str, Any] | None = None) -> StudyOutcome:
+    """A :class:`StudyOutcome` computed from stored trials alone."""
+    from optuna.trial import TrialState
+
+    history = history_from_trials(trials, start=probe_cost)
+    best = best_trial(trials)
+    total = history[-1].cumulative if history else (probe_cost or Cost())
+    if test is not None and (best is None or test.get("trial") != best.number):
+        test = None  # stale: the best changed since it was tested
+    diverged = [outcome_of(t) == schema.OUTCOME_DIVERGED for t in trials]
+    return StudyOutcome(
+        role=role, study_name=study_name, best_value=None if best is None else best.value,
+        best_trial=None if best is None else best.number, best_params=dict(best.params) if best else {},
+        best_config=dict(best.user_attrs.get(schema.HYPERPARAMS, {})) if best else None,
+        n_trials=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
+        n_complete=sum(t.state == TrialState.COMPLETE and not d for t, d in zip(trials, diverged)),
+        n_pruned=sum(t.state == TrialState.PRUNED for t in trials),
+        n_diverged=sum(diverged),
+        n_failed=sum(t.state == TrialState.FAIL for t in trials),
+        cost=total, probe_cost=probe_cost, history=history, test=test)

@@ -1,0 +1,120 @@
+"""Everything a study produced, rebuilt from storage: :class:`StudyResult` and :func:`load_result`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+from .._core._json import finite_json
+from .._core._registry import did_you_mean
+from .._core._storage import open_storage, redact
+from ..study import _schema as schema
+from ._comparison import Comparison, compare
+from ._outcome import StudyOutcome, outcome_from_trials
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..probes._priors import Priors
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Everything a study produced, rebuilt from storage: the priors, each study's outcome, the comparison.
+
+    ``to_dict()`` is the ``--json`` payload: ``priors``; ``search``, ``grid`` (and ``random``), each with
+    ``best_value``, ``best_params``, ``n_trials`` and ``cost``; ``comparison`` with
+    ``cost_to_match_grid``, ``cost_ratio_to_match_grid`` and ``test_accuracy`` per study.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+        >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32, baseline="grid",
+        ...             grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]})
+        >>> sorted(r.result.outcomes), "comparison" in r.result.to_dict()
+        (['grid', 'search'], True)
+    """
+
+    name: str
+    storage: str
+    task: dict[str, Any]
+    config: dict[str, Any]
+    priors: Priors | None
+    space: dict[str, Any] | None
+    grid_space: dict[str, Any] | None
+    search: StudyOutcome
+    grid: StudyOutcome | None
+    random: StudyOutcome | None
+    comparison: Comparison
+
+    @property
+    def outcomes(self) -> dict[str, StudyOutcome]:
+        """The studies that exist, by role (``search``, ``grid``, ``random``)."""
+        return {o.role: o for o in (self.search, self.grid, self.random) if o is not None}
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "storage": self.storage, "task": self.task,
+                             "config": self.config, "priors": self.priors.to_dict() if self.priors else None,
+                             "space": self.space, "grid_space": self.grid_space}
+        for role, o in self.outcomes.items():
+            d[role] = o.to_dict()
+        d["comparison"] = self.comparison.to_dict()
+        return finite_json(d)
+
+    def to_frame(self) -> Any:
+        """The comparison table, one row per study (pandas)."""
+        return self.comparison.to_frame()
+
+
+def load_result(name: str, *, storage: Any = None, tolerance: float | None = None) -> StudyResult:
+    """Rebuild a study's result from storage alone: the priors, each study's outcome from its stored
+    trials, the comparison. No training happens here.
+
+    Args:
+        name: the search study's name (the baselines are found as ``<name>-grid`` / ``<name>-random``).
+        storage: a storage URL or an open storage (default ``sqlite:///runs/hybridtune.db``).
+        tolerance: accuracy points (default: the one the study was run with).
+
+    Raises:
+        ConfigError: no study of that name (the message lists the names there are).
+        StorageError: the storage cannot be opened.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> ht.load_result("resnet-mnist5k")  # doctest: +SKIP
+    """
+    import optuna
+
+    from .._core._storage import study_names
+    from ..probes._priors import Priors
+
+    store = open_storage(storage, must_exist=True)
+    names = study_names(store)
+    if name not in names:
+        hint = did_you_mean(name, names)
+        listed = ", ".join(schema.search_names(names)) or "none"
+        raise ConfigError(f"name must be a study in the storage ({listed}), but got {name!r}.{hint}")
+    study = optuna.load_study(study_name=name, storage=store)
+    attrs = study.user_attrs
+    config = dict(attrs.get(schema.CONFIG, {}))
+    tol = float(config.get("tolerance", 0.5)) if tolerance is None else float(tolerance)
+    priors = Priors.from_dict(attrs[schema.PRIORS]) if attrs.get(schema.PRIORS) else None
+    outcomes: dict[str, StudyOutcome] = {
+        schema.SEARCH: outcome_from_trials(schema.SEARCH, name, study.get_trials(deepcopy=False),
+                                           probe_cost=priors.cost if priors else None,
+                                           test=attrs.get(schema.TEST))}
+    grid_space_d = None
+    for role in schema.BASELINE_ROLES:
+        sname = schema.study_name(name, role)
+        if sname not in names:
+            continue
+        s = optuna.load_study(study_name=sname, storage=store)
+        outcomes[role] = outcome_from_trials(role, sname, s.get_trials(deepcopy=False),
+                                             test=s.user_attrs.get(schema.TEST))
+        if role == schema.GRID:
+            grid_space_d = s.user_attrs.get(schema.GRID_SPACE)
+    comparison = compare(outcomes, tolerance=tol)
+    storage_url = redact(storage) if isinstance(storage, str) else redact(getattr(store, "url", "") or "")
+    return StudyResult(name=name, storage=storage_url, task=dict(attrs.get(schema.TASK, {})), config=config,
+                       priors=priors, space=attrs.get(schema.SPACE), grid_space=grid_space_d,
+                       search=outcomes[schema.SEARCH], grid=outcomes.get(schema.GRID),
+                       random=outcomes.get(schema.RANDOM), comparison=comparison)

@@ -1,0 +1,219 @@
+"""The hybrid study's coordinator: probes -> priors -> an Optuna search inside them -> baselines -> the test
+split -> a cost-fair comparison -> the dashboard.
+
+:func:`run_study` is the whole pipeline in one call; the ``hybridtune study`` command is a thin layer over
+it. What a study stores is described in :mod:`hybridtune.study._schema`; the queue every process takes
+trials from in :mod:`hybridtune.study._queue`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+from .._core._storage import open_storage
+from .._core._types import Progress
+from ..compare import StudyResult, load_result
+from ..space._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space,
+                            search_space, wide_space)
+from ..study import _schema as schema
+from ..study._config import StudyConfig, default_name
+from ..study._queue import (await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search,
+                            work)
+from ..task._task import Task
+from ..train._retrain import train_and_test
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ..probes._priors import Priors
+
+_log = logging.getLogger(__name__)
+
+
+def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = None,
+              progress: Progress | None = None, poll_seconds: float = 1.0) -> StudyResult:
+    """Run (or resume) the hybrid study and return its result, computed from storage.
+
+    1. **Probes** (:func:`hybridtune.find_priors`), unless the study already holds their result.
+    2. **Search**: ``config.sampler`` with ``config.pruner`` inside the priors' space
+       (:func:`hybridtune.search_space`); the range test's suggestions are the first trials.
+    3. **Baselines**: the ``grid`` (every cell once, full epochs, no pruning) and/or ``random`` (the same
+       sampler and pruner over wide bounds, no priors).
+    4. **Test**: each study's best configuration retrained once and scored on the test split.
+    5. **Comparison** from the stored trials (:func:`load_result`), and the dashboard note and figures.
+
+    This process is the study's coordinator: it probes, puts every trial of every phase in Optuna's trial
+    queue once, runs trials from the queues, and waits for those that ``hybridtune worker`` processes
+    (:func:`run_worker`, on a shared database such as PostgreSQL) took, before testing and comparing.
+    Re-running with the same name and storage resumes: finished trials count, failed or interrupted
+    ones run again, missing grid cells run, the probes are not repeated.
+
+    Args:
+        task: the data, model, loss and optimizer family.
+        config: sizes and choices (default :class:`StudyConfig`).
+        storage: an Optuna storage URL (default ``sqlite:///runs/hybridtune.db``) or an open Optuna storage.
+        progress: optional ``progress(phase, done, total)``; phases ``probes: ...``, ``search``,
+            ``grid``, ``random``, ``test``.
+        poll_seconds: how often to look at other processes' trials while waiting for them.
+
+    Raises:
+        StorageError: the storage cannot be opened, or another process runs this study's coordinator (or,
+            on a SQLite file, any study).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="cnn", data="synthetic:n=400", device="cpu")
+        >>> cfg = ht.StudyConfig.quick(trials=3, probe_batch_size=32, grid={"lr": [0.1],
+        ...                            "batch_size": [32]})
+        >>> result = ht.run_study(task, cfg, storage="sqlite:///:memory:")  # doctest: +SKIP
+        >>> sorted(result.outcomes)  # doctest: +SKIP
+        ['grid', 'search']
+    """
+    from .._core._storage import coordinator_lock
+
+    config = config or StudyConfig()
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    store = open_storage(storage)
+    name = config.name or default_name(task, config)
+    with coordinator_lock(store, name):
+        return _coordinate(task, config, store, name, progress, poll_seconds)
+
+
+def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress: Progress | None,
+                poll_seconds: float) -> StudyResult:
+    t0 = time.perf_counter()
+    n_train = len(task.data.train)  # type: ignore[arg-type]
+    probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(n_train))
+    # 1. the search study, its priors and its space
+    study, priors, space = _prepare_search(task, config, store, name, probe_bs, progress)
+    # 2. every phase's trials, queued once
+    grid = _queue_everything(task, config, store, name, study, priors, space)
+    # 3. the work: this process takes trials from the queues like any worker, then waits for the others
+    phases = open_phases(store, name, task, config)
+    for phase in phases:
+        fail_stale(phase.study)  # a trial a killed run left RUNNING: failed and queued again
+        if phase.role == schema.GRID and grid is not None:
+            phase.refill = lambda s=phase.study, g=grid: queue_cells(s, g.cell_list(config.seed), in_run=True)
+        else:
+            phase.refill = lambda s=phase.study: fill_search_queue(s, config.trials, None, in_run=True)
+    work(phases, budget=None, progress=progress)
+    await_others(phases, poll_seconds=poll_seconds, progress=progress)
+    # 4. the test split
+    if config.test:
+        _test_all(store, name, task, config, progress)
+    # 5. the comparison, from storage, and the dashboard (which stores it in every study)
+    result = load_result(name, storage=store, tolerance=config.tolerance)
+    if config.dashboard:
+        from ..report._report import save_to_dashboard
+
+        save_to_dashboard(result, storage=store)
+    _log.info("study %s done in %.1fs", name, time.perf_counter() - t0)
+    return result
+
+
+def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, probe_bs: int,
+                    progress: Progress | None) -> tuple[optuna.Study, Priors, SearchSpace]:
+    """Open (or resume) the search study, store what workers rebuild the task from, and return it with its
+    priors and its space (both cached on the study)."""
+    study = schema.open_study(store, name, schema.identity(task, config, schema.SEARCH,
+                                                           schema.probe_identity(config, probe_bs)))
+    study.set_user_attr(schema.CONFIG, config.to_dict())
+    study.set_user_attr(schema.TASK, schema.task_description(task))
+    study.set_user_attr(schema.RECIPE, task.recipe())
+    priors = _priors(study, task, config, probe_bs, progress)
+    space_d = study.user_attrs.get(schema.SPACE)
+    if space_d is not None:
+        return study, priors, SearchSpace.from_dict(space_d)
+    sizes = batch_sizes(task, ref_batch_size=probe_bs, floor=config.batch_size_floor,
+                        ceiling=config.batch_size_ceiling, epochs=config.epochs)
+    space = search_space(priors, sizes, lr_range=config.lr_range, weight_decay=config.weight_decay)
+    study.set_user_attr(schema.SPACE, space.to_dict())
+    return study, priors, space
+
+
+def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, study: optuna.Study,
+                      priors: Priors, space: SearchSpace) -> GridSpace | None:
+    """Queue every phase's missing trials, then mark the study ready for workers; returns the grid."""
+    import optuna
+
+    # First the range test's suggestions for 1cycle runs (see StudyConfig.suggestions): the priors' momentum
+    # and weight decay, the smallest batch size, peak LRs inside the search band. The priors' lr_max is a
+    # constant-LR value, the band's floor; a first trial there trains well below what 1cycle's warm-up
+    # allows (ResNet-8 / mnist5k: 92-94% at lr_max, 4 epochs).
+    lo, hi = config.lr_range
+    firsts = [space.params_for(lr=priors.lr_max * lo * (hi / lo) ** pos, momentum=priors.momentum,
+                               weight_decay=priors.weight_decay, batch_size=min(space.batch_sizes))
+              for pos in config.suggestions]
+    queue_search(study, config.trials, firsts)
+    grid = None
+    if schema.GRID in config.baselines:
+        grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
+        gstudy = schema.open_study(store, schema.study_name(name, schema.GRID),
+                                   schema.identity(task, config, schema.GRID, {"grid": grid.to_dict()}),
+                                   pruner=optuna.pruners.NopPruner())
+        gstudy.set_user_attr(schema.GRID_SPACE, grid.to_dict())
+        queue_cells(gstudy, grid.cell_list(config.seed))
+    if schema.RANDOM in config.baselines:
+        wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
+        rstudy = schema.open_study(store, schema.study_name(name, schema.RANDOM),
+                                   schema.identity(task, config, schema.RANDOM, {"space": wide.to_dict()}))
+        rstudy.set_user_attr(schema.SPACE, wide.to_dict())
+        queue_search(rstudy, config.trials, None)
+    study.set_user_attr(schema.READY, True)  # workers may join from here on
+    return grid
+
+
+def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
+            progress: Progress | None) -> Priors:
+    """The priors cached on the study, or the probes run now and their result stored."""
+    from ..probes._priors import Priors, find_priors
+
+    cached = study.user_attrs.get(schema.PRIORS)
+    if cached is not None:
+        if progress is not None:
+            progress("probes (cached)", 1, 1)
+        _log.info("priors of %s taken from storage; no probes run", study.study_name)
+        return Priors.from_dict(cached)
+
+    def relay(phase: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(f"probes: {phase}", done, total)
+
+    priors = find_priors(task, batch_size=probe_bs, momentum_epochs=config.probe_momentum_epochs,
+                         range_steps=config.probe_range_steps, momenta=config.probe_momenta, seed=config.seed,
+                         progress=relay, range_extend=config.probe_range_extend)
+    study.set_user_attr(schema.PRIORS, priors.to_dict())
+    study.set_user_attr(schema.PROBE_COST, priors.cost.to_dict())
+    return priors
+
+
+def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: Progress | None) -> None:
+    """Each study's best configuration, retrained and scored on the test split."""
+    import optuna
+
+    roles = (schema.SEARCH,) + tuple(config.baselines)
+    for i, role in enumerate(roles):
+        if progress is not None:
+            progress("test", i, len(roles))
+        _test_best(optuna.load_study(study_name=schema.study_name(name, role), storage=store), task, config)
+    if progress is not None:
+        progress("test", len(roles), len(roles))
+
+
+def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
+    """Retrain the best configuration once (same seed: the very model that was selected) and score it on
+    the test split; cached on the study, redone only when the best trial changes."""
+    best = schema.best_trial(study.get_trials(deepcopy=False))
+    cached = study.user_attrs.get(schema.TEST)
+    if best is None or (cached and cached.get("trial") == best.number):
+        return
+    hp = Hyperparams(**best.user_attrs[schema.HYPERPARAMS])
+    tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed))
+    r = tested.result
+    study.set_user_attr(schema.TEST, schema.record_test(
+        best.number, test_accuracy=tested.test_accuracy, test_loss=tested.test_loss, val_accuracy=r.val_acc,
+        status=r.status, cost=r.cost.to_dict()))

@@ -1,0 +1,191 @@
+"""How to run a study: :class:`StudyConfig`, its choices and presets, and the default study name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+from .._core._json import finite_json
+from .._core._registry import check_choice
+from ..probes._rangetest import EXTEND_MODES
+from ..space._space import LR_RANGE, WEIGHT_DECAY_BOUNDS
+from ._schema import BASELINE_ROLES, GRID
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..task._task import Task
+
+SAMPLERS = ("random", "tpe")
+PRUNERS = ("asha", "median", "hyperband", "none")
+BASELINES = BASELINE_ROLES
+PRESETS = ("default", "quick")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """How to run a study. The defaults fit the default ``resnet`` on ``mnist5k`` study in about 15
+    minutes on two CPU cores, grid included; :meth:`quick` is the 3-minute smoke-size preset.
+
+    Args:
+        name: the search study's name (default ``<model>-<dataset>``, ``-quick`` appended for the quick
+            preset); the baselines are ``<name>-grid`` and ``<name>-random``.
+        trials: trials of the search (completed and pruned ones count; a resumed study runs the rest).
+        epochs: ``E``, each trial's 1cycle length; the grid trains every cell for all ``E``.
+        sampler: ``random`` (default) or ``tpe``.
+        pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.
+        baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
+        tolerance: accuracy points: a study "matches" the grid once it is within this of the grid's best.
+        seed: model initialisation and data order of every probe and trial (common random numbers: the
+            configurations differ, the seed does not), and the samplers' seed.
+        probe_batch_size: the probes' batch size ``B0`` (the LR rule's reference); capped so an epoch keeps
+            8 steps.
+        probe_range_steps / probe_momentum_epochs / probe_momenta: the probes' length.
+            ``probe_range_extend``: when the default-length range test is re-run four times longer:
+            ``no_band`` (default: only when it gives no band at all), ``weak`` (also when its loss fell
+            less than 15%: the library's default for ``lr-find``) or ``never``. The study's probes re-run
+            only when they must: the search covers a decade above the priors' ``lr_max`` anyway, so a
+            weak but readable sweep is enough for it, and the probes' cost counts against the search
+            (a re-run is 4x the sweep: 0.06 of the default grid on the CNN). Two of Smith's four
+            momenta by default (0.95 and 0.9): it halves the probes' cost, and the one-epoch runs favour 0.99
+            and 0.97 for their fast start, which multi-epoch 1cycle training does not need.
+        suggestions: the range test's suggestions, queued as the search's first trials: where their 1cycle
+            peak LRs sit in the search band, on its log scale (0 its floor ``lr_range[0] x lr_max``, 1 its
+            top; at the probes' batch size, scaled by the batch-size rule), each trained at the space's
+            smallest batch size with the priors' momentum and weight decay. Default ``(0.5, 0.75)``: the
+            log-middle and the upper quarter, ``10**0.5`` and ``10**0.75 x lr_max`` in the default band. The
+            band is a decade wide and where 1cycle peaks inside it depends on the model (on mnist5k the
+            CNN's best first trial was at the middle, ResNet-8's in the upper quarter), so one point is a
+            coin toss and two cover it. The smallest batch size because cost is counted in examples: for
+            the same examples it takes the most steps (batch 32 beat 64 in 9 of 12 such runs, 1 tie;
+            see BENCHMARKS.md). They run all ``E`` epochs (never pruned): they are the priors' own answer and
+            the bar the pruner holds the sampled trials to.
+        lr_range: the search's band for the 1cycle peak, in multiples of the priors' ``lr_max``: default
+            ``(1, 10)``, up to about where the range test's loss bottomed out; ``(0.1, 1)`` searches the
+            priors' band itself (see :func:`hybridtune.search_space`).
+        weight_decay: the search's log-uniform weight-decay bounds (0 is always an option).
+        batch_size_floor / batch_size_ceiling: bounds of the searched batch sizes (see
+            :func:`hybridtune.batch_sizes`).
+        grid: overrides of the grid's axes: ``{"lr": [...], "momentum": [...], "weight_decay": [...],
+            "batch_size": [...]}``.
+        preset: ``default`` or ``quick`` (names the study and sizes the grid).
+        test: retrain each study's best configuration once and score it on the test split.
+        dashboard: save a markdown note and plotly figures into the studies for optuna-dashboard.
+
+    Example:
+        >>> StudyConfig.quick().epochs < StudyConfig().epochs
+        True
+    """
+
+    name: str | None = None
+    trials: int = 20
+    epochs: int = 4
+    sampler: str = "random"
+    pruner: str = "asha"
+    baselines: tuple[str, ...] = (GRID,)
+    tolerance: float = 0.5
+    seed: int = 0
+    probe_batch_size: int = 64
+    probe_range_steps: int | None = None
+    probe_range_extend: str = "no_band"
+    probe_momentum_epochs: int = 1
+    probe_momenta: tuple[float, ...] = (0.95, 0.9)
+    suggestions: tuple[float, ...] = (0.5, 0.75)
+    lr_range: tuple[float, float] = LR_RANGE
+    weight_decay: tuple[float, float] = WEIGHT_DECAY_BOUNDS
+    batch_size_floor: int | None = None
+    batch_size_ceiling: int | None = None
+    grid: Mapping[str, tuple[float, ...]] | None = None
+    preset: str = "default"
+    test: bool = True
+    dashboard: bool = True
+
+    def __post_init__(self) -> None:
+        def pos_int(name: str, v: Any, *, optional: bool = False) -> None:
+            if optional and v is None:
+                return
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, but got {name}={v!r}.")
+
+        if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
+                                      or len(self.name) > 200):
+            raise ConfigError(f"name must be a non-empty string of at most 200 characters, but got "
+                              f"name={self.name!r}.")
+        pos_int("trials", self.trials)
+        pos_int("epochs", self.epochs)
+        pos_int("probe_batch_size", self.probe_batch_size)
+        pos_int("probe_range_steps", self.probe_range_steps, optional=True)
+        pos_int("probe_momentum_epochs", self.probe_momentum_epochs)
+        pos_int("batch_size_floor", self.batch_size_floor, optional=True)
+        pos_int("batch_size_ceiling", self.batch_size_ceiling, optional=True)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be an integer >= 0, but got seed={self.seed!r}.")
+        check_choice("sampler", self.sampler, SAMPLERS)
+        check_choice("pruner", self.pruner, PRUNERS)
+        check_choice("preset", self.preset, PRESETS)
+        check_choice("probe_range_extend", self.probe_range_extend, EXTEND_MODES)
+        baselines = (self.baselines,) if isinstance(self.baselines, str) else tuple(self.baselines)
+        baselines = tuple(b for b in baselines if b != "none")
+        for b in baselines:
+            check_choice("baseline", b, BASELINES + ("none",))
+        object.__setattr__(self, "baselines", tuple(dict.fromkeys(baselines)))
+        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)) \
+                or not 0 <= self.tolerance < 100:
+            raise ConfigError(f"tolerance must be accuracy points in [0, 100), but got tolerance={self.tolerance!r}.")
+        lo, hi = self.weight_decay
+        if not 0 < lo <= hi:
+            raise ConfigError(f"weight_decay must be (low, high) with 0 < low <= high, but got "
+                              f"weight_decay={tuple(self.weight_decay)}.")
+        object.__setattr__(self, "weight_decay", (float(lo), float(hi)))
+        object.__setattr__(self, "probe_momenta", tuple(float(m) for m in self.probe_momenta))
+        object.__setattr__(self, "lr_range", tuple(float(v) for v in self.lr_range))
+        sug = (self.suggestions,) if isinstance(self.suggestions, (int, float)) else tuple(self.suggestions)
+        if not sug or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1 for v in sug):
+            raise ConfigError(f"suggestions must be one or more positions in the search band, from 0 (its floor) "
+                              f"to 1 (its top), but got suggestions={self.suggestions!r}.")
+        object.__setattr__(self, "suggestions", tuple(float(v) for v in sug))
+        if self.grid is not None:
+            object.__setattr__(self, "grid", {k: tuple(v) if isinstance(v, (list, tuple)) else (v,)
+                                              for k, v in dict(self.grid).items()})
+
+    @classmethod
+    def quick(cls, **changes: Any) -> StudyConfig:
+        """The smoke-size preset of ``--quick``: every phase, in about three minutes on two CPU cores.
+
+        Example:
+            >>> StudyConfig.quick(trials=4).trials
+            4
+        """
+        kw: dict[str, Any] = {"trials": 6, "epochs": 2, "preset": "quick"}
+        kw.update(changes)
+        return cls(**kw)
+
+    def replace(self, **changes: Any) -> StudyConfig:
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"StudyConfig fields must be among its fields, but got {sorted(unknown)}.")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["grid"] = {k: list(v) for k, v in self.grid.items()} if self.grid else None
+        return finite_json(d)
+
+
+def default_name(task: Task, config: StudyConfig) -> str:
+    """``<model>-<dataset>`` (``-quick`` for the quick preset), made safe for a study name."""
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", task.model_name.rsplit(":", 1)[-1]).strip("_") or "model"
+    data = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(task.data.name).split(":", 1)[0]).strip("_") or "data"
+    return f"{model}-{data}" + ("-quick" if config.preset == "quick" else "")
+
+
+def config_from_dict(d: Mapping[str, Any]) -> StudyConfig:
+    """A :class:`StudyConfig` from its ``to_dict()`` (as a study stores it)."""
+    known = {f.name for f in fields(StudyConfig)}
+    kw = {k: v for k, v in d.items() if k in known}
+    for key in ("baselines", "probe_momenta", "lr_range", "weight_decay"):
+        if key in kw and kw[key] is not None:
+            kw[key] = tuple(kw[key])
+    return StudyConfig(**kw)

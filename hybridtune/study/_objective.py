@@ -1,0 +1,141 @@
+"""The trial objective (:func:`train_trial`: one 1cycle run with the one trainer) and the samplers and
+pruners that choose and stop trials."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import TrialFailed
+from .._core._json import finite_json
+from ..train._trainer import train
+from . import _schema as schema
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ..space._space import Hyperparams
+    from ..task._task import Task
+    from ..train._trainer import TrainResult
+    from ._config import StudyConfig
+
+_log = logging.getLogger(__name__)
+
+
+def make_sampler(kind: str, seed: int, n_existing: int, salt: int = 0) -> optuna.samplers.BaseSampler:
+    """The search's sampler (``random`` or ``tpe``), seeded from ``seed``, the trials there were and
+    ``salt``."""
+    import numpy as np
+    import optuna
+
+    # A resumed study must not replay the first run's draws: the seed moves on with the trial count;
+    # each worker adds its own salt, so that two workers never draw the same values.
+    s = int(np.random.SeedSequence([seed, n_existing] + ([salt] if salt else [])).generate_state(1)[0])
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=s)
+    return optuna.samplers.RandomSampler(seed=s)
+
+
+def make_pruner(kind: str, epochs: int) -> optuna.pruners.BasePruner:
+    """The pruner ``kind`` (``asha``, ``median``, ``hyperband`` or ``none``) for ``epochs``-epoch trials."""
+    import optuna
+
+    # The first rung sits a third of the way in: in 1cycle's warm-up (the first 30% of the steps) the
+    # validation accuracy mostly says how high the LR is, not how good the run will be.
+    first = max(1, math.ceil(epochs / 3))
+    if kind == "asha":
+        # rungs at first, 3*first, ... epochs: a third of the trials go on at each rung
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first - 1)
+    if kind == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=epochs, reduction_factor=3)
+    return optuna.pruners.NopPruner()
+
+
+def worker_id() -> str:
+    """``host:pid``: which process ran a trial (user attribute ``worker`` of every trial)."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Whether ``exc`` is the device running out of memory (a failure of this trial's batch size)."""
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyConfig, *, prune: bool,
+                chance: float) -> float:
+    """One trial: 1cycle training with the one trainer, reporting validation accuracy every epoch.
+
+    Out of memory is this trial's failure (:class:`TrialFailed`, the reason stored as ``fail_reason``);
+    Ctrl-C marks the trial failed (``outcome="interrupted"``) and stops the process. A diverged run
+    returns ``chance`` (``outcome="diverged"``).
+    """
+    import optuna
+
+    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
+    trial.set_user_attr(schema.HYPERPARAMS, finite_json(hp.to_dict()))
+    trial.set_user_attr(schema.WORKER, worker_id())
+    pruned_at: list[int] = []
+    # the range test's suggestions run to the end: the pruner still records them (the bar for the others)
+    suggestion = bool(trial.user_attrs.get(schema.SOURCE))
+
+    def on_epoch(e: Any) -> bool | None:
+        if e.val_acc is None:
+            return None
+        trial.report(float(e.val_acc), e.epoch)
+        # the last epoch is the trial's result: nothing is saved by pruning it
+        if prune and e.epoch < config.epochs and trial.should_prune() and not suggestion:
+            pruned_at.append(e.epoch)
+            return True
+        return None
+
+    try:
+        r = train(task, tc, on_epoch=on_epoch)
+    except KeyboardInterrupt:
+        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_INTERRUPTED)
+        trial.set_user_attr(schema.FAIL_REASON, "interrupted (Ctrl-C); re-running the study runs it again")
+        raise
+    except Exception as exc:
+        if not is_oom(exc):
+            raise
+        _fail_out_of_memory(trial, task, hp, exc)
+    _record_run(trial, r)
+    if pruned_at:
+        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_PRUNED)
+        raise optuna.TrialPruned(f"pruned after epoch {pruned_at[0]}")
+    if r.diverged or r.val_acc is None or not math.isfinite(r.val_acc):
+        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_DIVERGED)
+        _log.info("trial %d diverged (%s); recorded at chance accuracy %.3g", trial.number, r.stop_reason, chance)
+        return chance
+    trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_COMPLETED)
+    return float(r.val_acc)
+
+
+def _fail_out_of_memory(trial: optuna.Trial, task: Task, hp: Hyperparams, exc: BaseException) -> None:
+    """Record out of memory as this trial's own failure and raise :class:`TrialFailed` (the study goes on)."""
+    import torch
+
+    if task.torch_device.type == "cuda":
+        torch.cuda.empty_cache()
+    reason = f"out of memory at batch size {hp.batch_size} on {task.torch_device}: {str(exc).splitlines()[0]}"
+    trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_FAILED)
+    trial.set_user_attr(schema.FAIL_REASON, reason)
+    _log.warning("trial %d failed: %s", trial.number, reason)
+    raise TrialFailed(reason) from None
+
+
+def _record_run(trial: optuna.Trial, r: TrainResult) -> None:
+    """Store what the run cost, its per-epoch curve and why it stopped."""
+    trial.set_user_attr(schema.COST, finite_json(r.cost.to_dict()))
+    trial.set_user_attr(schema.CURVE, finite_json([
+        {"epoch": e.epoch, "val_acc": e.val_acc, "val_loss": e.val_loss, "train_loss": e.train_loss,
+         "train_acc": e.train_acc, "seconds": e.seconds, "examples": e.examples} for e in r.epochs]))
+    trial.set_user_attr(schema.STOP_REASON, r.stop_reason)

@@ -1,0 +1,214 @@
+"""What a study stores, spelled in one place: every Optuna user-attribute key hybridtune writes or reads,
+the role names, the study-name rule for the baselines, and the identity that stops a resumed study from
+mixing setups (optuna ``pruners/_successive_halving.py``'s ``_completed_rung_key`` pattern: no key is a bare
+literal anywhere else).
+
+Everything a comparison needs is kept in the Optuna storage, so :func:`hybridtune.load_result` rebuilds the
+same numbers from the stored trials alone (``hybridtune report``):
+
+- the search study ``<name>`` holds the priors (user attribute ``priors``, so a resumed study never probes
+  again), its space, and one trial per configuration tried;
+- the baselines are separate studies, ``<name>-grid`` (every cell queued once, no pruning) and
+  ``<name>-random`` (the same sampler and pruner over wide bounds, no priors);
+- every trial stores its cost (``cost``: examples, steps, seconds, epochs), its per-epoch curve
+  (``curve``), the values it trained with (``hyperparams``) and its ``outcome``, pruned and diverged
+  trials included.
+
+A diverging trial is an outcome, not a crash: it is stored as COMPLETE with the value of chance accuracy
+(``1 / classes``), ``outcome="diverged"`` and the trainer's reason. Its cost counts; it is never a study's
+best; the pruners see the accuracies it reported before diverging.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+from .._core._json import finite_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ..task._task import Task
+    from ._config import StudyConfig
+
+#: Bumped when what a study stores changes incompatibly.
+FORMAT_VERSION = 1
+
+# ----------------------------------------------------------------------------------------------
+# Roles and study names
+
+SEARCH = "search"
+GRID = "grid"
+RANDOM = "random"
+#: Every role, in the order a process works on them.
+ROLES = (SEARCH, GRID, RANDOM)
+#: The baseline roles: each is its own study, ``<name>-<role>``.
+BASELINE_ROLES = (GRID, RANDOM)
+
+
+def study_name(name: str, role: str) -> str:
+    """The name of study ``name``'s study for ``role``: the search is ``name`` itself, a baseline
+    ``<name>-<role>``.
+
+    Example:
+        >>> study_name("resnet-mnist5k", "grid"), study_name("resnet-mnist5k", "search")
+        ('resnet-mnist5k-grid', 'resnet-mnist5k')
+    """
+    return name if role == SEARCH else f"{name}-{role}"
+
+
+def is_baseline_name(name: str) -> bool:
+    """Whether ``name`` is a baseline's study (``<name>-grid`` or ``<name>-random``)."""
+    return name.endswith(tuple(f"-{role}" for role in BASELINE_ROLES))
+
+
+def search_names(names: Iterable[str]) -> list[str]:
+    """The search studies among ``names`` (the baselines left out), sorted.
+
+    Example:
+        >>> search_names(["b", "a", "a-grid", "a-random"])
+        ['a', 'b']
+    """
+    return sorted(n for n in names if not is_baseline_name(n))
+
+
+# ----------------------------------------------------------------------------------------------
+# User attributes of a study
+
+#: The setup a study was created with (:func:`identity`); a resumed study must match it.
+IDENTITY = "identity"
+#: ``StudyConfig.to_dict()`` (workers rebuild the config from it).
+CONFIG = "config"
+#: The task's description (``Task.describe()`` without the device).
+TASK = "task"
+#: The task as registry names (``Task.recipe()``): what a worker rebuilds the task from; empty for a task
+#: made from Python objects.
+RECIPE = "recipe"
+#: ``Priors.to_dict()``: a resumed study never probes again.
+PRIORS = "priors"
+#: The probes' ``Cost.to_dict()``.
+PROBE_COST = "probe_cost"
+#: ``SearchSpace.to_dict()`` of the search (or of the random baseline's wide space).
+SPACE = "space"
+#: ``GridSpace.to_dict()`` of the grid baseline.
+GRID_SPACE = "grid_space"
+#: How many trials there were when the queue was last filled: the sampler's seed moves on with it.
+SAMPLER_OFFSET = "sampler_offset"
+#: Set once every queue is filled: workers may join from then on.
+READY = "ready"
+#: The best trial retrained and scored on the test split (see :func:`record_test`).
+TEST = "test"
+#: ``Comparison.to_dict()``, saved for optuna-dashboard.
+COMPARISON = "comparison"
+#: A study's total ``Cost.to_dict()`` (for optuna-dashboard); on a trial, that trial's cost.
+COST = "cost"
+
+# ----------------------------------------------------------------------------------------------
+# User attributes of a trial
+
+#: The trainer settings the trial ran with (``Hyperparams.to_dict()``).
+HYPERPARAMS = "hyperparams"
+#: ``host:pid`` of the process that ran it.
+WORKER = "worker"
+#: Its per-epoch curve: a list of ``{"epoch", "val_acc", "val_loss", "train_loss", "train_acc", "seconds",
+#: "examples"}``.
+CURVE = "curve"
+#: The trainer's stop reason.
+STOP_REASON = "stop_reason"
+#: One of the ``OUTCOME_*`` values below.
+OUTCOME = "outcome"
+#: Why a failed trial failed (out of memory, interrupted).
+FAIL_REASON = "fail_reason"
+#: Set on a queued trial that holds one of the range test's suggestions (value :data:`SUGGESTION_SOURCE`).
+SOURCE = "source"
+#: Which suggestion it holds (its index in ``StudyConfig.suggestions``).
+SUGGESTION = "suggestion"
+
+SUGGESTION_SOURCE = "range test suggestion"
+
+OUTCOME_COMPLETED = "completed"
+OUTCOME_PRUNED = "pruned"
+OUTCOME_DIVERGED = "diverged"
+#: Failed for a reason of its own (out of memory): running it again would fail again.
+OUTCOME_FAILED = "failed"
+#: Ctrl-C: a resumed study runs it again.
+OUTCOME_INTERRUPTED = "interrupted"
+
+
+def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
+    """A trial's stored outcome, or its state in lower case when it stored none."""
+    return str(trial.user_attrs.get(OUTCOME, trial.state.name.lower()))
+
+
+def best_trial(trials: Sequence[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial | None:
+    """The completed, non-diverged trial with the highest value (the earliest on a tie)."""
+    from optuna.trial import TrialState
+
+    ok = [t for t in trials if t.state == TrialState.COMPLETE and outcome_of(t) != OUTCOME_DIVERGED
+          and t.value is not None and math.isfinite(t.value)]
+    if not ok:
+        return None
+    return max(ok, key=lambda t: (t.value, -t.number))
+
+
+def record_test(trial: int, *, test_accuracy: float | None, test_loss: float | None,
+                val_accuracy: float | None, status: str, cost: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`TEST` attribute: which trial was retrained, and its scores."""
+    return finite_json({"trial": trial, "test_accuracy": test_accuracy, "test_loss": test_loss,
+                        "val_accuracy": val_accuracy, "status": status, "cost": dict(cost)})
+
+
+# ----------------------------------------------------------------------------------------------
+# Identity: a stored study is never resumed with another setup
+
+
+def identity(task: Task, config: StudyConfig, role: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a study of ``role`` must keep when it is resumed: the task, the epochs and the seed (and
+    ``extra``: the probes' settings for the search, the grid or the wide space for a baseline)."""
+    d = task.data
+    ident = {"format": FORMAT_VERSION, "role": role, "model": task.model_name,
+             "model_kwargs": dict(task.model_kwargs), "data": d.name,
+             "splits": [len(d.train), len(d.val), len(d.test)],  # type: ignore[arg-type]
+             "optimizer": task.optimizer, "epochs": config.epochs, "seed": config.seed}
+    if extra:
+        ident.update(extra)
+    return finite_json(ident)
+
+
+def probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
+    """The probes' part of the search study's identity (their result is cached as :data:`PRIORS`)."""
+    return {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
+            "probe_range_extend": config.probe_range_extend,
+            "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
+
+
+def task_description(task: Task) -> dict[str, Any]:
+    """The :data:`TASK` attribute: the task's description without the device (workers use their own)."""
+    d = task.describe()
+    d.pop("device", None)
+    return finite_json(d)
+
+
+def open_study(storage: Any, name: str, ident: dict[str, Any], *, sampler: Any = None,
+               pruner: Any = None) -> optuna.Study:
+    """Create the study or load it; a stored study made for another task/setup is an error, never mixed."""
+    import optuna
+
+    study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+                                sampler=sampler, pruner=pruner)
+    stored = study.user_attrs.get(IDENTITY)
+    if stored is None:
+        if study.trials:
+            raise ConfigError(f"study {name!r} must be a hybridtune study to resume it, but the storage holds an "
+                              f"Optuna study of that name with {len(study.trials)} trials; choose another name.")
+        study.set_user_attr(IDENTITY, ident)
+        return study
+    for key in sorted(set(stored) | set(ident)):
+        if stored.get(key) != ident.get(key):
+            raise ConfigError(f"a resumed study must keep its setup: {name!r} was created with {key}="
+                              f"{stored.get(key)!r}, but got {key}={ident.get(key)!r}; use another name "
+                              f"for a new study.")
+    return study

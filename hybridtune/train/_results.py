@@ -1,0 +1,163 @@
+"""What a training run returns: its cost, its epochs, when it hit its target, its step trace."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+from .._core._json import finite_json
+from ._config import TrainConfig
+
+Status = Literal["completed", "diverged", "stopped", "target_reached", "timeout"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a run (or a phase) cost: training examples and steps, evaluation examples, wall seconds.
+
+    Costs add up, so a phase's cost is the sum of its runs'.
+
+    Example:
+        >>> (Cost(examples=100, steps=2) + Cost(examples=50, steps=1)).examples
+        150
+    """
+
+    examples: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    eval_examples: int = 0
+    epochs: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(self.examples + other.examples, self.steps + other.steps, self.seconds + other.seconds,
+                    self.eval_examples + other.eval_examples, self.epochs + other.epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Cost:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One epoch: running train loss/accuracy, validation loss/accuracy (None when not evaluated).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> e = ht.train(task, ht.TrainConfig(epochs=1, batch_size=32)).epochs[0]
+        >>> e.epoch, e.examples
+        (1, 128)
+    """
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    val_loss: float | None
+    val_acc: float | None
+    lr: float
+    seconds: float
+    examples: int
+
+
+@dataclass(frozen=True)
+class TargetHit:
+    """When a run first reached its target metric, and what it cost to get there.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.train(task, ht.TrainConfig(optimizer="adam", lr=3e-3, epochs=20, batch_size=32, target=0.9))
+        >>> r.status, r.target.examples == r.cost.examples
+        ('target_reached', True)
+    """
+
+    metric: str
+    target: float
+    value: float
+    epoch: int
+    steps: int
+    examples: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """Per-step LR, momentum and training loss (recorded with ``record_steps=True``).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> trace = ht.train(task, ht.TrainConfig(epochs=1, batch_size=32, record_steps=True)).trace
+        >>> len(trace.lrs) == len(trace.losses) == 4
+        True
+    """
+
+    lrs: tuple[float, ...]
+    momenta: tuple[float, ...]
+    losses: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The frozen outcome of one :func:`train` call.
+
+    ``status`` is ``completed``, ``diverged``, ``stopped`` (a callback), ``target_reached`` or
+    ``timeout``; ``to_dict()`` is strict JSON, ``to_frame()`` one row per epoch.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.train(task, ht.TrainConfig(epochs=2, batch_size=32))
+        >>> r.status, len(r.to_frame()), r.to_dict()["cost"]["steps"]
+        ('completed', 2, 8)
+    """
+
+    status: Status
+    stop_reason: str
+    epochs: tuple[EpochStats, ...]
+    cost: Cost
+    config: TrainConfig
+    target: TargetHit | None = None
+    trace: StepTrace | None = None
+
+    @property
+    def val_acc(self) -> float | None:
+        """Validation accuracy after the last evaluated epoch."""
+        vals = [e.val_acc for e in self.epochs if e.val_acc is not None]
+        return vals[-1] if vals else None
+
+    @property
+    def val_loss(self) -> float | None:
+        vals = [e.val_loss for e in self.epochs if e.val_loss is not None]
+        return vals[-1] if vals else None
+
+    @property
+    def best_val_acc(self) -> float | None:
+        vals = [e.val_acc for e in self.epochs if e.val_acc is not None]
+        return max(vals) if vals else None
+
+    @property
+    def train_loss(self) -> float | None:
+        return self.epochs[-1].train_loss if self.epochs else None
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"status": self.status, "stop_reason": self.stop_reason, "val_acc": self.val_acc,
+             "val_loss": self.val_loss, "best_val_acc": self.best_val_acc,
+             "epochs": [asdict(e) for e in self.epochs], "cost": self.cost.to_dict(),
+             "config": self.config.to_dict(), "target": asdict(self.target) if self.target else None}
+        if self.trace is not None:
+            d["trace"] = asdict(self.trace)
+        return finite_json(d)
+
+    def to_frame(self) -> Any:
+        """One row per epoch, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame([asdict(e) for e in self.epochs])

@@ -1,0 +1,51 @@
+"""A study stored by an earlier hybridtune (the fixture was written by the code before the package was laid out
+in stages, commit 6250714) still reports and resumes."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import optuna
+
+import hybridtune as ht
+from conftest import ROOT, run_cli
+
+FIXTURE = ROOT / "tests" / "fixtures" / "study_v1.db"
+# how the fixture was made: 2 search trials, the quick grid's 2 cells, tested, with the dashboard notes
+STUDY = ["--model", "mlp", "--dataset", "synthetic:n=200", "--quick", "--epochs", "1", "--name", "fixture"]
+ENV = {"OMP_NUM_THREADS": "1"}
+
+
+def _copy(tmp_path: Path) -> str:
+    db = tmp_path / "s.db"
+    shutil.copy(FIXTURE, db)
+    return f"sqlite:///{db}"
+
+
+def test_fixture_study_loads_reports_and_keeps_its_numbers(tmp_path: Path) -> None:
+    storage = _copy(tmp_path)
+    r = ht.load_result("fixture", storage=storage)
+    assert r.search.n_trials == 2 and r.grid is not None and r.grid.n_trials == 2
+    assert r.priors is not None and r.priors.lr_max > r.priors.lr_min > 0
+    assert r.search.test_accuracy is not None and r.grid.test_accuracy is not None
+    out = tmp_path / "r.html"
+    p = run_cli("report", "--name", "fixture", "--storage", storage, "--out", str(out), env=ENV, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert out.is_file() and "fixture" in out.read_text()
+
+
+def test_fixture_study_resumes_without_probing_again(tmp_path: Path) -> None:
+    storage = _copy(tmp_path)
+    p = run_cli("study", *STUDY, "--trials", "3", "--storage", storage, "--out", str(tmp_path / "r.html"),
+                env=ENV, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "probes (cached)" in p.stdout and "probes: range test" not in p.stdout
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    search = optuna.load_study(study_name="fixture", storage=storage)
+    assert len(search.get_trials(states=finished)) == 3
+    grid = optuna.load_study(study_name="fixture-grid", storage=storage)
+    assert len(grid.get_trials(states=finished)) == 2  # every cell ran before: none runs again
+    con = sqlite3.connect(tmp_path / "s.db")
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
