@@ -29,7 +29,7 @@ from .compare import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult,
 from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBand, ProcedureResult, RedFlag,
                           SweepResult, SweepRun, landscape, procedure, red_flags, successful_band, sweep)
 from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
-from .pipeline import ProxyResult, TuneResult, objective, proxy_study, run_study, tune
+from .pipeline import ProxyResult, TuneResult, objective, proxy_study, rebuild_report, run_study, tune
 
 __version__ = "0.1.0"
 
@@ -59,5 +59,5 @@ __all__ = [
     # report: figures, pages, dashboard
     "momentum_runs_figure", "range_test_figure", "save_to_dashboard", "write_report",
     # pipeline: the coordinator, tune, scaled-down tuning
-    "ProxyResult", "TuneResult", "objective", "proxy_study", "run_study", "tune",
+    "ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune",
 ]

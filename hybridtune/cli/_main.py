@@ -73,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not debug:
         logging.getLogger("optuna").setLevel(logging.ERROR)
+        # Ctrl-C can land while SQLAlchemy resets a pooled connection; it logs that with a traceback, which
+        # is noise after our one line ("interrupted; ... re-run to resume"). --debug shows it.
+        logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:

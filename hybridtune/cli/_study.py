@@ -154,8 +154,7 @@ def _run_study(args: argparse.Namespace) -> int:
     import time
 
     from ..pipeline import run_study
-    from ..report import write_report
-    from ..study._config import default_name
+    from ..study import default_name
     from ..task import Task
 
     quiet_optuna(args)
@@ -181,8 +180,8 @@ def _run_study(args: argparse.Namespace) -> int:
     if args.proxy_width is not None:
         return _run_proxy(args, con, task, config, storage, out, t0)
     with ProgressBars(con) as bars:
-        result = run_study(task, config, storage=storage, progress=bars)
-    report = write_report(result, out, storage=storage)
+        result = run_study(task, config, storage=storage, progress=bars, report=out)
+    report = result.report
     _print_result(con, result)
     con.print(f"report {report}  ({time.perf_counter() - t0:.0f}s)")
     con.print("dashboard: hybridtune dashboard" + (f" --storage '{redact(url)}'" if args.storage else ""))
@@ -197,11 +196,11 @@ def _run_proxy(args: argparse.Namespace, con: Any, task: Any, config: Any, stora
     import time
 
     from ..pipeline import proxy_study
-    from ..report import write_report
 
     with ProgressBars(con) as bars:
-        r = proxy_study(task, config, proxy_width=args.proxy_width, storage=storage, progress=bars)
-    report = write_report(r.proxy, out.with_name(f"report-proxy{args.proxy_width:g}.html"), storage=storage)
+        r = proxy_study(task, config, proxy_width=args.proxy_width, storage=storage, progress=bars,
+                        report=out.with_name(f"report-proxy{args.proxy_width:g}.html"))
+    report = r.proxy.report
     _print_result(con, r.proxy)
     lost = "not measured (no full-size study of this name in the storage)" if r.lost_points is None else \
         f"{r.lost_points:+.2f} points against the full-size study's best {100 * r.full_study_best:.2f}%"
@@ -290,16 +289,14 @@ class ReportCommand(BaseCommand):
         add_output_options(p)
 
     def take_action(self, args: argparse.Namespace) -> int:
-        from ..compare import load_result
-        from ..report import save_to_dashboard, write_report
+        from ..pipeline import rebuild_report
 
         quiet_optuna(args)
         con = console(args)
         storage = open_storage(args.storage, must_exist=True)
         name = args.name or _only_study(storage)
-        result = load_result(name, storage=storage, tolerance=args.tolerance)
-        save_to_dashboard(result, storage=storage)
-        report = write_report(result, _report_path(args.out, name), storage=storage)
+        result = rebuild_report(name, storage=storage, tolerance=args.tolerance, report=_report_path(args.out, name))
+        report = result.report
         _print_result(con, result)
         con.print(f"report {report}")
         if args.json:

@@ -45,6 +45,8 @@ class StudyResult:
     grid: StudyOutcome | None
     random: StudyOutcome | None
     comparison: Comparison
+    #: the HTML report's path, where one was written (:func:`hybridtune.run_study` with ``report=``)
+    report: str | None = None
 
     @property
     def outcomes(self) -> dict[str, StudyOutcome]:
@@ -58,6 +60,8 @@ class StudyResult:
         for role, o in self.outcomes.items():
             d[role] = o.to_dict()
         d["comparison"] = self.comparison.to_dict()
+        if self.report is not None:
+            d["report"] = self.report
         return finite_json(d)
 
     def to_frame(self) -> Any:

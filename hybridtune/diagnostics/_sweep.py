@@ -2,7 +2,8 @@
 
 Every run starts from the same initial weights and trains with a constant LR until a target train
 accuracy, or until its epoch or time budget runs out; the seconds and examples it took are recorded.
-The sweep is an Optuna study over a grid (``GridSampler``), so it resumes and can be spread over workers.
+The sweep is an Optuna study whose cells are queued once and taken from the queue by the study's own grid
+runner (``run_grid``, as for the grid baseline), so it resumes and can be spread over workers.
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def _width_runs(task: Task, base: TrainConfig, bands: Sequence[OptimizerBand], w
         return run.seconds_to_target if run.success else float(base.max_seconds or 1e9)
 
     wtrials = _grid_study(name, storage, {"optimizer": opts, "width": [float(w) for w in widths]},
-                          width_objective, len(opts) * len(widths), progress, "widths")
+                          width_objective, progress, "widths")
     return tuple(sorted((SweepRun(**{k: t.user_attrs[k] for k in SweepRun.__dataclass_fields__})
                          for t in wtrials), key=lambda r: (opts.index(r.optimizer), r.width)))
 
@@ -248,7 +249,7 @@ def _run_to_attrs(run: SweepRun) -> dict[str, Any]:
 
 
 def _grid_study(name: str, storage: Any, space: dict[str, list[Any]], objective: Callable[[Any], float],
-                n_cells: int, progress: Progress | None, phase: str) -> list[Any]:
+                progress: Progress | None, phase: str) -> list[Any]:
     """Every cell of ``space`` once, through the study's grid runner: a re-run runs only the missing cells."""
     import optuna
 
@@ -258,7 +259,6 @@ def _grid_study(name: str, storage: Any, space: dict[str, list[Any]], objective:
     # the sampler is never asked (every cell is queued with its values); seeded for reproducibility anyway
     study = optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True,
                                 sampler=optuna.samplers.RandomSampler(seed=0))
-    # n_cells (the product of the axes) is what run_grid counts itself: kept for the callers
     run_grid(study, shuffled_cells(space, seed=0), objective, progress=progress, phase=phase)
     return [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE]
 
@@ -315,7 +315,7 @@ def sweep(task: Task, *, optimizers: Sequence[str] = SWEEP_OPTIMIZERS, lrs: Sequ
         return run.seconds_to_target if run.success else float(base.max_seconds or 1e9)
 
     trials = _grid_study(name, storage, {"optimizer": list(optimizers), "lr": list(lrs)}, objective,
-                         len(optimizers) * len(lrs), progress, "sweep")
+                         progress, "sweep")
     for t in trials:
         run = SweepRun(**{k: t.user_attrs[k] for k in SweepRun.__dataclass_fields__})
         runs_by_key[(run.optimizer, run.lr)] = run

@@ -4,7 +4,7 @@ stage."""
 from __future__ import annotations
 
 from ._proxy import ProxyResult, proxy_study
-from ._run import run_study
+from ._run import rebuild_report, run_study
 from ._tune import TuneResult, objective, tune
 
-__all__ = ["ProxyResult", "TuneResult", "objective", "proxy_study", "run_study", "tune"]
+__all__ = ["ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .._core._errors import ConfigError
@@ -95,7 +96,7 @@ class ProxyResult:
 
 
 def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: float, storage: Any = None,
-                progress: Progress | None = None) -> ProxyResult:
+                progress: Progress | None = None, report: str | Path | None = None) -> ProxyResult:
     """Search on the model at ``proxy_width``, verify the best configuration on the full-size model.
 
     Args:
@@ -105,6 +106,8 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
             the same name (if you run it) is left alone and is what ``lost_points`` compares with.
         proxy_width: the proxy's width multiplier, relative to the full model's (e.g. 0.25).
         storage: an Optuna storage URL or object.
+        progress: optional ``progress(phase, done, total)``.
+        report: also write the proxy study's HTML report there (``result.proxy.report``).
 
     Example:
         >>> import hybridtune as ht
@@ -127,7 +130,7 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
     proxy_task = task.replace(model_kwargs={**task.model_kwargs, "width": width})
     store = open_storage(storage)
     proxy = run_study(proxy_task, config.replace(name=f"{base_name}-proxy{proxy_width:g}"), storage=store,
-                      progress=progress)
+                      progress=progress, report=report)
     search = proxy.search
     if search.best_config is None:
         raise ConfigError("the proxy search must finish a trial to transfer it, but none completed.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core._errors import ConfigError
@@ -34,7 +35,8 @@ _log = logging.getLogger(__name__)
 
 
 def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = None,
-              progress: Progress | None = None, poll_seconds: float = 1.0) -> StudyResult:
+              progress: Progress | None = None, poll_seconds: float = 1.0,
+              report: str | Path | None = None) -> StudyResult:
     """Run (or resume) the hybrid study and return its result, computed from storage.
 
     1. **Probes** (:func:`hybridtune.find_priors`), unless the study already holds their result.
@@ -58,6 +60,8 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         progress: optional ``progress(phase, done, total)``; phases ``probes: ...``, ``search``,
             ``grid``, ``random``, ``test``.
         poll_seconds: how often to look at other processes' trials while waiting for them.
+        report: also write the HTML report there (a ``.html`` file or a folder); its path is the result's
+            ``report``.
 
     Raises:
         StorageError: the storage cannot be opened, or another process runs this study's coordinator (or,
@@ -80,7 +84,39 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
     store = open_storage(storage)
     name = config.name or default_name(task, config)
     with coordinator_lock(store, name):
-        return _coordinate(task, config, store, name, progress, poll_seconds)
+        result = _coordinate(task, config, store, name, progress, poll_seconds)
+    return result if report is None else _with_report(result, report, store)
+
+
+def rebuild_report(name: str, *, storage: Any = None, tolerance: float | None = None,
+                   report: str | Path) -> StudyResult:
+    """Rebuild a study's comparison, dashboard note and figures and HTML report from storage alone (no
+    training): what ``hybridtune report`` does.
+
+    Args:
+        name: the search study's name.
+        storage: a storage URL or an open storage (default ``sqlite:///runs/hybridtune.db``); it must exist.
+        tolerance: accuracy points for matching the grid (default: the study's own).
+        report: where to write the HTML report (a ``.html`` file or a folder).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> ht.rebuild_report("resnet-mnist5k", report="runs/resnet-mnist5k/")  # doctest: +SKIP
+    """
+    from ..report._report import save_to_dashboard
+
+    store = open_storage(storage, must_exist=True)
+    result = load_result(name, storage=store, tolerance=tolerance)
+    save_to_dashboard(result, storage=store)
+    return _with_report(result, report, store)
+
+
+def _with_report(result: StudyResult, report: str | Path, store: Any) -> StudyResult:
+    import dataclasses
+
+    from ..report._report import write_report
+
+    return dataclasses.replace(result, report=str(write_report(result, report, storage=store)))
 
 
 def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress: Progress | None,

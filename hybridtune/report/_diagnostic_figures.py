@@ -5,17 +5,20 @@ plotly is imported here only; nothing here computes anything a result does not a
 
 from __future__ import annotations
 
-
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+from typing import TYPE_CHECKING
 
 from ..diagnostics._landscape import LandscapeResult
 from ..diagnostics._procedure import ProcedureResult
 from ..diagnostics._sweep import SweepResult
 
+if TYPE_CHECKING:  # pragma: no cover
+    import plotly.graph_objects as go
+
 
 def valley_figure(result: SweepResult) -> go.Figure:
     """Seed 000's valley: time to target against LR, one line per optimizer, failures at the ceiling."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     ceiling = result.ceiling_seconds
     for band in result.bands:
@@ -38,6 +41,8 @@ def valley_figure(result: SweepResult) -> go.Figure:
 
 def width_figure(result: SweepResult) -> go.Figure:
     """Seed 000's size plot: time to target against model width, at each optimizer's fastest LR."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for opt in dict.fromkeys(r.optimizer for r in result.width_runs):
         runs = sorted((r for r in result.width_runs if r.optimizer == opt), key=lambda r: r.width)
@@ -52,6 +57,9 @@ def width_figure(result: SweepResult) -> go.Figure:
 
 def landscape_figure(result: LandscapeResult) -> go.Figure:
     """Loss and accuracy along the random direction and along the init -> trained segment."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
     fig = make_subplots(rows=2, cols=2, shared_xaxes="columns",
                         subplot_titles=("random filter-normalised direction from the initial weights",
                                         "initial (0) to trained (1) weights, extended",
@@ -73,6 +81,8 @@ def landscape_figure(result: LandscapeResult) -> go.Figure:
 
 def lr_ramp_figure(result: ProcedureResult) -> go.Figure:
     """Step 2: train and validation loss per epoch against the LR of that epoch."""
+    import plotly.graph_objects as go
+
     ramp = result.lr_ramp
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=ramp.lrs, y=ramp.train_losses, mode="lines+markers", name="train loss"))
@@ -86,6 +96,8 @@ def lr_ramp_figure(result: ProcedureResult) -> go.Figure:
 
 def momentum_ramp_figure(result: ProcedureResult) -> go.Figure:
     """Step 3: validation loss per epoch against the momentum of that epoch."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     ramp = result.momentum_ramp
     if ramp is not None:
@@ -102,6 +114,8 @@ def momentum_ramp_figure(result: ProcedureResult) -> go.Figure:
 
 def checks_figure(result: ProcedureResult) -> go.Figure:
     """Steps 4-6: validation accuracy per epoch, the chosen constant setting against each check."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     base = [e.val_acc for e in result.baseline.epochs]
     fig.add_trace(go.Scatter(x=list(range(1, len(base) + 1)), y=base, mode="lines+markers",
