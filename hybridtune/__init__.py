@@ -17,8 +17,8 @@ from ._core import (ConfigError, DataError, HybridTuneError, ModelError, ProbeEr
                     UnknownNameError, open_storage, redact)
 from .task import (MODELS, MOMENTUM_OPTIMIZERS, OPTIMIZERS, DataSplits, Task, TensorSplit, create_model,
                    list_datasets, list_models, load_dataset, make_splits, resolve_device)
-from .train import (SCHEDULES, Cost, EpochStats, StepTrace, TargetHit, TrainConfig, TrainResult, evaluate,
-                    param_groups, train)
+from .train import (SCHEDULES, Cost, EpochStats, Recipe, StepTrace, TargetHit, TrainConfig, TrainResult, evaluate,
+                    load_checkpoint, param_groups, read_recipe, train)
 from .probes import (LRBand, MomentumRamp, MomentumRun, Priors, RangeTestResult, find_priors, lr_range_test,
                      momentum_ramp, momentum_runs, suggest_band, suggest_min_div10, suggest_steepest,
                      suggest_valley)
@@ -31,7 +31,7 @@ from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBa
 from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
 from .pipeline import ProxyResult, TuneResult, objective, proxy_study, rebuild_report, run_study, tune
 
-__version__ = "0.1.0"
+from ._core._version import __version__  # noqa: F401  (hybridtune.__version__)
 
 __all__ = [
     # errors and storage
@@ -43,6 +43,8 @@ __all__ = [
     # train: the one trainer
     "SCHEDULES", "Cost", "EpochStats", "StepTrace", "TargetHit", "TrainConfig", "TrainResult", "evaluate",
     "param_groups", "train",
+    # ... and what it leaves: a recipe and a checkpoint
+    "Recipe", "load_checkpoint", "read_recipe",
     # probes: range test, momentum runs, priors
     "LRBand", "MomentumRamp", "MomentumRun", "Priors", "RangeTestResult", "find_priors", "lr_range_test",
     "momentum_ramp", "momentum_runs", "suggest_band", "suggest_min_div10", "suggest_steepest", "suggest_valley",

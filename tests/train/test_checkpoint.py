@@ -1,0 +1,65 @@
+"""Recipes and checkpoints round-trip, and a wrong file or task is one clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import hybridtune as ht
+from hybridtune.train import Recipe, save_checkpoint, save_recipe, train_and_test
+
+CFG = ht.TrainConfig(optimizer="momentum", lr=0.1, epochs=2, batch_size=32, schedule="onecycle", seed=3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[ht.Task, Recipe, Path, float]:
+    task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+    t = train_and_test(task, CFG)
+    recipe = Recipe.of(task, CFG, metrics={"test_accuracy": t.test_accuracy}, source={"test": "unit"})
+    folder = tmp_path_factory.mktemp("ckpt")
+    save_recipe(recipe, folder / "best.json")
+    save_checkpoint(folder / "best.pt", t.model, recipe)
+    return task, recipe, folder, float(t.test_accuracy)
+
+
+def test_recipe_round_trips_through_json(trained) -> None:
+    task, recipe, folder, _ = trained
+    back = ht.read_recipe(folder / "best.json")
+    assert back == recipe and back.train == CFG
+    assert back.task == {"model": "mlp", "model_kwargs": {}, "data": "synthetic:n=200", "optimizer": "momentum"}
+    assert set(back.versions) == {"hybridtune", "torch"} and back.versions["hybridtune"] == ht.__version__
+    assert back.build_task(device="cpu").data.num_classes == task.data.num_classes
+
+
+def test_checkpoint_gives_the_trained_model_back(trained) -> None:
+    task, recipe, folder, test_acc = trained
+    model, back = ht.load_checkpoint(folder / "best.pt")
+    assert back == recipe
+    assert task.evaluate(model, task.data.test)[1] == pytest.approx(test_acc)
+    model2, _ = ht.load_checkpoint(folder / "best.pt", task=task)
+    assert task.evaluate(model2, task.data.test)[1] == pytest.approx(test_acc)
+
+
+def test_wrong_files_and_tasks_are_one_line(trained, tmp_path: Path) -> None:
+    _, _, folder, _ = trained
+    other = ht.Task(model="mlp", data="synthetic:n=200,classes=3", device="cpu")
+    with pytest.raises(ht.ConfigError, match=r"must come from a task with the same inputs and classes, but it was "
+                                             r"trained for input shape \[1, 8, 8\] and 4 classes, and this task "
+                                             r"has \[1, 8, 8\] and 3\."):
+        ht.load_checkpoint(folder / "best.pt", task=other)
+    with pytest.raises(ht.ConfigError, match="could not be read as one"):
+        ht.load_checkpoint(folder / "best.json")
+    with pytest.raises(ht.ConfigError, match="which does not exist"):
+        ht.load_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(ht.ConfigError, match="recipe must be a JSON file"):
+        ht.read_recipe(folder / "best.pt")
+    (tmp_path / "x.json").write_text(json.dumps({"kind": "something else"}))
+    with pytest.raises(ht.ConfigError, match="must be a hybridtune recipe"):
+        ht.read_recipe(tmp_path / "x.json")
+    d = json.loads((folder / "best.json").read_text())
+    d["train"]["lr"] = -1
+    (tmp_path / "bad.json").write_text(json.dumps(d))
+    with pytest.raises(ht.ConfigError, match="must hold valid trainer settings"):
+        ht.read_recipe(tmp_path / "bad.json")
