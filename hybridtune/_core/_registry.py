@@ -5,12 +5,18 @@ A user's own ``module:function`` or ``path/to/file.py:function`` works wherever 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
+import hashlib
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Generic, TypeVar
 
 from ._errors import ConfigError, UnknownNameError
@@ -30,6 +36,11 @@ def is_user_reference(spec: str) -> bool:
 def load_user_callable(spec: str, *, what: str) -> Callable[..., object]:
     """Import ``module:function`` or ``path/to/file.py:function`` and return the callable.
 
+    As with ``python file.py``, the file's folder is on ``sys.path`` while the file is imported and while the
+    callable runs (so ``from layers import Block`` finds a ``layers.py`` beside it, at the top of the file or
+    inside the function); ``sys.path`` is restored afterwards. A ``module:function`` reference also finds a
+    module in the working directory, as ``python -m`` would, even when run from the ``hybridtune`` script.
+
     Args:
         spec: the reference, e.g. ``"my_models:build"`` or ``"./nets.py:tiny"``.
         what: what the callable is for, used in error messages (``"model"``, ``"dataset"``).
@@ -39,29 +50,76 @@ def load_user_callable(spec: str, *, what: str) -> Callable[..., object]:
         path = Path(left).expanduser()
         if not path.is_file():
             raise ConfigError(f"{what} file must exist, but got {str(path)!r} (from {spec!r}).")
-        mod_name = f"_hybridtune_user_{abs(hash(str(path.resolve())))}"
-        module = sys.modules.get(mod_name)
-        if module is None:
-            loader_spec = importlib.util.spec_from_file_location(mod_name, path)
-            if loader_spec is None or loader_spec.loader is None:
-                raise ConfigError(f"{what} file must be a Python file, but got {str(path)!r}.")
-            module = importlib.util.module_from_spec(loader_spec)
-            try:
-                loader_spec.loader.exec_module(module)
-            except Exception as exc:
-                raise ConfigError(f"{what} file {str(path)!r} failed to import: "
-                                  f"{type(exc).__name__}: {exc}") from exc
-            sys.modules[mod_name] = module
+        folder, first = str(path.resolve().parent), True
+        module = _import_file(path, folder, what=what)
     else:
+        # last, not first: an installed module of the same name wins, as it would for an installed script
+        folder, first = os.getcwd(), False
         try:
-            module = importlib.import_module(left)
+            with _on_sys_path(folder, first=False):
+                module = importlib.import_module(left)
         except ImportError as exc:
             raise ConfigError(f"{what} module must be importable, but got {left!r} "
                               f"(from {spec!r}): {exc}") from exc
+        except Exception as exc:
+            raise ConfigError(f"{what} module {left!r} failed to import: {type(exc).__name__}: {exc}") from exc
     fn = getattr(module, name, None)
     if not callable(fn):
         raise ConfigError(f"{what} reference must name a callable, but {spec!r} has no function {name!r}.")
-    return fn
+    return _with_folder(fn, folder, first=first)
+
+
+def _import_file(path: Path, folder: str, *, what: str) -> ModuleType:
+    """Import a user's file once per process (a second reference to it reuses the module, so its classes keep
+    one identity), with its folder on ``sys.path`` while it runs."""
+    mod_name = f"_hybridtune_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}"
+    module = sys.modules.get(mod_name)
+    if module is not None:
+        return module
+    loader_spec = importlib.util.spec_from_file_location(mod_name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise ConfigError(f"{what} file must be a Python file, but got {str(path)!r}.")
+    module = importlib.util.module_from_spec(loader_spec)
+    # registered before it runs, as `import` does: a @dataclass in the file looks its module up there
+    sys.modules[mod_name] = module
+    try:
+        with _on_sys_path(folder):
+            loader_spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(mod_name, None)
+        raise ConfigError(f"{what} file {str(path)!r} failed to import: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    return module
+
+
+@contextmanager
+def _on_sys_path(folder: str, *, first: bool = True) -> Iterator[None]:
+    """``folder`` on ``sys.path`` for the duration (first, as ``python file.py`` puts the script's folder, or
+    last), unless it is there already; removed again on the way out. Modules imported meanwhile stay imported,
+    as after any ``import``."""
+    if folder in sys.path:
+        yield
+        return
+    if first:
+        sys.path.insert(0, folder)
+    else:
+        sys.path.append(folder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+
+
+def _with_folder(fn: Callable[..., object], folder: str, *, first: bool) -> Callable[..., object]:
+    """``fn`` with ``folder`` on ``sys.path`` while it runs (for imports inside the function)."""
+
+    @functools.wraps(fn)
+    def call(*args: object, **kwargs: object) -> object:
+        with _on_sys_path(folder, first=first):
+            return fn(*args, **kwargs)
+
+    return call
 
 
 class Registry(Generic[F]):

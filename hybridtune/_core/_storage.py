@@ -87,6 +87,8 @@ def resolve_storage_url(url: str | None = None) -> str:
         raise StorageError(f"storage must be a database URL such as {DEFAULT_STORAGE} or "
                            f"postgresql://user:password@host/db, but got {redact(raw)!r}.") from None
     if parsed.get_backend_name() == "sqlite":
+        # kept as written: SQLAlchemy 2.1 renders ":memory:" and file names percent-escaped, which would
+        # print as sqlite:///%3Amemory%3A (it parses back the same, but a user should read what they wrote)
         if not parsed.database:
             raise StorageError(f"a SQLite storage must name a file (sqlite:///path/to/file.db), but got "
                                f"{redact(raw)!r}.")
@@ -99,6 +101,7 @@ def resolve_storage_url(url: str | None = None) -> str:
             except OSError as exc:
                 raise StorageError(f"a SQLite storage's folder must be creatable, but got {redact(raw)!r} "
                                    f"({exc.strerror}).") from None
+        return raw.strip()
     elif parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None \
             and importlib.util.find_spec("psycopg") is not None:
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -14,6 +14,8 @@ import logging
 import os
 import pickle
 import struct
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any, Union
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset, default_collate
 
 from .._core._errors import ConfigError, DataError, UnknownNameError
 from .._core._registry import Registry, is_user_reference, load_user_callable, unknown_name_message
@@ -210,7 +212,7 @@ def _images_to_splits(name: str, x: np.ndarray, y: np.ndarray, *, x_test: np.nda
     std = xtr.std(axis=axes, keepdims=True) + 1e-6
     splits = [TensorSplit(torch.from_numpy(((px.astype(np.float32) - mean) / std).astype(np.float32)),
                           torch.from_numpy(py)) for px, py in parts]
-    num_classes = int(max(int(y.max()), int(parts[2][1].max())) + 1)
+    num_classes = check_splits(dict(zip(("train", "val", "test"), splits)), None, name=name)
     return DataSplits(name=name, train=splits[0], val=splits[1], test=splits[2],
                       input_shape=tuple(int(s) for s in x.shape[1:]), num_classes=num_classes,
                       meta=dict(meta or {}))
@@ -289,6 +291,8 @@ def synthetic(n: int | str = 1024, shape: str | tuple[int, ...] = "1x8x8", class
         raise ConfigError(f"synthetic n must be >= 10 x classes, but got n={n_}, classes={k}.")
     if not dims or any(d < 1 for d in dims):
         raise ConfigError(f"synthetic shape must be positive sizes like 1x8x8, but got {shape!r}.")
+    if not (np.isfinite(nz) and nz >= 0):
+        raise ConfigError(f"synthetic noise must be a finite number >= 0, but got noise={noise!r}.")
     rng = np.random.default_rng(s)
     means = rng.standard_normal((k, *dims)).astype(np.float32)
     y = np.arange(n_) % k
@@ -402,7 +406,7 @@ def _as_tensor_split(obj: Any, what: str) -> Split:
         return obj
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
         x, y = (torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v for v in obj)
-        return TensorSplit(x.float(), y.long())
+        return TensorSplit(x.float(), _as_labels(y, what))
     raise DataError(f"{what} must be an (inputs, labels) pair or a torch Dataset, but got {type(obj).__name__}.")
 
 
@@ -414,6 +418,7 @@ def _from_user(spec: str, obj: Any, *, name: str) -> DataSplits:
     here (fixed, seeded, stratified).
     """
     if isinstance(obj, DataSplits):
+        check_splits({"train": obj.train, "val": obj.val, "test": obj.test}, obj.num_classes, name=name)
         return obj
     return make_splits(obj, name=name)
 
@@ -426,7 +431,12 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
             ``train`` / ``val`` / optional ``test`` (each an ``(x, y)`` pair or a torch Dataset), or a
             tuple ``(train, val[, test])`` of those.
         name: a label for reports.
-        num_classes: needed only when it cannot be read from the labels.
+        num_classes: needed only when it cannot be read from the labels (then it is the largest label + 1,
+            and class ids that never occur in the training labels are a warning).
+
+    Raises:
+        DataError: non-finite inputs, labels that are not class ids in ``0..num_classes-1``, or fewer than
+            two classes in the training labels (the message names the split and the count).
 
     Example:
         >>> import torch, hybridtune as ht
@@ -448,8 +458,9 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
         y = obj[1] if isinstance(obj[1], torch.Tensor) else torch.as_tensor(np.asarray(obj[1]))
         if len(x) != len(y):
             raise DataError(f"user data inputs and labels must have the same length, but got {len(x)} and {len(y)}.")
-        tr, va, te = stratified_split(y.cpu().numpy(), (1 - VAL_FRACTION - TEST_FRACTION, VAL_FRACTION, TEST_FRACTION))
-        x, y = x.float(), y.long()
+        y = _as_labels(y, "user data labels")
+        tr, va, te = _split_pair(y)
+        x = x.float()
         parts = {"train": TensorSplit(x[tr], y[tr]), "val": TensorSplit(x[va], y[va]),
                  "test": TensorSplit(x[te], y[te])}
     else:
@@ -460,8 +471,7 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
     splits = {k: _as_tensor_split(v, f"user split {k!r}") for k, v in parts.items()}
     splits.setdefault("test", splits["val"])
     x0, _ = _first_example(splits["train"])
-    if num_classes is None:
-        num_classes = _infer_classes(splits["train"])
+    num_classes = check_splits(splits, num_classes, name=name)
     return DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
                       input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes))
 
@@ -473,10 +483,149 @@ def _first_example(split: Split) -> tuple[torch.Tensor, Any]:
     return torch.as_tensor(x), y
 
 
-def _infer_classes(split: Split) -> int:
+def example_inputs(split: Split, n: int = 2) -> torch.Tensor:
+    """The inputs of the first ``n`` examples of ``split`` as one batch, as the trainer would batch them."""
     if isinstance(split, TensorSplit):
-        return int(split.y.max().item()) + 1
+        return split.x[:n]
+    return default_collate([split[i] for i in range(min(n, len(split)))])[0]  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------
+# Checks on data as it is loaded: once per load, each a pass over a tensor at most
+
+
+def _as_labels(y: torch.Tensor, what: str) -> torch.Tensor:
+    """Labels as int64 class ids; float labels must be whole numbers (``.long()`` would truncate 2.5 to 2)."""
+    if y.dim() != 1:
+        raise DataError(f"{what} must be a 1-D tensor of class ids, but got shape {tuple(y.shape)} "
+                        f"(one-hot labels? pass labels.argmax(1)).")
+    if y.is_floating_point():
+        whole = torch.isfinite(y) & (y == y.round())
+        if not bool(whole.all()):
+            bad = y[~whole]
+            raise DataError(f"{what} must be whole-number class ids, but {bad.numel()} are not "
+                            f"(the first is {bad[0].item()}).")
+    return y.long()
+
+
+def _split_pair(y: torch.Tensor) -> list[np.ndarray]:
+    labels = y.cpu().numpy()
+    try:
+        return stratified_split(labels, (1 - VAL_FRACTION - TEST_FRACTION, VAL_FRACTION, TEST_FRACTION))
+    except ValueError:  # scikit-learn: a class too small to stratify
+        ids, counts = np.unique(labels, return_counts=True)
+        fewest = ids[counts == counts.min()]
+        raise DataError(f"user data must hold a few examples of every class to split it into train, val and "
+                        f"test (stratified), but class{'es' if len(fewest) > 1 else ''} "
+                        f"{', '.join(map(str, fewest[:5]))} "
+                        f"{'has' if len(fewest) == 1 else 'have'} only {counts.min()}.") from None
+
+
+def _tensors_of(split: Split) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The inputs and labels of a split where they can be read without a pass over a Dataset."""
+    if isinstance(split, TensorSplit):
+        return split.x, split.y
+    if isinstance(split, TensorDataset) and len(split.tensors) == 2:
+        return split.tensors[0], split.tensors[1]
     targets = getattr(split, "targets", None)
-    if targets is not None:
-        return int(torch.as_tensor(targets).max().item()) + 1
-    raise DataError("user Dataset must expose .targets or the data dict must give 'num_classes'.")
+    return None, None if targets is None else torch.as_tensor(targets)
+
+
+def check_splits(splits: Mapping[str, Split], num_classes: int | None, *, name: str) -> int:
+    """Refuse data that cannot train, naming the split and the count; return the class count.
+
+    1. Inputs must be finite (a NaN would otherwise read as "diverged at step 0" at every LR).
+    2. Labels must be class ids in ``0..num_classes-1``; without a given ``num_classes`` it is the largest
+       label + 1, and class ids missing from the training labels are a warning that names them.
+    3. The training labels must hold at least 2 classes (one class trains to "accuracy 1" on nothing).
+
+    A Dataset's inputs are not read (that would be a pass over it); its labels are, from ``.targets``.
+
+    Example:
+        >>> import torch
+        >>> s = TensorSplit(torch.tensor([[0.0], [float("nan")]]), torch.tensor([0, 1]))
+        >>> check_splits({"train": s}, 2, name="demo")
+        Traceback (most recent call last):
+        ...
+        hybridtune._core._errors.DataError: data must be finite, but the train split has 1 non-finite value in x.
+    """
+    seen: set[int] = set()
+    parts: list[tuple[str, torch.Tensor | None, torch.Tensor | None]] = []
+    for key, split in splits.items():
+        if id(split) not in seen:  # test defaults to val: one check
+            seen.add(id(split))
+            parts.append((key, *_tensors_of(split)))
+    bad = [f"the {key} split has {n} non-finite value{'s' if n != 1 else ''} in x"
+           for key, x, _ in parts if x is not None and (n := _count_non_finite(x))]
+    if bad:
+        raise DataError(f"data must be finite, but {' and '.join(bad)}.")
+    labels = [(key, y) for key, _, y in parts if y is not None and y.numel()]
+    given = num_classes is not None
+    if not given:
+        if not labels:
+            raise DataError("user Dataset must expose .targets or the data dict must give 'num_classes'.")
+        num_classes = max(int(y.max()) for _, y in labels) + 1
+    k = int(num_classes)  # type: ignore[arg-type]
+    if given and k < 2:
+        raise DataError(f"num_classes must be >= 2, but got num_classes={k}.")
+    for key, y in labels:
+        out = y[(y < 0) | (y >= k)]
+        if out.numel():
+            rule = f"class ids in 0..{k - 1} (num_classes={k})" if given else "class ids >= 0"
+            lo, hi = int(out.min()), int(out.max())
+            values = f"all equal to {lo}" if lo == hi else f"from {lo} to {hi}"
+            raise DataError(f"labels must be {rule}, but the {key} split has {out.numel()} label"
+                            f"{'s' if out.numel() != 1 else ''} outside that range, {values}.")
+    train = next((y for key, y in labels if key == "train"), None)
+    if train is not None:
+        present = torch.unique(train).tolist()
+        if len(present) < 2:
+            raise DataError(f"labels must hold at least 2 classes, but the train split of {name!r} has only "
+                            f"class {present[0]}.")
+        missing = sorted(set(range(k)) - set(present))
+        if missing and not given:
+            _warn(f"class{'es' if len(missing) > 1 else ''} {_id_ranges(missing)} never "
+                  f"occur{'' if len(missing) > 1 else 's'} in the training labels of {name!r}; the task has {k} "
+                  f"classes (the largest label + 1).")
+    return k
+
+
+def _count_non_finite(x: torch.Tensor) -> int:
+    if not (x.is_floating_point() or x.is_complex()):
+        return 0
+    finite = torch.isfinite(x)
+    return 0 if bool(finite.all()) else int(finite.numel() - finite.sum())
+
+
+def _id_ranges(ids: list[int], *, most: int = 6) -> str:
+    """``[0, 1, 2, 5, 7, 8]`` -> ``"0-2, 5, 7-8"`` (at most ``most`` runs, then how many more)."""
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:most]]
+    if len(runs) > most:
+        text.append(f"and {sum(b - a + 1 for a, b in runs[most:])} more")
+    return ", ".join(text)
+
+
+def _warn(message: str) -> None:
+    """A warning for both audiences: the log, which the CLI shows, and ``warnings``, where an API user looks,
+    pointed at the first caller outside hybridtune. Under the CLI the log line is enough (a second copy would
+    point at no user code)."""
+    _log.warning(message)
+    package = Path(__file__).resolve().parents[1]
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is _warn's caller, frame 1 here
+    while frame is not None:
+        name = frame.f_code.co_filename
+        path = Path(name).resolve()
+        # generated code (a dataclass's __init__ is "<string>") belongs to whoever called it
+        generated = name.startswith("<") and frame.f_back is not None
+        if not (generated or path.is_relative_to(package)):
+            break
+        if path.is_relative_to(package / "cli"):
+            return
+        level, frame = level + 1, frame.f_back  # type: ignore[assignment]
+    warnings.warn(message, UserWarning, stacklevel=level)

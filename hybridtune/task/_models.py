@@ -81,6 +81,44 @@ def create_model(spec: str | ModelFactory, input_shape: Sequence[int], num_class
     return model
 
 
+def has_lazy_parameters(model: nn.Module) -> bool:
+    """True while a lazy module (``nn.LazyLinear``, ``nn.LazyConv2d``...) still waits for its first batch."""
+    return any(nn.parameter.is_lazy(t) for t in (*model.parameters(), *model.buffers()))
+
+
+def materialize(model: nn.Module, inputs: torch.Tensor, *, name: str) -> nn.Module:
+    """Give lazy modules their shapes and initial weights with one forward pass on ``inputs``, a real batch.
+
+    The pass runs without gradients and in eval mode (a batch-norm layer's running statistics are not moved);
+    every module's train/eval mode is restored afterwards. A model without lazy modules is returned untouched.
+    """
+    if not has_lazy_parameters(model):
+        return model
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(inputs)
+    except Exception as exc:
+        raise ModelError(f"model {name!r} must run on a batch of the data to create its lazy layers, but its "
+                         f"forward pass on inputs of shape {tuple(inputs.shape)} raised "
+                         f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        for m, training in modes:
+            m.training = training
+    return model
+
+
+def check_trainable(model: nn.Module, *, name: str) -> None:
+    """Refuse a model that an optimizer could not change: one without parameters, or with all of them frozen."""
+    params = list(model.parameters())
+    if any(p.requires_grad for p in params):
+        return
+    detail = ("it has no parameters" if not params else
+              f"all {sum(p.numel() for p in params)} of its weights have requires_grad=False")
+    raise ModelError(f"model {name!r} must have trainable parameters, but {detail}.")
+
+
 def _accepts_kwargs(fn: Callable[..., Any], kwargs: dict[str, Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters

@@ -13,10 +13,10 @@ from torch.nn import functional as F
 
 from .._core._errors import ConfigError
 from .._core._registry import check_choice
-from ._data import DataSplits, load_dataset, make_splits
+from ._data import DataSplits, example_inputs, load_dataset, make_splits
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
-from ._models import ModelFactory, create_model, resolve_model
+from ._models import ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
 from ._optim import OPTIMIZERS
 
 
@@ -74,9 +74,11 @@ class Task:
         return self.device  # type: ignore[return-value]
 
     def build_model(self, *, seed: int = 0, width: float | None = None) -> nn.Module:
-        """A freshly initialised model on the task's device; the same seed gives the same weights.
+        """A freshly initialised model on the task's device, ready to train; the same seed gives the same weights.
 
-        The caller's global RNG is left untouched.
+        Lazy modules (``nn.LazyLinear``...) are materialised here, on the CPU with two training examples, so
+        every caller (the trainer, the probes, a parameter count) gets a model whose parameters exist. The
+        caller's global RNG is left untouched.
         """
         kwargs = dict(self.model_kwargs)
         if width is not None:
@@ -84,6 +86,9 @@ class Task:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = create_model(self.model, self.data.input_shape, self.data.num_classes, **kwargs)
+            # on the CPU, inside the seeded block: a lazy layer's initial weights follow the seed on any device
+            if has_lazy_parameters(model):
+                materialize(model, example_inputs(self.data.train).cpu(), name=self.model_name)
         return model.to(self.torch_device)
 
     def evaluate(self, model: nn.Module, split: Any = None, *, limit: int | None = None) -> tuple[float, float, int]:

@@ -21,8 +21,9 @@ from torch.optim import lr_scheduler
 
 from .._core._errors import ConfigError
 from ..task._batches import autocast, batches
+from ..task._data import example_inputs
 from ..task._evaluate import evaluate, metric_sum
-from ..task._models import is_conv_net
+from ..task._models import check_trainable, has_lazy_parameters, is_conv_net, materialize
 from ..task._task import Task
 from ._config import TrainConfig
 from ._optimizer import current_momentum, make_optimizer
@@ -161,6 +162,9 @@ def _fit(task: Task, model: nn.Module, config: TrainConfig, spe: int, total_step
 def _prepare(task: Task, model: nn.Module, config: TrainConfig, total_steps: int, spe: int,
              on_step: StepCallback | None) -> _Parts:
     device = task.torch_device
+    if has_lazy_parameters(model):  # a caller's own model (Task.build_model materialises its own)
+        materialize(model, example_inputs(task.data.train).to(device), name=task.model_name)
+    check_trainable(model, name=task.model_name)
     channels_last = device.type == "cuda" and is_conv_net(model)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -133,3 +133,96 @@ def test_user_data_function(tmp_path) -> None:
     task = ht.Task(model="mlp", data=d2, device="cpu")
     r = ht.train(task, ht.TrainConfig(epochs=1, batch_size=16))
     assert r.status == "completed" and r.cost.examples == 64 and r.cost.eval_examples == 16
+
+
+def _pair(n: int = 200, k: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 6, generator=g), torch.arange(n) % k
+
+
+def test_non_finite_inputs_are_refused_at_load_naming_split_and_count() -> None:
+    x, y = _pair()
+    x[0, 1] = float("nan")
+    x[1, 2] = float("inf")
+    split = ht.TensorSplit(x, y)
+    with pytest.raises(ht.DataError, match=r"^data must be finite, but the train split has 2 non-finite values in "
+                                           r"x\.$"):
+        ht.make_splits({"train": split, "val": ht.TensorSplit(x[2:50], y[2:50])})
+    with pytest.raises(ht.DataError, match=r"^data must be finite, but the train split has 2 non-finite values in "
+                                           r"x and the val split has 1 non-finite value in x\.$"):
+        ht.make_splits({"train": split, "val": ht.TensorSplit(x[1:50], y[1:50])})
+    with pytest.raises(ht.DataError, match=r"data must be finite, but the (train|val|test) split has"):
+        ht.make_splits((x, y))  # one (x, y) pair, split here
+    with pytest.raises(ht.DataError, match="data must be finite"):  # a Task given data as a pair
+        ht.Task(model="mlp", data=(x, y), device="cpu")
+    from torch.utils.data import TensorDataset
+    with pytest.raises(ht.DataError, match="the train split has 2 non-finite values"):
+        ht.make_splits({"train": TensorDataset(x, y), "val": TensorDataset(x[2:50], y[2:50])})
+    with pytest.raises(ht.ConfigError, match=r"synthetic noise must be a finite number >= 0, but got noise='nan'"):
+        ht.load_dataset("synthetic:noise=nan")
+
+
+def test_non_finite_inputs_in_a_user_data_function_are_refused(tmp_path) -> None:
+    f = tmp_path / "nandata.py"
+    f.write_text("import torch, hybridtune as ht\n"
+                 "def splits():\n"
+                 "    d = ht.make_splits((torch.randn(200, 6), torch.arange(200) % 4))\n"
+                 "    d.test.x[5, 0] = float('nan')\n"
+                 "    return d\n")
+    with pytest.raises(ht.DataError, match=r"^data must be finite, but the test split has 1 non-finite value in x\.$"):
+        ht.load_dataset(f"{f}:splits")
+
+
+def test_fewer_than_two_classes_is_refused() -> None:
+    x, y = _pair()
+    with pytest.raises(ht.DataError, match=r"^labels must hold at least 2 classes, but the train split of 'user' "
+                                           r"has only class 0\.$"):
+        ht.make_splits((x, torch.zeros_like(y)))
+    with pytest.raises(ht.DataError, match="has only class 3"):  # a class count given does not change it
+        ht.make_splits((x, torch.full_like(y, 3)), num_classes=4)
+    with pytest.raises(ht.DataError, match=r"^num_classes must be >= 2, but got num_classes=1\.$"):
+        ht.make_splits((x, y), num_classes=1)
+
+
+def test_labels_outside_a_given_class_count_are_refused_naming_their_range() -> None:
+    x, y = _pair()
+    with pytest.raises(ht.DataError, match=r"^labels must be class ids in 0\.\.3 \(num_classes=4\), but the val split "
+                                           r"has 50 labels outside that range, from 5 to 8\.$"):
+        ht.make_splits({"train": (x[:150], y[:150]), "val": (x[150:], y[150:] + 5), "num_classes": 4})
+    with pytest.raises(ht.DataError, match=r"^labels must be class ids in 0\.\.2 \(num_classes=3\), but the train "
+                                           r"split has 35 labels outside that range, all equal to 3\.$"):
+        ht.make_splits((x, y), num_classes=3)
+    with pytest.raises(ht.DataError, match=r"^labels must be class ids >= 0, but the train split has 35 labels "
+                                           r"outside that range, all equal to -1\.$"):
+        ht.make_splits((x, y - 1))
+
+
+def test_classes_missing_from_inferred_labels_are_a_warning_that_names_them(caplog) -> None:
+    x, y = _pair()
+    message = ("classes 0-9 never occur in the training labels of 'user'; the task has 14 classes "
+               "(the largest label + 1).")
+    with pytest.warns(UserWarning) as seen:
+        d = ht.make_splits((x, y + 10))
+    assert d.num_classes == 14 and [str(w.message) for w in seen] == [message]
+    assert seen[0].filename == __file__  # pointed at the caller, not at hybridtune
+    assert message in caplog.text  # and logged, for the CLI
+    with pytest.warns(UserWarning, match=r"^classes 1, 3-4 never occur"):
+        ht.make_splits((x, torch.tensor([0, 2, 5])[y % 3]))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ht.make_splits((x, y + 10), num_classes=14).num_classes == 14  # a count given: no warning
+        assert ht.make_splits((x, y)).num_classes == 4
+
+
+def test_labels_must_be_whole_class_ids_and_classes_large_enough_to_split() -> None:
+    x, y = _pair()
+    with pytest.raises(ht.DataError, match=r"must be whole-number class ids, but 200 are not \(the first is 0\.5\)"):
+        ht.make_splits((x, y.float() + 0.5))
+    assert ht.make_splits((x, y.float())).num_classes == 4
+    with pytest.raises(ht.DataError, match=r"must be a 1-D tensor of class ids, but got shape \(200, 4\) "
+                                           r"\(one-hot labels\? pass labels.argmax\(1\)\)"):
+        ht.make_splits((x, torch.nn.functional.one_hot(y)))
+    with pytest.raises(ht.DataError, match=r"to split it into train, val and test \(stratified\), but class 2 has "
+                                           r"only 1\.$"):
+        ht.make_splits((x[:101], torch.cat([torch.zeros(50), torch.ones(50), torch.tensor([2.0])]).long()))

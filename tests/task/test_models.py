@@ -70,3 +70,89 @@ def test_user_model_from_file(tmp_path) -> None:
         ht.create_model(f"{f}:broken", (1, 8, 8), 3)
     with pytest.raises(ht.ConfigError, match="has no function 'nope'"):
         ht.create_model(f"{f}:nope", (1, 8, 8), 3)
+
+
+def _sibling_folder(folder, module: str = "layers") -> None:
+    (folder / f"{module}.py").write_text(
+        "import math, torch\n"
+        "class Block(torch.nn.Module):\n"
+        "    def __init__(self, shape, k):\n"
+        "        super().__init__()\n"
+        "        self.f = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(math.prod(shape), k))\n"
+        "    def forward(self, x):\n"
+        "        return self.f(x)\n")
+    (folder / "net.py").write_text(
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        f"from {module} import Block\n"
+        "@dataclass\n"
+        "class Options:\n"
+        "    width: int = 1\n"
+        "def build(input_shape, num_classes):\n"
+        "    return Block(input_shape, num_classes)\n"
+        "def build_inside(input_shape, num_classes):\n"
+        f"    from {module} import Block as B  # imported when called, after the file was\n"
+        "    return B(input_shape, num_classes)\n")
+
+
+def test_user_model_file_imports_a_module_beside_it(tmp_path, monkeypatch) -> None:
+    import sys
+
+    _sibling_folder(tmp_path, "layers_for_test_models")
+    monkeypatch.setattr(sys, "path", list(sys.path))  # whatever happens, the suite's path comes back
+    monkeypatch.delitem(sys.modules, "layers_for_test_models", raising=False)
+    before = list(sys.path)
+    m = ht.create_model(f"{tmp_path}/net.py:build", (1, 8, 8), 3)
+    assert m(torch.randn(2, 1, 8, 8)).shape == (2, 3)
+    assert sys.path == before  # the folder was on sys.path while the file ran, and only then
+    # a second reference to the same file reuses the module (one class identity), and a function that
+    # imports a sibling when it is called (not yet imported: dropped here) finds it too
+    del sys.modules["layers_for_test_models"]
+    again = ht.create_model(f"{tmp_path}/net.py:build_inside", (1, 8, 8), 3)
+    assert type(again).__name__ == "Block" and sys.path == before
+    net = ht.create_model(f"{tmp_path}/net.py:build", (1, 8, 8), 3)
+    assert type(net) is type(m)
+
+
+def test_user_module_reference_finds_the_working_directory(tmp_path, monkeypatch) -> None:
+    import os
+    import sys
+
+    (tmp_path / "cwd_models_for_test.py").write_text(
+        "import torch\n"
+        "def build(input_shape, num_classes):\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))\n")
+    monkeypatch.chdir(tmp_path)
+    # as under the installed `hybridtune` script, which does not put the working directory on sys.path
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", os.getcwd())])
+    monkeypatch.delitem(sys.modules, "cwd_models_for_test", raising=False)
+    before = list(sys.path)
+    assert ht.create_model("cwd_models_for_test:build", (1, 8, 8), 3)(torch.randn(2, 1, 8, 8)).shape == (2, 3)
+    assert sys.path == before
+
+
+LAZY = ("import torch\n"
+        "def build(input_shape, num_classes):\n"
+        "    return torch.nn.Sequential(torch.nn.LazyConv2d(4, 3), torch.nn.LazyBatchNorm2d(), torch.nn.ReLU(),\n"
+        "                               torch.nn.Flatten(), torch.nn.LazyLinear(num_classes))\n")
+
+
+def test_task_materialises_lazy_modules_with_a_real_batch(tmp_path) -> None:
+    (tmp_path / "lazy.py").write_text(LAZY)
+    task = ht.Task(model=f"{tmp_path}/lazy.py:build", data="synthetic:n=200", device="cpu")
+    model = task.build_model(seed=1)
+    assert not any(torch.nn.parameter.is_lazy(p) for p in model.parameters())
+    assert model[4].weight.shape == (4, 4 * 6 * 6)
+    assert model.training  # left in train mode, its batch-norm statistics untouched by the pass
+    assert torch.equal(model[1].running_mean, torch.zeros(4))
+    # the seed decides the lazy layers' weights too
+    assert torch.equal(model[4].weight, task.build_model(seed=1)[4].weight)
+    assert not torch.equal(model[4].weight, task.build_model(seed=2)[4].weight)
+
+
+def test_a_lazy_model_that_cannot_run_on_the_data_is_one_model_error(tmp_path) -> None:
+    (tmp_path / "lazy.py").write_text(LAZY)
+    with pytest.raises(ht.ModelError, match=r"must run on a batch of the data to create its lazy layers, but its "
+                                            r"forward pass on inputs of shape \(2, 6\) raised"):
+        ht.Task(model=f"{tmp_path}/lazy.py:build", data=(torch.randn(100, 6), torch.arange(100) % 2),
+                device="cpu").build_model()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 import hybridtune as ht
 from hybridtune.train import Recipe, save_checkpoint, save_recipe, train_and_test
@@ -63,3 +64,29 @@ def test_wrong_files_and_tasks_are_one_line(trained, tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text(json.dumps(d))
     with pytest.raises(ht.ConfigError, match="must hold valid trainer settings"):
         ht.read_recipe(tmp_path / "bad.json")
+
+
+def test_a_lazy_model_round_trips_through_a_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "lazy.py").write_text(
+        "import torch\n"
+        "def build(input_shape, num_classes):\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(16), torch.nn.ReLU(),\n"
+        "                               torch.nn.LazyLinear(num_classes))\n")
+    task = ht.Task(model=f"{tmp_path}/lazy.py:build", data="synthetic:n=200", device="cpu")
+    t = train_and_test(task, CFG)
+    recipe = Recipe.of(task, CFG, metrics={"test_accuracy": t.test_accuracy})
+    save_checkpoint(tmp_path / "lazy.pt", t.model, recipe)
+    for kwargs in ({}, {"task": task}):  # rebuilt from the recipe's names, or by the task
+        model, _ = ht.load_checkpoint(tmp_path / "lazy.pt", **kwargs)
+        assert not any(torch.nn.parameter.is_lazy(p) for p in model.parameters())
+        assert task.evaluate(model, task.data.test)[1] == pytest.approx(t.test_accuracy)
+
+
+def test_files_are_ordinary_files_of_the_user(trained) -> None:
+    import os
+
+    _, _, folder, _ = trained
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("best.json", "best.pt"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600

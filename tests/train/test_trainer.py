@@ -195,3 +195,56 @@ def test_custom_metric_replaces_accuracy(tiny_task: ht.Task) -> None:
     _, top2_val, n = tiny_task.replace(metric=top2).evaluate(model)
     _, mean_val, _ = tiny_task.replace(metric=lambda o, y: top2(o, y).mean()).evaluate(model)
     assert n == len(tiny_task.data.val) and top2_val == pytest.approx(mean_val)
+
+
+LAZY = ("import torch\n"
+        "def build(input_shape, num_classes):\n"
+        "    return torch.nn.Sequential(torch.nn.LazyConv2d(4, 3), torch.nn.ReLU(), torch.nn.Flatten(),\n"
+        "                               torch.nn.LazyLinear(16), torch.nn.ReLU(), torch.nn.LazyLinear(num_classes))\n"
+        "def frozen(input_shape, num_classes):\n"
+        "    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))\n"
+        "    m.requires_grad_(False)\n"
+        "    return m\n"
+        "def no_weights(input_shape, num_classes):\n"
+        "    return torch.nn.Flatten()\n")
+
+
+def test_a_lazy_model_trains_and_every_parameter_gets_a_gradient(tmp_path) -> None:
+    (tmp_path / "lazy.py").write_text(LAZY)
+    task = ht.Task(model=f"{tmp_path}/lazy.py:build", data="synthetic:n=400,classes=4", device="cpu")
+    cfg = ht.TrainConfig(optimizer="adam", lr=3e-3, epochs=3, batch_size=32)
+    model = task.build_model(seed=cfg.seed)
+    start = [p.detach().clone() for p in model.parameters()]
+    r = ht.train(task, cfg, model=model)
+    assert r.status == "completed" and r.epochs[-1].train_loss < r.epochs[0].train_loss
+    for (name, p), p0 in zip(model.named_parameters(), start):
+        assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+        assert not torch.equal(p, p0), name
+    # the trainer's own model is built the same way: the same run from the seed
+    assert ht.train(task, cfg).epochs[-1].train_loss == pytest.approx(r.epochs[-1].train_loss)
+
+
+def test_a_lazy_model_given_to_the_trainer_is_materialised_there(tmp_path) -> None:
+    import importlib.util
+
+    (tmp_path / "lazy.py").write_text(LAZY)
+    spec = importlib.util.spec_from_file_location("lazy_for_trainer", tmp_path / "lazy.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    task = ht.Task(model="cnn", data="synthetic:n=200", device="cpu")
+    model = mod.build(task.data.input_shape, task.data.num_classes)
+    r = ht.train(task, ht.TrainConfig(lr=0.05, epochs=1, batch_size=32), model=model)
+    assert r.status == "completed" and not any(torch.nn.parameter.is_lazy(p) for p in model.parameters())
+
+
+@pytest.mark.parametrize("factory, detail", [
+    ("frozen", "all 260 of its weights have requires_grad=False"),
+    ("no_weights", "it has no parameters"),
+])
+def test_a_model_without_trainable_parameters_is_one_model_error(tmp_path, factory: str, detail: str) -> None:
+    (tmp_path / "lazy.py").write_text(LAZY)
+    spec = f"{tmp_path}/lazy.py:{factory}"
+    task = ht.Task(model=spec, data="synthetic:n=200", device="cpu")
+    with pytest.raises(ht.ModelError) as err:
+        ht.train(task, ht.TrainConfig(lr=0.05, epochs=1, batch_size=32))
+    assert str(err.value) == f"model {spec!r} must have trainable parameters, but {detail}."
