@@ -16,7 +16,7 @@ from .._core import HybridTuneError
 from ._common import EXIT_USAGE, BaseCommand, Parser
 from ._diagnostics import LandscapeCommand, ProcedureCommand, SweepCommand
 from ._probe import LrFindCommand, ProbeCommand
-from ._study import DashboardCommand, ReportCommand, StudyCommand, WorkerCommand
+from ._study import DashboardCommand, ExportCommand, ReportCommand, StudyCommand, WorkerCommand
 from ._train import ListCommand, TrainCommand
 
 #: Every command, in the order ``hybridtune --help`` lists them.
@@ -31,6 +31,7 @@ _COMMANDS: dict[str, type[BaseCommand]] = {
     "study": StudyCommand,
     "worker": WorkerCommand,
     "report": ReportCommand,
+    "export": ExportCommand,
     "dashboard": DashboardCommand,
 }
 

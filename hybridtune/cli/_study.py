@@ -1,6 +1,7 @@
-"""``hybridtune study``, ``worker``, ``report`` and ``dashboard``: thin layers over :func:`hybridtune.run_study`
-(with :meth:`hybridtune.StudySpec.build` for the spec and flags), :func:`hybridtune.run_worker`,
-:func:`hybridtune.load_result` / :func:`hybridtune.write_report` and ``optuna_dashboard.run_server``."""
+"""``hybridtune study``, ``worker``, ``report``, ``export`` and ``dashboard``: thin layers over
+:func:`hybridtune.run_study` (with :meth:`hybridtune.StudySpec.build` for the spec and flags),
+:func:`hybridtune.run_worker`, :func:`hybridtune.rebuild_report`, :func:`hybridtune.export_study` and
+``optuna_dashboard.run_server``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from .._core import ConfigError, open_storage, redact
 from ..study import StudyConfig, StudySpec, load_spec
+from ..study._config import BUDGET_EPOCHS, BUDGET_STEPS
 from ._common import (BaseCommand, ProgressBars, add_output_options, add_task_options, console, fmt,
                       library_default, nonneg_float, num, parse_model_args, positive_float, positive_int, quiet_optuna, write_json)
 
@@ -54,6 +56,11 @@ def _report_path(out: str | None, name: str) -> Path:
     return Path(out) if out else Path("runs") / name / "report.html"
 
 
+def _folder(report: Path) -> Path:
+    """The folder of the report (``--out``): the study's best.json and best.pt go there too."""
+    return report.parent if report.suffix.lower() in (".html", ".htm") else report
+
+
 # ----------------------------------------------------------------------------------------------
 # hybridtune study
 
@@ -77,8 +84,11 @@ class StudyCommand(BaseCommand):
         g.add_argument("--threads", type=positive_int, metavar="N",
                        help="CPU threads for torch in this process (default: torch's own choice)")
         g.add_argument("--trials", type=positive_int, help=f"search trials, pruned ones included (default: {d.trials})")
+        lo, hi = BUDGET_EPOCHS
         g.add_argument("--epochs", type=positive_int,
-                       help=f"1cycle epochs per trial and grid cell (default: {d.epochs})")
+                       help=f"1cycle epochs per trial and grid cell (default: chosen from the task, enough for "
+                            f"{BUDGET_STEPS} optimizer steps at the smallest searched batch size, {lo} to {hi}; "
+                            f"a resumed study keeps its own)")
         g.add_argument("--sampler", choices=("random", "tpe"), help=f"the search's sampler (default: {d.sampler})")
         pruner = d.pruner + (" = SuccessiveHalvingPruner" if d.pruner == "asha" else "")
         g.add_argument("--pruner", choices=("asha", "median", "hyperband", "none"),
@@ -95,7 +105,8 @@ class StudyCommand(BaseCommand):
                             "3 minutes")
         g.add_argument("--no-test", dest="test", action="store_false", default=None,
                        help="skip retraining the best configurations for their test accuracy")
-        g.add_argument("--out", metavar="PATH", help="the HTML report (default: runs/<name>/report.html)")
+        g.add_argument("--out", metavar="PATH", help="the HTML report (default: runs/<name>/report.html); the "
+                                                     "chosen recipe best.json and weights best.pt go in its folder")
         g.add_argument("--proxy-width", type=positive_float, metavar="W",
                        help="seed 000's scaled-down tuning: run the probes and the search on the model at W x its "
                             "width (e.g. 0.25), then verify the best configuration on the full-size model and "
@@ -148,13 +159,19 @@ def _print_result(con: Any, result: Any) -> None:
             hp = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
                            for k, v in o.best_config.items() if v is not None)
             con.print(f"best {role} (trial {o.best_trial}): {hp}")
+    a = result.artefacts
+    if a:
+        con.print(f"chosen recipe {a['recipe']}, weights {a['checkpoint']} (trial {a['trial']}; load with "
+                  f"hybridtune.load_checkpoint, train longer with hybridtune train --recipe)", soft_wrap=True)
+    for w in result.warnings:
+        con.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
 
 
 def _run_study(args: argparse.Namespace) -> int:
     import time
 
     from ..pipeline import run_study
-    from ..study import default_name
+    from ..pipeline._run import resolve_config
     from ..task import Task
 
     quiet_optuna(args)
@@ -166,8 +183,8 @@ def _run_study(args: argparse.Namespace) -> int:
     task_kw, config = build_study(args)
     url, storage = _open(args)  # a bad URL or an unreachable database fails here, before any work
     task = Task(**task_kw)
-    name = config.name or default_name(task, config)
-    config = config.replace(name=name)
+    config = resolve_config(task, config, storage=storage)  # the name, and the epochs (stored or the rule's)
+    name = str(config.name)
     out = _report_path(args.out, name)
     con.print(f"[bold]study[/] {name}: {task.model_name} on {task.data.name} "
               f"({len(task.data.train)} train / {len(task.data.val)} val / {len(task.data.test)} test), "
@@ -180,7 +197,7 @@ def _run_study(args: argparse.Namespace) -> int:
     if args.proxy_width is not None:
         return _run_proxy(args, con, task, config, storage, out, t0)
     with ProgressBars(con) as bars:
-        result = run_study(task, config, storage=storage, progress=bars, report=out)
+        result = run_study(task, config, storage=storage, progress=bars, report=out, out=_folder(out))
     report = result.report
     _print_result(con, result)
     con.print(f"report {report}  ({time.perf_counter() - t0:.0f}s)")
@@ -315,6 +332,42 @@ def _only_study(storage: Any) -> str:
         raise ConfigError(f"--name must be given when the storage holds {len(searches)} studies, but got none "
                           f"(studies: {', '.join(searches) or 'none'}).")
     return searches[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# hybridtune export
+
+
+class ExportCommand(BaseCommand):
+    help = "write a study's chosen recipe (best.json) and weights (best.pt) again, from storage"
+    description = ("Write the chosen recipe of a study (best.json) from its storage, and its weights (best.pt) by "
+                   "retraining the stored best configuration once, as the study's test retrain did.")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--name", help="the study (default: the only one in the storage)")
+        _storage_option(p)
+        p.add_argument("--out", metavar="DIR", help="the folder (default: runs/<name>/)")
+        p.add_argument("--device", default="auto", help="where to retrain: auto (default), cpu, cuda:N, mps")
+        add_output_options(p)
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        from ..pipeline._export import export_study
+
+        quiet_optuna(args)
+        con = console(args)
+        storage = open_storage(args.storage, must_exist=True)
+        name = args.name or _only_study(storage)
+        con.print(f"[bold]export[/] {name}: the recipe from storage; the weights by retraining its best "
+                  f"configuration once (the stored study keeps no weights)")
+        with ProgressBars(con) as bars:
+            r = export_study(name, storage=storage, out=args.out, device=args.device, progress=bars)
+        con.print(f"trial {r.trial} retrained in {r.seconds:.0f}s: val {fmt(r.val_accuracy)}, test "
+                  f"{fmt(r.test_accuracy)}")
+        con.print(f"wrote {r.recipe_path} and {r.checkpoint_path}")
+        if args.json:
+            write_json(args.json, {"command": "export", **r.to_dict()})
+            con.print(f"wrote {args.json}")
+        return 0
 
 
 # ----------------------------------------------------------------------------------------------

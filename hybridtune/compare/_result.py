@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,16 @@ from ._comparison import Comparison, compare
 from ._outcome import StudyOutcome, outcome_from_trials
 
 if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
     from ..probes._priors import Priors
+
+#: "Still improving clearly": the best trial's validation accuracy rose over its last epoch by more than this
+#: many standard errors of the difference of two accuracies on the validation split (binomial, taken as
+#: independent). 1cycle's annealing lifts the last epoch anyway: of the 29 ResNet-8 runs of 4 epochs on mnist5k
+#: that reached 95.5% (benchmarks/results/first_trials.json), 24 rose by 0.4-2.9 such errors, so the bar sits
+#: above that; the CNN on digits at 2 epochs rose by 9.6 (55% -> 89%; 96% at the budget rule's 11 epochs).
+IMPROVING_Z = 3.0
 
 
 @dataclass(frozen=True)
@@ -23,7 +34,8 @@ class StudyResult:
 
     ``to_dict()`` is the ``--json`` payload: ``priors``; ``search``, ``grid`` (and ``random``), each with
     ``best_value``, ``best_params``, ``n_trials`` and ``cost``; ``comparison`` with
-    ``cost_to_match_grid``, ``cost_ratio_to_match_grid`` and ``test_accuracy`` per study.
+    ``cost_to_match_grid``, ``cost_ratio_to_match_grid`` and ``test_accuracy`` per study; ``artefacts``
+    (where the search's ``best.json`` and ``best.pt`` were written, or ``null``) and ``warnings``.
 
     Example:
         >>> import hybridtune as ht
@@ -47,6 +59,11 @@ class StudyResult:
     comparison: Comparison
     #: the HTML report's path, where one was written (:func:`hybridtune.run_study` with ``report=``)
     report: str | None = None
+    #: where the search's chosen recipe and weights are: ``{"trial", "recipe", "checkpoint"}`` (paths of
+    #: ``best.json`` and ``best.pt``), or ``None`` when none were written for its current best trial
+    artefacts: dict[str, Any] | None = None
+    #: what the user should know, one sentence each (e.g. "the budget may be too short: ...")
+    warnings: tuple[str, ...] = ()
 
     @property
     def outcomes(self) -> dict[str, StudyOutcome]:
@@ -60,6 +77,8 @@ class StudyResult:
         for role, o in self.outcomes.items():
             d[role] = o.to_dict()
         d["comparison"] = self.comparison.to_dict()
+        d["artefacts"] = dict(self.artefacts) if self.artefacts else None
+        d["warnings"] = list(self.warnings)
         if self.report is not None:
             d["report"] = self.report
         return finite_json(d)
@@ -102,9 +121,9 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     config = dict(attrs.get(schema.CONFIG, {}))
     tol = float(config.get("tolerance", 0.5)) if tolerance is None else float(tolerance)
     priors = Priors.from_dict(attrs[schema.PRIORS]) if attrs.get(schema.PRIORS) else None
+    trials = study.get_trials(deepcopy=False)
     outcomes: dict[str, StudyOutcome] = {
-        schema.SEARCH: outcome_from_trials(schema.SEARCH, name, study.get_trials(deepcopy=False),
-                                           probe_cost=priors.cost if priors else None,
+        schema.SEARCH: outcome_from_trials(schema.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
                                            test=attrs.get(schema.TEST))}
     grid_space_d = None
     for role in schema.BASELINE_ROLES:
@@ -121,4 +140,53 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     return StudyResult(name=name, storage=storage_url, task=dict(attrs.get(schema.TASK, {})), config=config,
                        priors=priors, space=attrs.get(schema.SPACE), grid_space=grid_space_d,
                        search=outcomes[schema.SEARCH], grid=outcomes.get(schema.GRID),
-                       random=outcomes.get(schema.RANDOM), comparison=comparison)
+                       random=outcomes.get(schema.RANDOM), comparison=comparison,
+                       artefacts=_artefacts(attrs, outcomes[schema.SEARCH]),
+                       warnings=tuple(study_warnings(trials, attrs)))
+
+
+def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any] | None:
+    """The stored :data:`~hybridtune.study._schema.ARTEFACTS`, unless they belong to an earlier best trial."""
+    stored = attrs.get(schema.ARTEFACTS)
+    if not stored or search.best_trial is None or stored.get("trial") != search.best_trial:
+        return None
+    return dict(stored)
+
+
+def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[str, Any]) -> list[str]:
+    """What a search's result should say beside its numbers: no completed trial (so nothing to save), or a
+    best trial still improving clearly at its last epoch (see :data:`IMPROVING_Z`)."""
+    best = schema.best_trial(trials)
+    if best is None:
+        return ["the search has no completed trial, so there is no configuration to save: no best.json or "
+                "best.pt was written."]
+    n_val = (attrs.get(schema.TASK) or {}).get("data", {}).get("val")
+    rise = last_epoch_rise(best.user_attrs.get(schema.CURVE) or [], n_val)
+    if rise is None:
+        return []
+    before, after, z = rise
+    epochs = len(best.user_attrs.get(schema.CURVE) or [])
+    return [f"the budget may be too short: the best trial (#{best.number}) was still improving at its last epoch, "
+            f"validation {100 * before:.1f}% -> {100 * after:.1f}% ({z:.1f} standard errors of the {n_val} "
+            f"validation examples); more epochs (e.g. {2 * epochs} instead of {epochs}) may reach higher."]
+
+
+def last_epoch_rise(curve: Sequence[Mapping[str, Any]], n_val: int | None) -> tuple[float, float, float] | None:
+    """``(before, after, z)`` when the curve's validation accuracy rose over its last epoch by more than
+    :data:`IMPROVING_Z` standard errors of the difference (binomial on ``n_val`` examples); else ``None``.
+    Only for a metric in [0, 1].
+
+    Example:
+        >>> last_epoch_rise([{"val_acc": 0.60}, {"val_acc": 0.72}, {"val_acc": 0.81}], 600)[2] > 3
+        True
+        >>> last_epoch_rise([{"val_acc": 0.93}, {"val_acc": 0.945}, {"val_acc": 0.96}], 749) is None
+        True
+    """
+    accs = [e.get("val_acc") for e in curve]
+    if len(accs) < 2 or not n_val or any(a is None or not 0 <= a <= 1 for a in accs[-2:]):
+        return None
+    before, after = float(accs[-2]), float(accs[-1])
+    se = math.sqrt((before * (1 - before) + after * (1 - after)) / n_val)
+    if se <= 0 or after - before <= IMPROVING_Z * se:
+        return None
+    return before, after, (after - before) / se

@@ -135,7 +135,8 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
     if search.best_config is None:
         raise ConfigError("the proxy search must finish a trial to transfer it, but none completed.")
     hp = Hyperparams(**search.best_config)
-    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
+    # the epochs the proxy study ran with (a default config's are chosen from the task when it runs)
+    tc = hp.train_config(optimizer=task.optimizer, epochs=int(proxy.config["epochs"]), seed=config.seed)
     if progress is not None:
         progress("verify at full size", 0, 1)
     verified = train_and_test(task, tc)

@@ -24,7 +24,8 @@ from ..study._config import StudyConfig, default_name
 from ..study._queue import (await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search,
                             work)
 from ..task._task import Task
-from ..train._retrain import train_and_test
+from ..train._retrain import Tested, train_and_test
+from ._export import default_out
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -36,7 +37,7 @@ _log = logging.getLogger(__name__)
 
 def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = None,
               progress: Progress | None = None, poll_seconds: float = 1.0,
-              report: str | Path | None = None) -> StudyResult:
+              report: str | Path | None = None, out: str | Path | None = None) -> StudyResult:
     """Run (or resume) the hybrid study and return its result, computed from storage.
 
     1. **Probes** (:func:`hybridtune.find_priors`), unless the study already holds their result.
@@ -44,8 +45,13 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
        (:func:`hybridtune.search_space`); the range test's suggestions are the first trials.
     3. **Baselines**: the ``grid`` (every cell once, full epochs, no pruning) and/or ``random`` (the same
        sampler and pruner over wide bounds, no priors).
-    4. **Test**: each study's best configuration retrained once and scored on the test split.
+    4. **Test**: each study's best configuration retrained once and scored on the test split; the
+       search's chosen recipe (``best.json``) and the weights of that same retrain (``best.pt``) are
+       written into ``out`` (``config.artefacts``; see :func:`hybridtune.load_checkpoint`).
     5. **Comparison** from the stored trials (:func:`load_result`), and the dashboard note and figures.
+
+    ``config.epochs=None`` (the default) is resolved first (:meth:`StudyConfig.for_task`): a stored study
+    keeps its own epochs, a new one gets the budget rule's.
 
     This process is the study's coordinator: it probes, puts every trial of every phase in Optuna's trial
     queue once, runs trials from the queues, and waits for those that ``hybridtune worker`` processes
@@ -62,6 +68,8 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         poll_seconds: how often to look at other processes' trials while waiting for them.
         report: also write the HTML report there (a ``.html`` file or a folder); its path is the result's
             ``report``.
+        out: the folder of ``best.json`` and ``best.pt`` (default ``runs/<name>/``); their paths are the
+            result's ``artefacts``.
 
     Raises:
         StorageError: the storage cannot be opened, or another process runs this study's coordinator (or,
@@ -76,16 +84,50 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         >>> sorted(result.outcomes)  # doctest: +SKIP
         ['grid', 'search']
     """
-    from .._core._storage import coordinator_lock
+    store = open_storage(storage)
+    result, _ = _run(task, config, storage=store, progress=progress, poll_seconds=poll_seconds, out=out)
+    return result if report is None else _with_report(result, report, store)
 
+
+def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: Any = None) -> StudyConfig:
+    """The config :func:`run_study` runs: the name and, when ``epochs`` is ``None``, the epochs of the stored
+    study of that name (a resumed study keeps its budget), else the budget rule's (:meth:`StudyConfig.for_task`).
+
+    Args:
+        task: the task to study.
+        config: the settings (default :class:`StudyConfig`).
+        storage: where a study of that name may already be (default ``sqlite:///runs/hybridtune.db``).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="digits", device="cpu")
+        >>> resolve_config(task, storage="sqlite:///:memory:").epochs
+        11
+    """
     config = config or StudyConfig()
     if not isinstance(task, Task):
         raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    if config.epochs is None:
+        name = config.name or default_name(task, config)
+        stored = schema.stored_identity(open_storage(storage), name) or {}
+        if stored.get("epochs"):
+            config = config.replace(epochs=int(stored["epochs"]))
+    return config.for_task(task)
+
+
+def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Progress | None,
+         poll_seconds: float = 1.0, out: str | Path | None = None,
+         keep_model: bool = False) -> tuple[StudyResult, Any]:
+    """:func:`run_study` without the report; also returns the search's retrained model when ``keep_model``
+    (and a chosen configuration exists), else ``None``."""
+    from .._core._storage import coordinator_lock
+
     store = open_storage(storage)
-    name = config.name or default_name(task, config)
+    config = resolve_config(task, config, storage=store)
+    name = str(config.name)
+    folder = default_out(name) if out is None else Path(out)
     with coordinator_lock(store, name):
-        result = _coordinate(task, config, store, name, progress, poll_seconds)
-    return result if report is None else _with_report(result, report, store)
+        return _coordinate(task, config, store, name, progress, poll_seconds, folder, keep_model)
 
 
 def rebuild_report(name: str, *, storage: Any = None, tolerance: float | None = None,
@@ -120,7 +162,7 @@ def _with_report(result: StudyResult, report: str | Path, store: Any) -> StudyRe
 
 
 def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress: Progress | None,
-                poll_seconds: float) -> StudyResult:
+                poll_seconds: float, out: Path, keep_model: bool) -> tuple[StudyResult, Any]:
     t0 = time.perf_counter()
     n_train = len(task.data.train)  # type: ignore[arg-type]
     probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(n_train))
@@ -138,9 +180,11 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
             phase.refill = lambda s=phase.study: fill_search_queue(s, config.trials, None, in_run=True)
     work(phases, budget=None, progress=progress)
     await_others(phases, poll_seconds=poll_seconds, progress=progress)
-    # 4. the test split
+    # 4. the test split, and the search's artefacts from the same retrain
+    model = None
     if config.test:
-        _test_all(store, name, task, config, progress)
+        model = _test_all(store, name, task, config, progress, out=out if config.artefacts else None,
+                          keep_model=keep_model)
     # 5. the comparison, from storage, and the dashboard (which stores it in every study)
     result = load_result(name, storage=store, tolerance=config.tolerance)
     if config.dashboard:
@@ -148,7 +192,7 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
 
         save_to_dashboard(result, storage=store)
     _log.info("study %s done in %.1fs", name, time.perf_counter() - t0)
-    return result
+    return result, model
 
 
 def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, probe_bs: int,
@@ -156,7 +200,8 @@ def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, prob
     """Open (or resume) the search study, store what workers rebuild the task from, and return it with its
     priors and its space (both cached on the study)."""
     study = schema.open_study(store, name, schema.identity(task, config, schema.SEARCH,
-                                                           schema.probe_identity(config, probe_bs)))
+                                                           schema.probe_identity(config, probe_bs)),
+                              metric=schema.metric_name(task))
     study.set_user_attr(schema.CONFIG, config.to_dict())
     study.set_user_attr(schema.TASK, schema.task_description(task))
     study.set_user_attr(schema.RECIPE, task.recipe())
@@ -190,13 +235,14 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
         grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
         gstudy = schema.open_study(store, schema.study_name(name, schema.GRID),
                                    schema.identity(task, config, schema.GRID, {"grid": grid.to_dict()}),
-                                   pruner=optuna.pruners.NopPruner())
+                                   pruner=optuna.pruners.NopPruner(), metric=schema.metric_name(task))
         gstudy.set_user_attr(schema.GRID_SPACE, grid.to_dict())
         queue_cells(gstudy, grid.cell_list(config.seed))
     if schema.RANDOM in config.baselines:
         wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
         rstudy = schema.open_study(store, schema.study_name(name, schema.RANDOM),
-                                   schema.identity(task, config, schema.RANDOM, {"space": wide.to_dict()}))
+                                   schema.identity(task, config, schema.RANDOM, {"space": wide.to_dict()}),
+                                   metric=schema.metric_name(task))
         rstudy.set_user_attr(schema.SPACE, wide.to_dict())
         queue_search(rstudy, config.trials, None)
     study.set_user_attr(schema.READY, True)  # workers may join from here on
@@ -227,29 +273,49 @@ def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
     return priors
 
 
-def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: Progress | None) -> None:
-    """Each study's best configuration, retrained and scored on the test split."""
+def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: Progress | None, *,
+              out: Path | None, keep_model: bool) -> Any:
+    """Each study's best configuration, retrained and scored on the test split; the search's artefacts
+    written into ``out`` (unless ``None``). Returns the search's retrained model when ``keep_model``."""
     import optuna
 
+    from ._export import artefacts_current, recipe_of, write_artefacts
+
     roles = (schema.SEARCH,) + tuple(config.baselines)
+    model = None
     for i, role in enumerate(roles):
         if progress is not None:
             progress("test", i, len(roles))
-        _test_best(optuna.load_study(study_name=schema.study_name(name, role), storage=store), task, config)
+        study = optuna.load_study(study_name=schema.study_name(name, role), storage=store)
+        if role != schema.SEARCH:
+            _test_best(study, task, config)
+            continue
+        best = schema.best_trial(study.get_trials(deepcopy=False))
+        stale = out is not None and best is not None and not artefacts_current(study, best.number, out)
+        tested = _test_best(study, task, config, need_model=keep_model or stale)
+        if tested is not None and out is not None:
+            write_artefacts(study, recipe_of(study, store), tested.model, out)  # type: ignore[arg-type]
+        elif best is None:
+            _log.warning("study %s: the search has no completed trial; no best.json or best.pt written", name)
+        model = tested.model if tested is not None and keep_model else None
     if progress is not None:
         progress("test", len(roles), len(roles))
+    return model
 
 
-def _test_best(study: optuna.Study, task: Task, config: StudyConfig) -> None:
+def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_model: bool = False) -> Tested | None:
     """Retrain the best configuration once (same seed: the very model that was selected) and score it on
-    the test split; cached on the study, redone only when the best trial changes."""
+    the test split; cached on the study, redone only when the best trial changes or its model is needed
+    (then the record is of this retrain, so the weights and the recorded scores are of one run). Returns
+    the retrain, or ``None`` when nothing was retrained."""
     best = schema.best_trial(study.get_trials(deepcopy=False))
     cached = study.user_attrs.get(schema.TEST)
-    if best is None or (cached and cached.get("trial") == best.number):
-        return
+    if best is None or (cached and cached.get("trial") == best.number and not need_model):
+        return None
     hp = Hyperparams(**best.user_attrs[schema.HYPERPARAMS])
     tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed))
     r = tested.result
     study.set_user_attr(schema.TEST, schema.record_test(
         best.number, test_accuracy=tested.test_accuracy, test_loss=tested.test_loss, val_accuracy=r.val_acc,
         status=r.status, cost=r.cost.to_dict()))
+    return tested

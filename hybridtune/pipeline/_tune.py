@@ -12,25 +12,29 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .._core._errors import ConfigError
 from .._core._json import finite_json
+from .._core._storage import open_storage
 from .._core._types import Progress
 from ..compare import Comparison, StudyResult
 from ..probes._priors import Priors
 from ..space._space import SearchSpace
 from ..study import _schema as schema
-from ..study._config import StudyConfig, default_name
+from ..study._config import StudyConfig, budget_epochs, default_name
 from ..study._objective import train_trial
 from ..task._task import Task
-from ._run import run_study
+from ..train._checkpoint import Recipe
+from ._export import CHECKPOINT_FILE, RECIPE_FILE, recipe_of
+from ._run import _run
 
 _log = logging.getLogger(__name__)
 
 
-def objective(task: Task, space: SearchSpace, *, epochs: int = 4, seed: int = 0,
+def objective(task: Task, space: SearchSpace, *, epochs: int | None = None, seed: int = 0,
               prune: bool = True) -> Callable[[Any], float]:
     """An Optuna objective for your own ``study.optimize(...)``.
 
@@ -43,7 +47,8 @@ def objective(task: Task, space: SearchSpace, *, epochs: int = 4, seed: int = 0,
     Args:
         task: what to train.
         space: a :class:`SearchSpace` (from :func:`search_space` or :func:`wide_space`).
-        epochs: each trial's 1cycle length.
+        epochs: each trial's 1cycle length (default: the budget rule of :class:`StudyConfig`, at the space's
+            smallest batch size).
         seed: initialisation and data order of every trial (common random numbers).
         prune: ask the study's pruner after every epoch.
 
@@ -63,6 +68,8 @@ def objective(task: Task, space: SearchSpace, *, epochs: int = 4, seed: int = 0,
     if space.optimizer != task.optimizer:
         raise ConfigError(f"space and task must share an optimizer family, but got space={space.optimizer!r}, "
                           f"task={task.optimizer!r}.")
+    if epochs is None:
+        epochs = budget_epochs(len(task.data.train), min(space.batch_sizes))  # type: ignore[arg-type]
     config = StudyConfig(epochs=epochs, seed=seed)
     chance = 1.0 / task.data.num_classes
 
@@ -82,6 +89,8 @@ class TuneResult:
         >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32)
         >>> sorted(r.studies), len(r.to_frame()), "best_config" in r.to_dict()
         (['search'], 2, True)
+        >>> r.model is None, r.recipe.train.epochs  # no model kept unless asked (keep_model=True)
+        (True, 1)
 
     Attributes:
         best_value: the search's best validation metric.
@@ -93,6 +102,12 @@ class TuneResult:
         trials: every finished trial of every study, with its cost, as a pandas DataFrame.
         comparison: the cost-fair comparison, when a baseline ran.
         result: the full :class:`StudyResult` (what ``hybridtune study --json`` writes).
+        test_accuracy: the chosen configuration's test accuracy (its one retrain).
+        name: the study's name.
+        recipe: the chosen recipe (what ``best.json`` holds), or ``None`` when no trial completed.
+        model: the chosen configuration's trained model from the test retrain, with ``tune(...,
+            keep_model=True)``; ``None`` otherwise (no model is kept that nobody asked for).
+        warnings: what the user should know (e.g. "the budget may be too short: ...").
     """
 
     best_value: float | None
@@ -105,12 +120,40 @@ class TuneResult:
     result: StudyResult
     test_accuracy: float | None = None
     name: str = ""
+    recipe: Recipe | None = None
+    model: Any = field(default=None, repr=False, compare=False)
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the best configuration, the priors, each study's numbers and the comparison."""
+        """JSON-ready: the best configuration, the priors, each study's numbers, the comparison, the recipe
+        and the warnings."""
         return finite_json({"name": self.name, "best_value": self.best_value, "best_params": dict(self.best_params),
-                        "best_config": self.best_config, "test_accuracy": self.test_accuracy,
-                        "study": self.result.to_dict()})
+                            "best_config": self.best_config, "test_accuracy": self.test_accuracy,
+                            "recipe": self.recipe.to_dict() if self.recipe else None,
+                            "warnings": list(self.warnings), "study": self.result.to_dict()})
+
+    def save(self, folder: str | Path) -> dict[str, Path]:
+        """Write the chosen recipe (``best.json``) and the kept model's weights (``best.pt``) into
+        ``folder``, as ``hybridtune study`` does; returns their paths.
+
+        Raises:
+            ConfigError: no trial completed, or no model was kept (``tune(..., keep_model=True)``).
+
+        Example:
+            >>> import hybridtune as ht
+            >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
+            >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32, keep_model=True)
+            >>> model, recipe = ht.load_checkpoint(r.save("runs/mlp")["checkpoint"])  # doctest: +SKIP
+        """
+        from ..train._checkpoint import save_checkpoint, save_recipe
+
+        if self.recipe is None:
+            raise ConfigError(f"save needs a chosen configuration, but study {self.name!r} completed no trial.")
+        if self.model is None:
+            raise ConfigError("save needs the trained model, but none was kept; call tune(..., keep_model=True).")
+        target = Path(folder)
+        return {"recipe": save_recipe(self.recipe, target / RECIPE_FILE),
+                "checkpoint": save_checkpoint(target / CHECKPOINT_FILE, self.model, self.recipe)}
 
     def to_frame(self) -> Any:
         """Every finished trial with its cost (one row each), as a pandas DataFrame."""
@@ -149,10 +192,11 @@ def trials_frame(studies: dict[str, Any]) -> Any:
     return pd.DataFrame(rows)
 
 
-def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.trials, epochs: int = 4,
+def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.trials, epochs: int | None = None,
          storage: Any = None, name: str | None = None, baseline: str | Sequence[str] | None = None,
          sampler: str = "random", pruner: str = "asha", seed: int = 0, quick: bool = False,
-         progress: Progress | None = None, n_trials: int | None = None, **options: Any) -> TuneResult:
+         keep_model: bool = False, progress: Progress | None = None, n_trials: int | None = None,
+         **options: Any) -> TuneResult:
     """Tune ``task``: probes (unless ``priors`` are given), the search inside them, optional baselines.
 
     This is the pipeline of ``hybridtune study``, as one call.
@@ -161,13 +205,16 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
         task: what to tune: any model factory and data (registry names, tensors or Datasets).
         priors: the result of :func:`find_priors`; given, the probes are not run again.
         trials: trials of the search (completed and pruned ones count).
-        epochs: each trial's 1cycle length.
-        storage: an Optuna storage URL or object; ``None`` keeps everything in memory (nothing is written).
+        epochs: each trial's 1cycle length (default: chosen from the task, see :class:`StudyConfig`).
+        storage: an Optuna storage URL or object; ``None`` keeps everything in memory (nothing is written:
+            :meth:`TuneResult.save` writes the artefacts where you want them).
         name: the study name (default ``<model>-<dataset>``).
         baseline: ``"grid"``, ``"random"``, both, or ``None`` (default: no baseline).
         sampler / pruner: ``random`` or ``tpe``; ``asha``, ``median``, ``hyperband`` or ``none``.
         seed: initialisation and data order of every probe and trial, and the samplers' seed.
         quick: the small preset of ``--quick``.
+        keep_model: keep the chosen configuration's trained model from the test retrain
+            (:attr:`TuneResult.model`, :meth:`TuneResult.save`).
         progress: optional ``progress(phase, done, total)`` callback.
         n_trials: deprecated name of ``trials``.
         options: any other :class:`StudyConfig` field (``tolerance``, ``grid``, ``probe_batch_size``, ...).
@@ -192,8 +239,9 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
         trials = n_trials
     baselines: tuple[str, ...] = () if baseline is None else ((baseline,) if isinstance(baseline, str)
                                                               else tuple(baseline))
+    # tune writes no files of its own: TuneResult.save does, where the caller wants them
     kw: dict[str, Any] = {"trials": trials, "epochs": epochs, "sampler": sampler, "pruner": pruner,
-                          "seed": seed, "baselines": baselines, "name": name, **options}
+                          "seed": seed, "baselines": baselines, "name": name, "artefacts": False, **options}
     if priors is not None:
         if not isinstance(priors, Priors):
             raise ConfigError(f"priors must be a hybridtune.Priors, but got {type(priors).__name__}.")
@@ -201,25 +249,34 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
             raise ConfigError(f"priors must come from the task's optimizer family, but got priors for "
                               f"{priors.optimizer!r} and a task with {task.optimizer!r}.")
         kw["probe_batch_size"] = priors.batch_size
+    if quick and epochs is None:
+        del kw["epochs"]  # the preset's
     config = StudyConfig.quick(**kw) if quick else StudyConfig(**kw)
-    store = optuna.storages.InMemoryStorage() if storage is None else storage
+    store = optuna.storages.InMemoryStorage() if storage is None else open_storage(storage)
     if priors is not None:
-        # seed the study with the given priors: run_study takes cached priors and never probes again
-        study_name = config.name or default_name(task, config)
-        study = optuna.create_study(study_name=study_name, storage=store, direction="maximize",
-                                    load_if_exists=True)
-        cached = study.user_attrs.get(schema.PRIORS)
-        if cached is not None and Priors.from_dict(cached) != priors:
-            raise ConfigError(f"priors must match the ones stored with study {study_name!r}; use another name "
-                              f"for a study with other priors.")
-        study.set_user_attr(schema.PRIORS, priors.to_dict())
-        study.set_user_attr(schema.PROBE_COST, priors.cost.to_dict())
+        _seed_priors(task, config, store, priors)
     with _optuna_quiet():
-        result = run_study(task, config, storage=store, progress=progress)
+        result, model = _run(task, config, storage=store, progress=progress, keep_model=keep_model)
     studies = {role: optuna.load_study(study_name=o.study_name, storage=store)
                for role, o in result.outcomes.items()}
     search = result.search
     return TuneResult(best_value=search.best_value, best_params=dict(search.best_params),
                       best_config=search.best_config, priors=result.priors, studies=studies,
                       trials=trials_frame(studies), comparison=result.comparison if baselines else None,
-                      result=result, test_accuracy=search.test_accuracy, name=result.name)
+                      result=result, test_accuracy=search.test_accuracy, name=result.name,
+                      recipe=recipe_of(studies[schema.SEARCH], store), model=model, warnings=result.warnings)
+
+
+def _seed_priors(task: Task, config: StudyConfig, store: Any, priors: Priors) -> None:
+    """Store the given priors on the search study: run_study takes cached priors and never probes again."""
+    import optuna
+
+    study_name = config.name or default_name(task, config)
+    study = optuna.create_study(study_name=study_name, storage=store, direction="maximize", load_if_exists=True)
+    schema.set_metric_name(study, schema.metric_name(task))
+    cached = study.user_attrs.get(schema.PRIORS)
+    if cached is not None and Priors.from_dict(cached) != priors:
+        raise ConfigError(f"priors must match the ones stored with study {study_name!r}; use another name "
+                          f"for a study with other priors.")
+    study.set_user_attr(schema.PRIORS, priors.to_dict())
+    study.set_user_attr(schema.PROBE_COST, priors.cost.to_dict())

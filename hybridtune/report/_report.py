@@ -263,6 +263,15 @@ def summary_markdown(result: StudyResult) -> str:
                            for k, v in o.best_config.items() if v is not None)
             lines.append(f"- best **{role}** (trial {o.best_trial}): {hp}")
     lines.append("")
+    a = result.artefacts
+    if a:
+        lines.append(f"**Take it home**: the chosen recipe `{a['recipe']}` and the weights of its test retrain "
+                     f"`{a['checkpoint']}` (trial {a['trial']}); `hybridtune.load_checkpoint` gives the model, "
+                     f"`hybridtune export` writes them again.")
+        lines.append("")
+    for w in result.warnings:
+        lines.append(f"**Warning**: {w}")
+        lines.append("")
     lines.append("Figures: see *Custom plots*. Made by hybridtune.")
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -16,6 +17,12 @@ from ._schema import BASELINE_ROLES, GRID
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..task._task import Task
+
+#: The default budget: each trial takes at least this many optimizer steps at the smallest searched batch size
+#: (:func:`budget_epochs`).
+BUDGET_STEPS = 400
+#: ... in whole epochs, within these bounds.
+BUDGET_EPOCHS = (2, 30)
 
 SAMPLERS = ("random", "tpe")
 PRUNERS = ("asha", "median", "hyperband", "none")
@@ -32,7 +39,14 @@ class StudyConfig:
         name: the search study's name (default ``<model>-<dataset>``, ``-quick`` appended for the quick
             preset); the baselines are ``<name>-grid`` and ``<name>-random``.
         trials: trials of the search (completed and pruned ones count; a resumed study runs the rest).
-        epochs: ``E``, each trial's 1cycle length; the grid trains every cell for all ``E``.
+        epochs: ``E``, each trial's 1cycle length; the grid trains every cell for all ``E``. ``None``
+            (default): chosen from the task (:meth:`for_task`, :func:`budget_epochs`): enough whole epochs for
+            :data:`BUDGET_STEPS` (400) optimizer steps at the smallest searched batch size, clamped to
+            :data:`BUDGET_EPOCHS` (2 to 30). That is 4 epochs for ``mnist5k`` (3,500 training examples, batch
+            32: 109 steps an epoch), 11 for ``digits`` (1,257), 2 from about 6,400 examples up and 30 below about
+            450 (at batch 32). 400 steps is what 1cycle needed on mnist5k to reach the grid's best (warm-up and
+            annealing both get enough steps); a smaller dataset gets more epochs, not fewer steps. A resumed
+            study keeps the epochs it was created with.
         sampler: ``random`` (default) or ``tpe``.
         pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.
         baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
@@ -72,15 +86,17 @@ class StudyConfig:
         preset: ``default`` or ``quick`` (names the study and sizes the grid).
         test: retrain each study's best configuration once and score it on the test split.
         dashboard: save a markdown note and plotly figures into the studies for optuna-dashboard.
+        artefacts: after the test retrain, write the search's chosen recipe (``best.json``) and the weights of
+            that same retrain (``best.pt``) into :func:`hybridtune.run_study`'s ``out`` folder.
 
     Example:
-        >>> StudyConfig.quick().epochs < StudyConfig().epochs
-        True
+        >>> StudyConfig.quick().epochs, StudyConfig().epochs is None
+        (2, True)
     """
 
     name: str | None = None
     trials: int = 20
-    epochs: int = 4
+    epochs: int | None = None
     sampler: str = "random"
     pruner: str = "asha"
     baselines: tuple[str, ...] = (GRID,)
@@ -100,6 +116,7 @@ class StudyConfig:
     preset: str = "default"
     test: bool = True
     dashboard: bool = True
+    artefacts: bool = True
 
     def __post_init__(self) -> None:
         def pos_int(name: str, v: Any, *, optional: bool = False) -> None:
@@ -113,7 +130,7 @@ class StudyConfig:
             raise ConfigError(f"name must be a non-empty string of at most 200 characters, but got "
                               f"name={self.name!r}.")
         pos_int("trials", self.trials)
-        pos_int("epochs", self.epochs)
+        pos_int("epochs", self.epochs, optional=True)
         pos_int("probe_batch_size", self.probe_batch_size)
         pos_int("probe_range_steps", self.probe_range_steps, optional=True)
         pos_int("probe_momentum_epochs", self.probe_momentum_epochs)
@@ -161,6 +178,28 @@ class StudyConfig:
         kw.update(changes)
         return cls(**kw)
 
+    def for_task(self, task: Task) -> StudyConfig:
+        """A copy with what depends on the task filled in: the name (:func:`default_name`) and, when
+        ``epochs`` is ``None``, the budget rule's epochs (:func:`budget_epochs`).
+
+        Example:
+            >>> import hybridtune as ht
+            >>> task = ht.Task(model="resnet", data="mnist5k", device="cpu")
+            >>> c = StudyConfig().for_task(task)
+            >>> c.name, c.epochs
+            ('resnet-mnist5k', 4)
+        """
+        from ..space._space import batch_sizes, dataset_batch_ceiling
+
+        epochs = self.epochs
+        if epochs is None:
+            n_train = len(task.data.train)  # type: ignore[arg-type]
+            probe_bs = min(self.probe_batch_size, dataset_batch_ceiling(n_train))
+            smallest = min(batch_sizes(task, ref_batch_size=probe_bs, floor=self.batch_size_floor,
+                                       ceiling=self.batch_size_ceiling, probe_memory=False))
+            epochs = budget_epochs(n_train, smallest)
+        return replace(self, name=self.name or default_name(task, self), epochs=epochs)
+
     def replace(self, **changes: Any) -> StudyConfig:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in fields(self)}
@@ -172,6 +211,26 @@ class StudyConfig:
         d = asdict(self)
         d["grid"] = {k: list(v) for k, v in self.grid.items()} if self.grid else None
         return finite_json(d)
+
+
+def budget_epochs(n_train: int, batch_size: int, *, steps: int = BUDGET_STEPS) -> int:
+    """The default budget: the fewest whole epochs that give ``steps`` optimizer steps at ``batch_size`` on
+    ``n_train`` examples, clamped to :data:`BUDGET_EPOCHS`.
+
+    Args:
+        n_train: training examples.
+        batch_size: the smallest batch size the search tries (the most steps per epoch).
+        steps: optimizer steps a trial should take at least (default :data:`BUDGET_STEPS`).
+
+    Example:
+        >>> budget_epochs(3500, 32), budget_epochs(1257, 32), budget_epochs(280, 32), budget_epochs(50000, 32)
+        (4, 11, 30, 2)
+    """
+    from ..train._trainer import steps_per_epoch
+
+    per_epoch = max(1, steps_per_epoch(n_train, batch_size))
+    lo, hi = BUDGET_EPOCHS
+    return max(lo, min(hi, math.ceil(steps / per_epoch)))
 
 
 def default_name(task: Task, config: StudyConfig) -> str:

@@ -105,6 +105,8 @@ TEST = "test"
 COMPARISON = "comparison"
 #: A study's total ``Cost.to_dict()`` (for optuna-dashboard); on a trial, that trial's cost.
 COST = "cost"
+#: Where the search's chosen recipe and weights were last written (see :func:`record_artefacts`).
+ARTEFACTS = "artefacts"
 
 # ----------------------------------------------------------------------------------------------
 # User attributes of a trial
@@ -154,11 +156,40 @@ def best_trial(trials: Sequence[optuna.trial.FrozenTrial]) -> optuna.trial.Froze
     return max(ok, key=lambda t: (t.value, -t.number))
 
 
+def record_artefacts(trial: int, *, recipe: str, checkpoint: str) -> dict[str, Any]:
+    """The :data:`ARTEFACTS` attribute: which trial's recipe (``best.json``) and weights (``best.pt``) were
+    written, and where."""
+    return {"trial": trial, "recipe": recipe, "checkpoint": checkpoint}
+
+
 def record_test(trial: int, *, test_accuracy: float | None, test_loss: float | None,
                 val_accuracy: float | None, status: str, cost: Mapping[str, Any]) -> dict[str, Any]:
     """The :data:`TEST` attribute: which trial was retrained, and its scores."""
     return finite_json({"trial": trial, "test_accuracy": test_accuracy, "test_loss": test_loss,
                         "val_accuracy": val_accuracy, "status": status, "cost": dict(cost)})
+
+
+# ----------------------------------------------------------------------------------------------
+# The objective's name, as optuna-dashboard shows it
+
+#: The metric's name when the task keeps the default (accuracy).
+VALIDATION_ACCURACY = "validation accuracy"
+
+
+def metric_name(task: Task) -> str:
+    """What the studies' objective is called (``study.set_metric_names``): ``validation accuracy``, or the
+    ``__name__`` of the task's own metric function (``metric`` for a lambda).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> def f1(outputs, targets): ...
+        >>> metric_name(ht.Task(model="mlp", data="synthetic:n=200", device="cpu", metric=f1))
+        'f1'
+    """
+    if task.metric is None:
+        return VALIDATION_ACCURACY
+    fn = getattr(task.metric, "__name__", None) or type(task.metric).__name__
+    return "metric" if fn == "<lambda>" else str(fn)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,9 +223,32 @@ def task_description(task: Task) -> dict[str, Any]:
     return finite_json(d)
 
 
+def stored_identity(storage: Any, name: str) -> dict[str, Any] | None:
+    """The identity study ``name`` was created with, or ``None`` when there is no such hybridtune study
+    (nothing is created)."""
+    import optuna
+
+    from .._core._storage import study_names
+
+    if name not in study_names(storage):
+        return None
+    return optuna.load_study(study_name=name, storage=storage).user_attrs.get(IDENTITY)
+
+
+def set_metric_name(study: optuna.Study, name: str) -> None:
+    """Name the study's objective for optuna-dashboard (instead of "Objective 0"), once."""
+    import warnings
+
+    if study.metric_names != [name]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # set_metric_names is experimental in Optuna: it warns on every call
+            study.set_metric_names([name])
+
+
 def open_study(storage: Any, name: str, ident: dict[str, Any], *, sampler: Any = None,
-               pruner: Any = None) -> optuna.Study:
-    """Create the study or load it; a stored study made for another task/setup is an error, never mixed."""
+               pruner: Any = None, metric: str | None = None) -> optuna.Study:
+    """Create the study or load it; a stored study made for another task/setup is an error, never mixed.
+    ``metric`` names its objective (see :func:`metric_name`)."""
     import optuna
 
     study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
@@ -205,10 +259,16 @@ def open_study(storage: Any, name: str, ident: dict[str, Any], *, sampler: Any =
             raise ConfigError(f"study {name!r} must be a hybridtune study to resume it, but the storage holds an "
                               f"Optuna study of that name with {len(study.trials)} trials; choose another name.")
         study.set_user_attr(IDENTITY, ident)
-        return study
+    else:
+        _check_identity(name, stored, ident)
+    if metric is not None:
+        set_metric_name(study, metric)
+    return study
+
+
+def _check_identity(name: str, stored: Mapping[str, Any], ident: Mapping[str, Any]) -> None:
     for key in sorted(set(stored) | set(ident)):
         if stored.get(key) != ident.get(key):
             raise ConfigError(f"a resumed study must keep its setup: {name!r} was created with {key}="
                               f"{stored.get(key)!r}, but got {key}={ident.get(key)!r}; use another name "
                               f"for a new study.")
-    return study

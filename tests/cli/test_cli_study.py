@@ -44,7 +44,12 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
                 "--out", str(report), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "cost-fair comparison" in p.stdout and f"report {report}" in p.stdout
+    # the chosen recipe and the weights of its test retrain, in the report's folder
+    assert f"chosen recipe {tmp_path / 'best.json'}, weights {tmp_path / 'best.pt'}" in p.stdout
+    assert (tmp_path / "best.json").is_file() and (tmp_path / "best.pt").is_file()
     d = json.loads(out.read_text())
+    assert d["artefacts"]["recipe"] == str(tmp_path / "best.json") and isinstance(d["warnings"], list)
+    assert "best.pt" in report.read_text()
     assert d["search"]["n_trials"] == 2 and d["grid"]["n_trials"] == 2
     for role in ("search", "grid"):
         assert {"best_value", "best_params", "n_trials", "cost"} <= set(d[role])
@@ -94,7 +99,10 @@ def test_study_help_takes_its_defaults_from_the_library() -> None:
     assert p.returncode == 0, p.stderr
     text = " ".join(p.stdout.split())
     d = ht.StudyConfig()
-    for phrase in (f"(default: {d.trials})", f"(default: {d.epochs})",
+    from hybridtune.study._config import BUDGET_STEPS
+
+    for phrase in (f"(default: {d.trials})", f"(default: chosen from the task, enough for {BUDGET_STEPS} optimizer "
+                   f"steps at the smallest searched batch size",
                    f"the probes' batch size, the LR rule's reference (default: {d.probe_batch_size})"):
         assert phrase in text, phrase
 

@@ -35,7 +35,7 @@ def stored(tiny_task: ht.Task, tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{db}"
     grid = {"lr": [0.03, 0.3], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]}
     ht.run_study(tiny_task, ht.StudyConfig(name="dash", trials=3, epochs=2, probe_batch_size=32,
-                                           probe_momenta=(0.95, 0.9), grid=grid), storage=url)
+                                           probe_momenta=(0.95, 0.9), grid=grid), storage=url, out=db.parent / "dash")
     return url
 
 
@@ -60,6 +60,8 @@ def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path
         assert search["name"] == "dash" and len(search["trials"]) == 3
         assert "# hybridtune study `dash`" in search["note"]["body"]
         assert "grid best" in search["note"]["body"].lower() or "Target" in search["note"]["body"]
+        assert "best.json" in search["note"]["body"] and "best.pt" in search["note"]["body"]
+        assert search["objective_names"] == ["validation accuracy"]  # not "Objective 0"
         figures = {g["id"]: json.loads(g["graph_object"]) for g in search["plotly_graph_objects"]}
         assert {"best-vs-cost", "intermediate-values", "param-importances", "range-test", "momentum-runs"} <= set(figures)
         assert all(f["data"] for k, f in figures.items() if k != "param-importances")
@@ -67,6 +69,7 @@ def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path
         assert {"priors", "cost", "comparison", "space"} <= attrs
         grid = _get(port, f"/api/studies/{ids['dash-grid']}")
         assert "# hybridtune study `dash`" in grid["note"]["body"]
+        assert grid["objective_names"] == ["validation accuracy"]
         assert "best-vs-cost" in {g["id"] for g in grid["plotly_graph_objects"]}
         assert len(grid["trials"]) == 2
     finally:

@@ -23,7 +23,7 @@ def e2e(tiny_task: ht.Task, tmp_path_factory: pytest.TempPathFactory) -> tuple[h
     db = tmp_path_factory.mktemp("e2e") / "studies.db"
     url = f"sqlite:///{db}"
     phases: list[str] = []
-    result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **TINY), storage=url,
+    result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **TINY), storage=url, out=db.parent / "tiny",
                           progress=lambda phase, done, total: phases.append(phase))
     assert {"probes: range test", "probes: momentum runs", "search", "grid", "random", "test"} <= set(phases)
     return result, url, db
@@ -127,6 +127,36 @@ def test_comparison_is_computed_from_stored_trials(e2e) -> None:
     assert again.to_dict() == result.to_dict()
 
 
+def test_artefacts_round_trip_to_the_recorded_test_accuracy(e2e, tiny_task: ht.Task) -> None:
+    result, url, db = e2e
+    a = result.artefacts
+    assert a == {"trial": result.search.best_trial, "recipe": str(db.parent / "tiny" / "best.json"),
+                 "checkpoint": str(db.parent / "tiny" / "best.pt")}
+    recipe = ht.read_recipe(a["recipe"])
+    assert recipe.source == {"study": "tiny", "trial": result.search.best_trial, "storage": url}
+    assert recipe.train.lr == pytest.approx(result.search.best_config["lr"])
+    assert recipe.train.batch_size == result.search.best_config["batch_size"] and recipe.train.epochs == 2
+    assert recipe.metrics["test_accuracy"] == result.search.test_accuracy
+    assert recipe.metrics["val_accuracy"] == result.search.test["val_accuracy"]
+    # the weights are those of the very retrain that was scored on the test split
+    model, loaded = ht.load_checkpoint(a["checkpoint"])
+    assert loaded == recipe
+    _, acc, _ = tiny_task.evaluate(model, tiny_task.data.test)
+    assert acc == pytest.approx(result.search.test_accuracy)
+    # from storage alone: the same recipe (what `train --from-study` trains)
+    from hybridtune.pipeline._export import study_recipe
+
+    assert study_recipe("tiny", storage=url) == recipe
+    d = result.to_dict()
+    assert d["artefacts"] == a and isinstance(d["warnings"], list)
+
+
+def test_every_study_names_its_metric(e2e) -> None:
+    _, url, _ = e2e
+    for name in ("tiny", "tiny-grid", "tiny-random"):
+        assert optuna.load_study(study_name=name, storage=url).metric_names == ["validation accuracy"]
+
+
 def test_test_accuracy_of_each_best_configuration(e2e) -> None:
     result, url, _ = e2e
     for role, o in result.outcomes.items():
@@ -151,6 +181,7 @@ def test_dashboard_note_and_user_attrs_are_stored(e2e) -> None:
     for name in ("tiny", "tiny-grid", "tiny-random"):
         study = optuna.load_study(study_name=name, storage=url)
         assert "# hybridtune study `tiny`" in get_note(study)
+        assert "best.pt" in get_note(study)  # the note says where the chosen model is
         assert study.user_attrs["comparison"]["grid_best_value"] == pytest.approx(result.comparison.grid_best_value)
         assert set(study.user_attrs["cost"]) >= {"examples", "seconds"}
     assert "priors" in optuna.load_study(study_name="tiny", storage=url).user_attrs
@@ -178,7 +209,8 @@ def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_
         raise AssertionError("a resumed study must not run the probes again")
 
     monkeypatch.setattr("hybridtune.probes._priors.find_priors", no_probes)
-    result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "trials": 7}), storage=url)
+    result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "trials": 7}), storage=url,
+                          out=tmp_path / "tiny")
     after = {n: len(_trials(url, n)) for n in ("tiny", "tiny-grid", "tiny-random")}
     assert after["tiny-grid"] == before["tiny-grid"] == 4  # the grid was complete: nothing re-run
     assert result.search.n_trials == 7 and result.random.n_trials == 7
@@ -186,6 +218,17 @@ def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_
     # resumed draws are new points, not a replay of the first run's
     params = [tuple(sorted(t.params.items())) for t in _trials(url, "tiny-random")]
     assert len(set(params)) == len(params)
+    # the artefacts follow the best trial; resuming a finished study with them in place retrains nothing
+    assert result.artefacts["trial"] == result.search.best_trial
+    assert (tmp_path / "tiny" / "best.pt").is_file()
+
+    def no_retrain(*a, **k):
+        raise AssertionError("a finished study with its artefacts in place must not retrain")
+
+    monkeypatch.setattr("hybridtune.pipeline._run.train_and_test", no_retrain)
+    again = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "trials": 7}), storage=url,
+                         out=tmp_path / "tiny")
+    assert again.artefacts == result.artefacts
 
 
 def test_interrupted_grid_resumes_each_cell_once(tiny_task, tmp_path, monkeypatch) -> None:

@@ -1,0 +1,209 @@
+"""Take the result home: a study's chosen recipe (``best.json``) and trained weights (``best.pt``).
+
+:func:`run_study` writes both after its test retrain (the weights of that very retrain);
+:func:`export_study` (``hybridtune export``) writes them again from storage, the weights by retraining the
+stored best configuration; :func:`study_recipe` reads the chosen recipe from storage alone (what
+``hybridtune train --from-study`` trains).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+from .._core._json import finite_json
+from .._core._storage import open_storage, redact, storage_url
+from .._core._types import Progress
+from ..space._space import Hyperparams
+from ..study import _schema as schema
+from ..study._config import config_from_dict
+from ..train._checkpoint import Recipe, _versions, save_checkpoint, save_recipe
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+    from torch import nn
+
+_log = logging.getLogger(__name__)
+
+#: The files a study writes into its folder.
+RECIPE_FILE = "best.json"
+CHECKPOINT_FILE = "best.pt"
+
+
+def default_out(name: str) -> Path:
+    """Where a study's artefacts go by default: ``runs/<name>/``."""
+    return Path("runs") / name
+
+
+def storage_label(store: Any) -> str:
+    """The storage as a result may show it: its URL with the password hidden, or ``in-memory``."""
+    return redact(storage_url(store) or "in-memory")
+
+
+def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
+    """The search study's chosen recipe, from its stored attributes alone (``None`` without a completed
+    trial): the task by names, the best trial's trainer settings at the study's epochs and seed, and the
+    metrics of its test retrain when that retrain is of the current best trial."""
+    attrs = study.user_attrs
+    best = schema.best_trial(study.get_trials(deepcopy=False))
+    if best is None:
+        return None
+    config = config_from_dict(attrs.get(schema.CONFIG) or {})
+    ident = attrs.get(schema.IDENTITY) or {}
+    described = attrs.get(schema.TASK) or {}
+    names = attrs.get(schema.RECIPE) or {
+        "model": described.get("model"), "model_kwargs": dict(described.get("model_kwargs") or {}),
+        "data": (described.get("data") or {}).get("name"), "optimizer": described.get("optimizer"),
+        "rebuildable": False}
+    epochs = int(ident.get("epochs") or config.epochs)  # the resolved budget (identity), else the config's
+    train = Hyperparams(**best.user_attrs[schema.HYPERPARAMS]).train_config(
+        optimizer=names["optimizer"], epochs=epochs, seed=config.seed)
+    test = attrs.get(schema.TEST) or {}
+    if test.get("trial") != best.number:
+        test = {}
+    metrics = {"val_accuracy": test.get("val_accuracy", best.value), "test_accuracy": test.get("test_accuracy"),
+               "test_loss": test.get("test_loss"), "search_val_accuracy": best.value,
+               "metric": (study.metric_names or [schema.VALIDATION_ACCURACY])[0]}
+    data = described.get("data") or {}
+    return Recipe(task=dict(names), input_shape=tuple(int(s) for s in data.get("input_shape") or ()),
+                  num_classes=int(data.get("num_classes") or 0), train=train, metrics=finite_json(metrics),
+                  source={"study": study.study_name, "trial": best.number, "storage": storage_label(store)},
+                  versions=_versions())
+
+
+def write_artefacts(study: optuna.Study, recipe: Recipe, model: nn.Module, out: str | Path) -> dict[str, Any]:
+    """Write ``best.json`` and ``best.pt`` into ``out`` and record where on the study; returns that record."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"the artefacts' folder must be a folder, but got {str(out)!r}, which is a file.")
+    recipe_path = save_recipe(recipe, folder / RECIPE_FILE)
+    checkpoint_path = save_checkpoint(folder / CHECKPOINT_FILE, model, recipe)
+    record = schema.record_artefacts(int(recipe.source["trial"]), recipe=str(recipe_path),
+                                     checkpoint=str(checkpoint_path))
+    study.set_user_attr(schema.ARTEFACTS, record)
+    _log.info("wrote %s and %s", recipe_path, checkpoint_path)
+    return record
+
+
+def artefacts_current(study: optuna.Study, trial: int, out: str | Path) -> bool:
+    """Whether ``out`` already holds the artefacts of ``trial`` (as recorded on the study)."""
+    stored = study.user_attrs.get(schema.ARTEFACTS) or {}
+    folder = Path(out)
+    return (stored.get("trial") == trial and stored.get("recipe") == str(folder / RECIPE_FILE)
+            and (folder / RECIPE_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file())
+
+
+def _search_study(name: str, store: Any) -> optuna.Study:
+    import optuna
+
+    from .._core._registry import did_you_mean
+    from .._core._storage import study_names
+
+    names = study_names(store)
+    if name not in names:
+        listed = ", ".join(schema.search_names(names)) or "none"
+        raise ConfigError(f"name must be a study in the storage ({listed}), but got {name!r}."
+                          f"{did_you_mean(name, names)}")
+    return optuna.load_study(study_name=name, storage=store)
+
+
+def study_recipe(name: str, *, storage: Any = None) -> Recipe:
+    """The recipe a study chose, from storage alone (no training): what ``best.json`` holds.
+
+    Args:
+        name: the search study's name.
+        storage: a storage URL or an open storage (default ``sqlite:///runs/hybridtune.db``); it must exist.
+
+    Raises:
+        ConfigError: no study of that name, or a search with no completed trial.
+
+    Example:
+        >>> import hybridtune as ht
+        >>> recipe = ht.study_recipe("resnet-mnist5k")  # doctest: +SKIP
+        >>> recipe.train.lr, recipe.train.epochs, recipe.metrics["test_accuracy"]  # doctest: +SKIP
+    """
+    store = open_storage(storage, must_exist=True)
+    recipe = recipe_of(_search_study(name, store), store)
+    if recipe is None:
+        raise ConfigError(f"a study must have a completed trial to give a recipe, but {name!r} has none.")
+    return recipe
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What :func:`export_study` wrote: the recipe and weights of a study's best configuration, retrained.
+
+    Example:
+        >>> Exported(name="s", trial=3, recipe_path="runs/s/best.json", checkpoint_path="runs/s/best.pt",
+        ...          val_accuracy=0.9, test_accuracy=0.91, seconds=1.0).to_dict()["trial"]
+        3
+    """
+
+    name: str
+    trial: int
+    recipe_path: str
+    checkpoint_path: str
+    val_accuracy: float | None
+    test_accuracy: float | None
+    seconds: float
+    #: the weights were rebuilt by retraining the stored best configuration (export never stores weights)
+    retrained: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return finite_json({"name": self.name, "trial": self.trial, "recipe": self.recipe_path,
+                            "checkpoint": self.checkpoint_path, "val_accuracy": self.val_accuracy,
+                            "test_accuracy": self.test_accuracy, "seconds": self.seconds,
+                            "retrained": self.retrained})
+
+
+def export_study(name: str, *, storage: Any = None, out: str | Path | None = None, device: str = "auto",
+                 progress: Progress | None = None) -> Exported:
+    """Write a study's ``best.json`` and ``best.pt`` again, from storage: the recipe as stored, the weights by
+    retraining the best configuration once (same seed) and scoring it on the test split.
+
+    Args:
+        name: the search study's name.
+        storage: a storage URL or an open storage (default ``sqlite:///runs/hybridtune.db``); it must exist.
+        out: the folder (default ``runs/<name>/``).
+        device: where to retrain (``auto``, ``cpu``, ``cuda:N``, ``mps``).
+        progress: optional ``progress(phase, done, total)``; phase ``export: retrain``.
+
+    Raises:
+        ConfigError: no such study, no completed trial, or a study whose task was given as Python objects
+            (it cannot be rebuilt from names).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> ht.export_study("resnet-mnist5k", out="final/")  # doctest: +SKIP
+    """
+    from ..train._retrain import train_and_test
+
+    store = open_storage(storage, must_exist=True)
+    study = _search_study(name, store)
+    recipe = recipe_of(study, store)
+    if recipe is None:
+        raise ConfigError(f"a study must have a completed trial to export, but {name!r} has none.")
+    if not recipe.rebuildable:
+        raise ConfigError(f"export must rebuild the study's task from names, but {name!r} was made from Python "
+                          f"objects (model {recipe.task.get('model')!r}); take tune(...).save(dir) in that process.")
+    t0 = time.perf_counter()
+    task = recipe.build_task(device=device)
+    recipe.check_task(task, where=f"study {name!r}")
+    if progress is not None:
+        progress("export: retrain", 0, 1)
+    tested = train_and_test(task, recipe.train)
+    if progress is not None:
+        progress("export: retrain", 1, 1)
+    r = tested.result
+    metrics = {**recipe.metrics, "val_accuracy": r.val_acc, "test_accuracy": tested.test_accuracy,
+               "test_loss": tested.test_loss}
+    recipe = Recipe(task=recipe.task, input_shape=recipe.input_shape, num_classes=recipe.num_classes,
+                    train=recipe.train, metrics=finite_json(metrics), source=recipe.source, versions=recipe.versions)
+    record = write_artefacts(study, recipe, tested.model, default_out(name) if out is None else out)
+    return Exported(name=name, trial=record["trial"], recipe_path=record["recipe"],
+                    checkpoint_path=record["checkpoint"], val_accuracy=r.val_acc,
+                    test_accuracy=tested.test_accuracy, seconds=time.perf_counter() - t0)
