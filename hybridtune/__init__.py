@@ -29,7 +29,8 @@ from .compare import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult,
 from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBand, ProcedureResult, RedFlag,
                           SweepResult, SweepRun, landscape, procedure, red_flags, successful_band, sweep)
 from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
-from .pipeline import ProxyResult, TuneResult, objective, proxy_study, rebuild_report, run_study, tune
+from .pipeline import (Exported, FitResult, ProxyResult, TuneResult, export_study, fit, objective, proxy_study, rebuild_report,
+                       resolve_config, run_study, study_recipe, tune)
 
 from ._core._version import __version__  # noqa: F401  (hybridtune.__version__)
 
@@ -62,4 +63,6 @@ __all__ = [
     "momentum_runs_figure", "range_test_figure", "save_to_dashboard", "write_report",
     # pipeline: the coordinator, tune, scaled-down tuning
     "ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune",
+    "Exported", "export_study", "resolve_config", "study_recipe",
+    "FitResult", "fit",
 ]

@@ -8,18 +8,18 @@ import sys
 import hybridtune as ht
 
 PUBLIC = {
-    "Check", "Comparison", "ConfigError", "Cost", "DataError", "DataSplits", "EpochStats", "GridSpace",
+    "Check", "Comparison", "ConfigError", "Cost", "DataError", "DataSplits", "EpochStats", "Exported", "FitResult", "GridSpace",
     "HistoryPoint", "HybridTuneError", "Hyperparams", "LRBand", "LRRamp", "LandscapeResult", "LineCurve",
     "MODELS", "MOMENTUM_OPTIMIZERS", "Match", "ModelError", "MomentumRamp", "MomentumRun", "OPTIMIZERS",
     "OptimizerBand", "Priors", "ProbeError", "ProcedureResult", "ProxyResult", "RangeTestResult", "Recipe", "RedFlag",
     "SCHEDULES", "SearchSpace", "StepTrace", "StorageError", "StudyConfig", "StudyOutcome", "StudyResult",
     "StudySpec", "SweepResult", "SweepRun", "TargetHit", "Task", "TensorSplit", "TrainConfig", "TrainResult",
     "TrialFailed", "TuneResult", "UnknownNameError", "WorkerResult", "batch_sizes", "create_model",
-    "evaluate", "find_priors", "grid_space", "landscape", "list_datasets", "list_models", "load_checkpoint", "load_dataset",
+    "evaluate", "export_study", "find_priors", "fit", "grid_space", "landscape", "list_datasets", "list_models", "load_checkpoint", "load_dataset",
     "load_result", "load_spec", "lr_range_test", "make_splits", "momentum_ramp", "momentum_runs",
     "momentum_runs_figure", "objective", "open_storage", "param_groups", "procedure", "proxy_study",
-    "range_test_figure", "read_recipe", "rebuild_report", "red_flags", "redact", "resolve_device", "run_study", "run_worker",
-    "save_to_dashboard", "scale_lr", "search_space", "successful_band", "suggest_band", "suggest_min_div10",
+    "range_test_figure", "read_recipe", "rebuild_report", "resolve_config", "red_flags", "redact", "resolve_device", "run_study", "run_worker",
+    "save_to_dashboard", "scale_lr", "search_space", "study_recipe", "successful_band", "suggest_band", "suggest_min_div10",
     "suggest_steepest", "suggest_valley", "sweep", "train", "tune", "wide_space", "write_report"
 }
 

@@ -3,8 +3,11 @@ stage."""
 
 from __future__ import annotations
 
+from ._export import Exported, export_study, study_recipe
+from ._fit import FitResult, fit
 from ._proxy import ProxyResult, proxy_study
-from ._run import rebuild_report, run_study
+from ._run import rebuild_report, resolve_config, run_study
 from ._tune import TuneResult, objective, tune
 
-__all__ = ["ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune"]
+__all__ = ["Exported", "FitResult", "ProxyResult", "TuneResult", "export_study", "fit", "objective", "proxy_study", "rebuild_report",
+           "resolve_config", "run_study", "study_recipe", "tune"]

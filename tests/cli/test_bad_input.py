@@ -17,7 +17,32 @@ ENV = {"OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
-    (d / "nets.py").write_text("def broken(input_shape, num_classes):\n    raise RuntimeError('no such layer')\n")
+    (d / "nets.py").write_text("import torch\n"
+                               "def broken(input_shape, num_classes):\n    raise RuntimeError('no such layer')\n"
+                               "def frozen(input_shape, num_classes):\n"
+                               "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))"
+                               ".requires_grad_(False)\n"
+                               "def no_weights(input_shape, num_classes):\n    return torch.nn.Flatten()\n")
+    (d / "data.py").write_text(
+        "import torch\n"
+        "def _pair():\n"
+        "    g = torch.Generator().manual_seed(0)\n"
+        "    return torch.randn(200, 6, generator=g), torch.arange(200) % 4\n"
+        "def nan():\n"
+        "    x, y = _pair()\n"
+        "    x[:150][3, 1] = float('nan')\n"
+        "    return {'train': (x[:150], y[:150]), 'val': (x[150:], y[150:])}\n"
+        "def one_class():\n"
+        "    x, y = _pair()\n"
+        "    return x, torch.zeros_like(y)\n"
+        "def out_of_range():\n"
+        "    x, y = _pair()\n"
+        "    return {'train': (x[:150], y[:150]), 'val': (x[150:], y[150:] + 5), 'num_classes': 4}\n"
+        "def one_hot():\n"
+        "    x, y = _pair()\n"
+        "    return x, torch.nn.functional.one_hot(y)\n")
+    (d / "not_json.json").write_text("nope{")
+    (d / "not_recipe.json").write_text('{"kind": "something else"}')
     (d / "empty").mkdir()
     (d / "unknown_key.toml").write_text('[task]\nmodel = "cnn"\n[study]\ntrails = 10\n')
     (d / "wrong_type.toml").write_text('[task]\nmodel = "cnn"\n[study]\ntrials = "ten"\n')
@@ -40,6 +65,18 @@ CASES = [
     (["train", "--dataset", "mnist:{d}/empty"], "lacks train-images-idx3-ubyte"),
     (["train", "--dataset", "synthetic:classes=1"], "synthetic classes must be >= 2, but got classes=1"),
     (["train", "--dataset", SYN, "--batch-size", "4096"], "batch_size must be <= the training set size (140)"),
+    (["train", "--dataset", "synthetic:noise=nan"],
+     "synthetic noise must be a finite number >= 0, but got noise='nan'"),
+    # user data (issue 15): refused at load, naming the split and the count
+    (["train", "--model", "mlp", "--dataset", "{d}/data.py:nan", "--lr", "0.05"],
+     "data must be finite, but the train split has 1 non-finite value in x."),
+    (["train", "--model", "mlp", "--dataset", "{d}/data.py:one_class", "--lr", "0.05"],
+     "labels must hold at least 2 classes, but the train split of '{d}/data.py:one_class' has only class 0."),
+    (["train", "--model", "mlp", "--dataset", "{d}/data.py:out_of_range", "--lr", "0.05"],
+     "labels must be class ids in 0..3 (num_classes=4), but the val split has 50 labels outside that range, "
+     "from 5 to 8."),
+    (["train", "--model", "mlp", "--dataset", "{d}/data.py:one_hot", "--lr", "0.05"],
+     "must be a 1-D tensor of class ids, but got shape (200, 4)"),
     # budgets and bounds
     (["train", "--epochs", "0"], "must be a positive integer, but got 0"),
     (["train", "--epochs", "-3"], "must be a positive integer, but got -3"),
@@ -55,6 +92,11 @@ CASES = [
     # models
     (["train", "--model", "{d}/nets.py:broken", "--dataset", SYN], "factory raised RuntimeError: no such layer"),
     (["train", "--model", "{d}/missing.py:build", "--dataset", SYN], "model file must exist"),
+    (["train", "--model", "{d}/nets.py:frozen", "--dataset", SYN, "--lr", "0.05"],
+     "model '{d}/nets.py:frozen' must have trainable parameters, but all 260 of its weights have "
+     "requires_grad=False."),
+    (["train", "--model", "{d}/nets.py:no_weights", "--dataset", SYN, "--lr", "0.05"],
+     "model '{d}/nets.py:no_weights' must have trainable parameters, but it has no parameters."),
     (["train", "--model-arg", "depth=9", "--dataset", SYN], "resnet depth must be one of 8, 14, 20, 32, 56, but got depth=9"),
     (["train", "--model-arg", "depth", "--dataset", SYN], "--model-arg must be KEY=VALUE, but got 'depth'"),
     (["train", "--device", "tpu", "--dataset", SYN], "device must be auto, cpu, cuda, cuda:N or mps, but got 'tpu'"),
@@ -78,6 +120,11 @@ CASES = [
     (["study", "--spec", "{d}/bad_suggestion.toml"], "suggestions must be one or more positions in the search "
                                                      "band, from 0 (its floor) to 1 (its top), but got "
                                                      "suggestions=(3.0, -1.0)"),
+    # recipes (issue 15)
+    (["train", "--recipe", "{d}/missing.json"], "recipe must be an existing file, but got '{d}/missing.json', "
+                                                "which does not exist."),
+    (["train", "--recipe", "{d}/not_json.json"], "recipe must be a JSON file, but '{d}/not_json.json' is not"),
+    (["train", "--recipe", "{d}/not_recipe.json"], "recipe '{d}/not_recipe.json' must be a hybridtune recipe"),
     # outputs
     (["train", "--dataset", SYN, "--epochs", "1", "--json", "{d}"], "--json must be a file path"),
     (["dashboard", "--port", "99999"], "99999"),
@@ -123,3 +170,50 @@ def test_bad_input_never_corrupts_a_stored_study(tmp_path, files) -> None:
     again = run_cli("report", "--name", "s", "--storage", storage, "--out", str(tmp_path / "r2.html"),
                     env=ENV, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
+
+
+# User code and data that should just work (issue 15): each a subprocess, as a user would run it.
+
+
+def test_a_model_file_that_imports_a_module_beside_it_trains(tmp_path) -> None:
+    (tmp_path / "layers.py").write_text(
+        "import math, torch\n"
+        "class Block(torch.nn.Module):\n"
+        "    def __init__(self, shape, k):\n"
+        "        super().__init__()\n"
+        "        self.f = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(math.prod(shape), k))\n"
+        "    def forward(self, x):\n"
+        "        return self.f(x)\n")
+    (tmp_path / "net.py").write_text("from layers import Block\n"
+                                     "def build(input_shape, num_classes):\n"
+                                     "    return Block(input_shape, num_classes)\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    p = run_cli("train", "--model", f"{tmp_path}/net.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
+                env=ENV, cwd=elsewhere)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "status completed" in p.stdout
+
+
+def test_a_lazy_model_trains_from_the_cli(files) -> None:
+    (files / "lazy.py").write_text(
+        "import torch\n"
+        "def build(input_shape, num_classes):\n"
+        "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(16), torch.nn.ReLU(),\n"
+        "                               torch.nn.LazyLinear(num_classes))\n")
+    p = run_cli("train", "--model", f"{files}/lazy.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
+                env=ENV, cwd=files)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "status completed" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_classes_missing_from_the_labels_are_one_warning_line(files) -> None:
+    (files / "shifted.py").write_text("import torch\n"
+                                      "def data():\n"
+                                      "    return torch.randn(200, 6), torch.arange(200) % 4 + 10\n")
+    p = run_cli("train", "--model", "mlp", "--dataset", f"{files}/shifted.py:data", "--epochs", "1", "--lr", "0.05",
+                env=ENV, cwd=files)
+    assert p.returncode == 0, p.stderr[-2000:]
+    warned = [line for line in p.stderr.splitlines() if "never occur" in line]
+    assert warned == [f"WARNING hybridtune.task._data: classes 0-9 never occur in the training labels of "
+                      f"'{files}/shifted.py:data'; the task has 14 classes (the largest label + 1)."], p.stderr

@@ -1,0 +1,94 @@
+"""Does ``hybridtune train`` train well with its defaults (issue 15, point 3)? The two target commands, run
+as a user runs them (the CLI as a subprocess), each with an empty probe cache so the probe's cost is paid:
+
+- ``hybridtune train --model resnet --epochs 2``: target >= 93% validation accuracy;
+- ``hybridtune train --model cnn --epochs 5``: target >= 93%.
+
+With ``--old-defaults`` each is also run at the old fixed defaults (``--lr 0.05 --batch-size 128``), for
+comparison.
+
+    python benchmarks/train_defaults.py [--old-defaults]
+
+Writes ``benchmarks/results/train_defaults.json``: per run the validation and test accuracy, the LR chosen and
+why, the probe's cost, the training's cost, the wall time of the command, and whether the target is met (and
+by how much it is missed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+#: (model, epochs, the validation accuracy the issue asks for)
+TARGETS = (("resnet", 2, 0.93), ("cnn", 5, 0.93))
+
+
+def run(args: list[str], cache: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "r.json"
+        cmd = [sys.executable, "-m", "hybridtune", "train", *args, "--json", str(out)]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "HYBRIDTUNE_CACHE": cache, "COLUMNS": "200"},
+                           capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{p.stderr}")
+        data = json.loads(out.read_text())
+    probe = data.get("probe") or {}
+    return {"command": "hybridtune train " + " ".join(args), "val_acc": data["val_acc"],
+            "test_acc": data["test_accuracy"], "lr": data["lr"], "lr_source": data["lr_source"],
+            "lr_reason": data["lr_reason"], "momentum": data["config"]["momentum"],
+            "batch_size": data["config"]["batch_size"], "status": data["status"],
+            "probe_examples": data["probe_cost"]["examples"], "probe_seconds": data["probe_cost"]["seconds"],
+            "probe_cached": probe.get("cached"), "train_examples": data["cost"]["examples"],
+            "train_seconds": data["cost"]["seconds"], "wall_seconds": wall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--old-defaults", action="store_true", help="also run --lr 0.05 --batch-size 128")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_defaults.json"))
+    args = ap.parse_args(argv)
+
+    import torch
+
+    started = dt.datetime.now().isoformat(timespec="seconds")
+    rows = []
+    for model, epochs, target in TARGETS:
+        variants = [[]] + ([["--lr", "0.05", "--batch-size", "128"]] if args.old_defaults else [])
+        for extra in variants:
+            with tempfile.TemporaryDirectory() as cache:  # an empty cache: the probe runs and is paid for
+                row = run(["--model", model, "--epochs", str(epochs), *extra], cache)
+            row.update(target=target, met=row["val_acc"] is not None and row["val_acc"] >= target,
+                       short_by=max(0.0, target - (row["val_acc"] or 0.0)), defaults=not extra)
+            rows.append(row)
+            print(f"{row['command']}: val {100 * row['val_acc']:.2f}% (target {100 * target:.0f}%, "
+                  f"{'met' if row['met'] else 'MISSED by %.2f points' % (100 * row['short_by'])}), test "
+                  f"{100 * row['test_acc']:.2f}%, lr {row['lr']:.4g} ({row['lr_source']}), probe "
+                  f"{row['probe_examples']} examples {row['probe_seconds']:.1f}s, train {row['train_examples']} "
+                  f"examples {row['train_seconds']:.1f}s, wall {row['wall_seconds']:.1f}s", flush=True)
+    payload = {"benchmark": "train_defaults", "started": started,
+               "finished": dt.datetime.now().isoformat(timespec="seconds"),
+               "command": " ".join(["python", *sys.argv]),
+               "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                           "torch_threads": torch.get_num_threads()},
+               "all_targets_met": all(r["met"] for r in rows if r["defaults"]), "rows": rows}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Train once, the way ``hybridtune train`` does: the LR from the probe unless one is given, a recipe's
+settings, the final model on train+val, a checkpoint to take home.
+
+:func:`fit` is the one call behind the ``train`` command (the trainer itself is :func:`hybridtune.train`):
+
+1. **Settings**: a recipe's (``best.json`` of a study, ``hybridtune export`` or ``train --save``), a
+   :class:`TrainConfig` of your own, or :data:`FIT_DEFAULTS`; ``changes`` replace single values.
+2. **The LR**, in this order: ``lr`` as given; the recipe's or the config's; else the probe's. The probe is
+   the study's (:func:`hybridtune.find_priors` at the study's probe batch size), and the LR is the study's
+   first suggestion: the 1cycle peak ``lr_max x 10**0.5`` (``StudyConfig.suggestions[0]`` on the
+   ``lr_range`` band), scaled from the probe's batch size to the training batch size by
+   :func:`hybridtune.scale_lr`, with the priors' momentum. The priors are cached on disk per task,
+   optimizer, probe batch size and seed, so a second call does not probe again.
+3. **Training** on the train split, or on train+val (then no validation metric exists: they are ``None``),
+   scored on the test split.
+4. Optionally a **checkpoint** (:func:`hybridtune.train.save_checkpoint`) and the **model** itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._core._errors import ConfigError, ProbeError
+from .._core._json import finite_json
+from .._core._registry import check_choice
+from .._core._types import Progress
+from ..probes._priors import Priors, find_priors
+from ..space._space import dataset_batch_ceiling, scale_lr
+from ..study._config import StudyConfig
+from ..task._data import DataSplits, TensorSplit, _cache_dir
+from ..task._optim import MOMENTUM_OPTIMIZERS
+from ..train._checkpoint import Recipe, _atomic_write, save_checkpoint
+from ..train._config import TrainConfig
+from ..train._results import Cost, EpochStats, TrainResult
+from ..train._retrain import train_and_test
+from ..train._schedules import onecycle_momentum
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from ..task._task import Task
+
+_log = logging.getLogger(__name__)
+
+#: Where :func:`fit` departs from :class:`TrainConfig`'s bare defaults when no config or recipe is given: a
+#: short 1cycle run with weight decay on the weights, the way the study trains, at batch 32. Batch 32, not
+#: 128: in the same epochs it takes 4x the steps, and short runs are step-starved (ResNet-8 / mnist5k, 2
+#: epochs at the probe's LR: 93.9% validation accuracy at batch 32, 91.1% at 64, 76.5% at 128; the CNN, 5
+#: epochs: 96.1%, 94.9%, 90.9%; see BENCHMARKS.md). The study's first trials use its smallest batch for the
+#: same reason.
+FIT_DEFAULTS: Mapping[str, Any] = {"epochs": 2, "schedule": "onecycle", "weight_decay": 5e-4, "batch_size": 32}
+#: What :func:`fit` trains on.
+TRAIN_ON = ("train", "train+val")
+#: Bumped when what the priors cache holds, or how its key is made, changes.
+_CACHE_FORMAT = 1
+
+LRSource = Literal["given", "recipe", "config", "probe"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`fit` did: the training run, its test score, which LR it chose and why, what the probe cost.
+
+    ``result`` is the training run (its ``cost`` is the training's alone); ``probe_cost`` is what the probe
+    cost in this call (zero when it was not run or came from the cache) and ``total_cost`` the two together.
+    With ``train_on="train+val"`` the validation metrics are ``None``: the model saw that split. ``model`` is
+    the trained model only when asked for (``keep_model=True``).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.fit(task, lr=0.05, epochs=1)
+        >>> r.lr, r.lr_source, r.model is None, r.to_dict()["probe"]
+        (0.05, 'given', True, None)
+    """
+
+    result: TrainResult
+    test_loss: float | None
+    test_accuracy: float | None
+    lr_source: LRSource
+    reason: str
+    train_on: str
+    recipe: Recipe
+    priors: Priors | None = None
+    cached: bool = False
+    probe_cost: Cost = field(default_factory=Cost)
+    checkpoint: str | None = None
+    model: nn.Module | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def config(self) -> TrainConfig:
+        """The trainer settings it trained with."""
+        return self.result.config
+
+    @property
+    def lr(self) -> float:
+        """The LR it trained at (the peak for 1cycle)."""
+        return float(self.result.config.lr)
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy after the last epoch; ``None`` when trained on train+val."""
+        return self.result.val_acc
+
+    @property
+    def total_cost(self) -> Cost:
+        """The training's cost plus what the probe cost in this call."""
+        return self.result.cost + self.probe_cost
+
+    def to_dict(self) -> dict[str, Any]:
+        """The training run's keys (``status``, ``val_acc``, ``epochs``, ``cost``, ``config``, ...) with the
+        test score, the LR choice, the probe's summary, the cost with the probe, and the recipe."""
+        probe = None
+        if self.priors is not None:
+            p = self.priors
+            probe = {"cached": self.cached, "batch_size": p.batch_size, "lr_min": p.lr_min, "lr_max": p.lr_max,
+                     "momentum": p.momentum, "cost": self.probe_cost.to_dict(), "priors_cost": p.cost.to_dict(),
+                     "reasoning": p.reasoning}
+        return finite_json({**self.result.to_dict(), "test_loss": self.test_loss,
+                            "test_accuracy": self.test_accuracy, "train_on": self.train_on, "lr": self.lr,
+                            "lr_source": self.lr_source, "lr_reason": self.reason, "probe": probe,
+                            "probe_cost": self.probe_cost.to_dict(), "total_cost": self.total_cost.to_dict(),
+                            "checkpoint": self.checkpoint, "recipe": self.recipe.to_dict()})
+
+
+def fit(task: Task, config: TrainConfig | None = None, *, recipe: Recipe | None = None, lr: float | None = None,
+        train_on: str = "train", cache: bool = True, keep_model: bool = False, save: str | Path | None = None,
+        probe_batch_size: int | None = None, on_epoch: Callable[[EpochStats], Any] | None = None,
+        progress: Progress | None = None, **changes: Any) -> FitResult:
+    """Train once and score on the test split, choosing the LR from the (cached) probe unless it is given.
+
+    Args:
+        task: the data, model, loss and optimizer family.
+        config: the trainer settings (default: :data:`FIT_DEFAULTS` on :class:`TrainConfig`); not with
+            ``recipe``.
+        recipe: a :class:`hybridtune.Recipe` (from :func:`hybridtune.read_recipe` or a study): its trainer
+            settings, LR included. It must come from a task with ``task``'s inputs and classes.
+        lr: train at exactly this LR (the peak for 1cycle); no probe. Default: the recipe's or the config's,
+            else the probe's.
+        train_on: ``train``, or ``train+val`` to train the final model on both splits (then no validation
+            metric is reported: they are ``None``).
+        cache: read and write the probe's priors in the cache folder (``$HYBRIDTUNE_CACHE``, default
+            ``~/.cache/hybridtune``). A task built from Python objects is never cached.
+        keep_model: put the trained model on the result (default: none is kept in memory).
+        save: write a checkpoint here (weights, recipe and metrics; :func:`hybridtune.load_checkpoint`).
+        probe_batch_size: the probe's batch size (default: the study's ``probe_batch_size``), capped so an
+            epoch keeps 8 steps.
+        on_epoch: called after every training epoch with its :class:`hybridtune.EpochStats`.
+        progress: optional ``progress(phase, done, total)``; phases ``probe: range test`` and
+            ``probe: momentum runs``.
+        changes: single trainer settings (:class:`TrainConfig` fields) replacing the recipe's or the
+            config's, e.g. ``epochs=30``; a ``momentum`` given here also wins over the probe's.
+
+    Raises:
+        ConfigError: a bad value (``train_on``, ``lr``, a setting), a recipe from another task.
+        ProbeError: the probe found no LR band (pass ``lr``).
+
+    Example:
+        >>> import hybridtune as ht
+        >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+        >>> r = ht.fit(task, epochs=2, cache=False)  # with the cache, a second call would not probe again
+        >>> r.lr_source, r.lr == r.config.lr, r.total_cost.examples > r.result.cost.examples
+        ('probe', True, True)
+        >>> ht.fit(task, lr=0.05, epochs=1, train_on="train+val").val_accuracy is None
+        True
+    """
+    # 1. where the inputs enter: check them all before any work
+    check_choice("train_on", train_on, TRAIN_ON)
+    if config is not None and recipe is not None:
+        raise ConfigError("fit takes the trainer settings from config or from recipe, but got both.")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}.")
+    if recipe is not None:
+        if not isinstance(recipe, Recipe):
+            raise ConfigError(f"recipe must be a Recipe (hybridtune.read_recipe), but got {type(recipe).__name__}.")
+        recipe.check_task(task)
+    updates = dict(changes)
+    if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
+                               and lr > 0):
+        raise ConfigError(f"lr must be a positive finite number, but got lr={lr}.")
+    pbs = probe_batch_size
+    if pbs is not None and (isinstance(pbs, bool) or not isinstance(pbs, int) or pbs < 1):
+        raise ConfigError(f"probe_batch_size must be a positive integer, but got probe_batch_size={pbs!r}.")
+    if recipe is not None:
+        base, source = recipe.train, "recipe"
+    elif config is not None:
+        base, source = config, "config"
+    else:
+        base, source = TrainConfig(optimizer=task.optimizer, **FIT_DEFAULTS), "probe"
+    settings = base.replace(**updates)
+    if lr is not None:
+        settings, source = settings.replace(lr=float(lr)), "given"
+    train_task = task
+    if train_on == "train+val":
+        if settings.target is not None and settings.target_metric == "val_acc":
+            raise ConfigError("target_metric must be train_acc when training on train+val (no validation split "
+                              "is left to measure), but got target_metric='val_acc'.")
+        train_task = task.replace(data=_train_plus_val(task.data))
+    n_train = len(train_task.data.train)  # type: ignore[arg-type]
+    if settings.batch_size > n_train:  # the trainer says so too, but only after the probe
+        raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "
+                          f"batch_size={settings.batch_size}.")
+    if save is not None and Path(save).is_dir():
+        raise ConfigError(f"save must be a file path, but got a directory: {str(save)!r}.")
+
+    # 2. the LR
+    priors, cached, probe_cost = None, False, Cost()
+    if source == "probe":
+        priors, cached, probe_cost, settings, reason = _lr_from_probe(
+            task, settings, keep_momentum="momentum" in updates, probe_batch_size=probe_batch_size, cache=cache,
+            progress=progress)
+    elif source == "recipe" and recipe is not None:
+        reason = f"lr {settings.lr:.4g} from the recipe{_where(recipe)}"
+    else:
+        reason = f"lr {settings.lr:.4g} as given" if source == "given" else f"lr {settings.lr:.4g} from the config"
+    _log.info("fit: %s", reason)
+
+    # 3. training, and the test split
+    trained = settings.replace(eval_every=0) if train_on == "train+val" else settings
+    tested = train_and_test(train_task, trained, on_epoch=on_epoch)
+    r = tested.result
+    metrics = {"val_accuracy": r.val_acc, "val_loss": r.val_loss, "test_accuracy": tested.test_accuracy,
+               "test_loss": tested.test_loss, "status": r.status, "train_on": train_on}
+    origin: dict[str, Any] = {"by": "fit", "lr_source": source, "train_on": train_on}
+    if recipe is not None:
+        origin["recipe"] = dict(recipe.source)
+    made = Recipe.of(task, settings, metrics=metrics, source=origin)
+
+    # 4. what to take home
+    checkpoint = None
+    if save is not None:
+        if r.diverged:
+            _log.warning("fit: the run diverged (%s); its checkpoint holds the weights before that step",
+                         r.stop_reason)
+        checkpoint = str(save_checkpoint(save, tested.model, made))
+        _log.info("fit: wrote %s", checkpoint)
+    return FitResult(result=r, test_loss=tested.test_loss, test_accuracy=tested.test_accuracy,
+                     lr_source=source, reason=reason, train_on=train_on, recipe=made,  # type: ignore[arg-type]
+                     priors=priors, cached=cached, probe_cost=probe_cost, checkpoint=checkpoint,
+                     model=tested.model if keep_model else None)
+
+
+def _where(recipe: Recipe) -> str:
+    src = recipe.source
+    if src.get("study") is not None:
+        return f" (study {src['study']}, trial {src.get('trial')})"
+    return ""
+
+
+# ----------------------------------------------------------------------------------------------
+# The LR from the probe
+
+
+def _lr_from_probe(task: Task, settings: TrainConfig, *, keep_momentum: bool, probe_batch_size: int | None,
+                   cache: bool, progress: Progress | None) -> tuple[Priors, bool, Cost, TrainConfig, str]:
+    """The study's probe and its first suggestion, for ``settings``' batch size; returns the priors, whether
+    they were cached, what the probe cost now, the settings with the LR (and momentum) and why."""
+    study = StudyConfig()
+    probe_task = task if settings.optimizer == task.optimizer else task.replace(optimizer=settings.optimizer)
+    n_train = len(task.data.train)  # type: ignore[arg-type]
+    probe_bs = min(probe_batch_size or study.probe_batch_size, dataset_batch_ceiling(n_train))
+    probe = {"batch_size": probe_bs, "seed": settings.seed, "momenta": list(study.probe_momenta),
+             "momentum_epochs": study.probe_momentum_epochs, "range_steps": study.probe_range_steps,
+             "range_extend": study.probe_range_extend, "weight_decay": 0.0}
+    path = _cache_path(probe_task, probe) if cache else None
+    priors = _read_cached(path, probe_task, probe) if path is not None else None
+    cached = priors is not None
+    if priors is None:
+        def relay(phase: str, done: int, total: int) -> None:
+            if progress is not None:
+                progress(f"probe: {phase}", done, total)
+
+        try:
+            priors = find_priors(probe_task, batch_size=probe_bs, momentum_epochs=study.probe_momentum_epochs,
+                                 range_steps=study.probe_range_steps, momenta=study.probe_momenta,
+                                 seed=settings.seed, progress=relay, range_extend=study.probe_range_extend)
+        except ProbeError as exc:
+            raise ProbeError(f"{exc}; pass an LR (lr=, or --lr) to train without the probe") from None
+        if path is not None:
+            _write_cached(path, probe_task, probe, priors)
+    # the study's first suggestion (StudyConfig.suggestions): a position on the log scale of its lr_range band
+    lo, hi = study.lr_range
+    pos = study.suggestions[0]
+    if settings.schedule == "onecycle":
+        at_probe = priors.lr_max * lo * (hi / lo) ** pos
+        rule = (f"the 1cycle peak {lo * (hi / lo) ** pos:.3g} x the range test's lr_max {priors.lr_max:.3g} "
+                f"(the study's first suggestion)")
+    else:
+        # a schedule without 1cycle's warm-up: the range test's own constant-LR suggestion
+        at_probe = priors.lr_max
+        rule = f"the range test's lr_max {priors.lr_max:.3g} ({settings.schedule} schedule, no 1cycle peak)"
+    lr = scale_lr(at_probe, settings.batch_size, probe_bs, settings.optimizer)
+    scaled = f", scaled from batch {probe_bs} to {settings.batch_size}" if settings.batch_size != probe_bs else ""
+    change: dict[str, Any] = {"lr": lr}
+    momentum = ""
+    if priors.momentum is not None and settings.optimizer in MOMENTUM_OPTIMIZERS and not keep_momentum:
+        change["momentum"] = priors.momentum
+        if settings.cycle_momentum is not None:
+            change["cycle_momentum"] = onecycle_momentum(priors.momentum)
+        momentum = f"; momentum {priors.momentum:g} from the momentum runs"
+    where = "cached probe" if cached else f"probe at batch {probe_bs}"
+    reason = f"lr {lr:.4g} from the {where}: {rule}{scaled}{momentum}"
+    return priors, cached, Cost() if cached else priors.cost, settings.replace(**change), reason
+
+
+def _cache_key(task: Task, probe: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the priors depend on: the task by names, its data's sizes, the optimizer and the probe's settings;
+    ``None`` for a task built from Python objects (nothing names it)."""
+    names = task.recipe()
+    if names is None:
+        return None
+    from .._core._version import __version__
+
+    return {"format": _CACHE_FORMAT, "hybridtune": str(__version__), "task": names,
+            "data": task.data.describe(), "probe": dict(probe)}
+
+
+def _cache_path(task: Task, probe: Mapping[str, Any]) -> Path | None:
+    key = _cache_key(task, probe)
+    if key is None:
+        _log.info("fit: the probe's priors are not cached: task %s was built from Python objects (nothing "
+                  "names it across runs)", task.model_name)
+        return None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return _cache_dir() / "priors" / f"{task.model_name}-{task.optimizer}-{digest}.json"
+
+
+def _read_cached(path: Path, task: Task, probe: Mapping[str, Any]) -> Priors | None:
+    if not path.is_file():
+        return None
+    key = _cache_key(task, probe)
+    try:
+        d = json.loads(path.read_text())
+        if json.loads(json.dumps(key, default=str)) != d.get("key"):
+            return None
+        priors = Priors.from_dict(d["priors"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # a torn or foreign file: probe again
+        _log.warning("fit: ignoring the cached priors %s (%s: %s)", path, type(exc).__name__, exc)
+        return None
+    _log.info("fit: priors taken from the cache %s; no probe run", path)
+    return priors
+
+
+def _write_cached(path: Path, task: Task, probe: Mapping[str, Any], priors: Priors) -> None:
+    text = json.dumps({"key": _cache_key(task, probe), "priors": priors.to_dict()}, default=str, allow_nan=False)
+    try:
+        _atomic_write(path, lambda f: f.write(text.encode()))
+    except OSError as exc:  # a read-only cache costs a probe next time, never the run
+        _log.warning("fit: could not cache the priors in %s (%s)", path, exc)
+
+
+# ----------------------------------------------------------------------------------------------
+# train+val
+
+
+def _train_plus_val(data: DataSplits) -> DataSplits:
+    """The same splits with train and validation concatenated as the training split (test untouched)."""
+    import torch
+    from torch.utils.data import ConcatDataset
+
+    train, val = data.train, data.val
+    if isinstance(train, TensorSplit) and isinstance(val, TensorSplit):
+        joined: Any = TensorSplit(torch.cat([train.x, val.x]), torch.cat([train.y, val.y]))
+    else:
+        joined = ConcatDataset([train, val])
+    return dataclasses.replace(data, name=f"{data.name} (train+val)", train=joined)
