@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ._errors import ConfigError, UnknownNameError
 
@@ -31,6 +31,33 @@ def is_user_reference(spec: str) -> bool:
     left, _, right = spec.rpartition(":")
     return bool(left) and right.isidentifier() and (left.endswith(".py") or "/" in left or
                                                    all(p.isidentifier() for p in left.split(".")))
+
+
+def user_file_digest(spec: Any) -> str | None:
+    """The sha256 of the source file a user reference names, or ``None`` (a registry name, an object, a module
+    not imported yet, a file gone): what a cache keyed on the reference must also change with, since the name
+    stays while the code behind it is edited.
+
+    ``path/to/file.py:function`` is the file itself; ``module:function`` its module's file once imported.
+
+    Example:
+        >>> user_file_digest("resnet") is None, len(user_file_digest(f"{__file__}:did_you_mean"))
+        (True, 64)
+    """
+    if not isinstance(spec, str) or not is_user_reference(spec):
+        return None
+    left = spec.rpartition(":")[0]
+    if left.endswith(".py") or "/" in left:
+        path: Path | None = Path(left).expanduser()
+    else:
+        file = getattr(sys.modules.get(left), "__file__", None)
+        path = Path(file) if file else None
+    if path is None:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def load_user_callable(spec: str, *, what: str) -> Callable[..., object]:

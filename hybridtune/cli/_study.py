@@ -56,11 +56,6 @@ def _report_path(out: str | None, name: str) -> Path:
     return Path(out) if out else Path("runs") / name / "report.html"
 
 
-def _folder(report: Path) -> Path:
-    """The folder of the report (``--out``): the study's best.json and best.pt go there too."""
-    return report.parent if report.suffix.lower() in (".html", ".htm") else report
-
-
 # ----------------------------------------------------------------------------------------------
 # hybridtune study
 
@@ -197,7 +192,7 @@ def _run_study(args: argparse.Namespace) -> int:
     if args.proxy_width is not None:
         return _run_proxy(args, con, task, config, storage, out, t0)
     with ProgressBars(con) as bars:
-        result = run_study(task, config, storage=storage, progress=bars, report=out, out=_folder(out))
+        result = run_study(task, config, storage=storage, progress=bars, report=out)
     report = result.report
     _print_result(con, result)
     con.print(f"report {report}  ({time.perf_counter() - t0:.0f}s)")
@@ -323,11 +318,11 @@ class ReportCommand(BaseCommand):
 
 
 def _only_study(storage: Any) -> str:
-    """The one search study in ``storage`` (its baselines, ``-grid`` and ``-random``, aside)."""
-    from .._core._storage import study_names
-    from ..study import search_names
+    """The one search study in ``storage`` (its baselines, ``-grid`` and ``-random``, and studies hybridtune did
+    not make aside)."""
+    from ..study._schema import search_studies
 
-    searches = search_names(study_names(storage))
+    searches = search_studies(storage)
     if len(searches) != 1:
         raise ConfigError(f"--name must be given when the storage holds {len(searches)} studies, but got none "
                           f"(studies: {', '.join(searches) or 'none'}).")
@@ -344,10 +339,14 @@ class ExportCommand(BaseCommand):
                    "retraining the stored best configuration once, as the study's test retrain did.")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        from ..pipeline._export import export_study
+
         p.add_argument("--name", help="the study (default: the only one in the storage)")
         _storage_option(p)
         p.add_argument("--out", metavar="DIR", help="the folder (default: runs/<name>/)")
-        p.add_argument("--device", default="auto", help="where to retrain: auto (default), cpu, cuda:N, mps")
+        p.add_argument("--device", default=library_default(export_study, "device"),
+                       help="where to retrain: auto (CUDA, then MPS, then CPU), cpu, cuda:N, mps (default: "
+                            "%(default)s)")
         add_output_options(p)
 
     def take_action(self, args: argparse.Namespace) -> int:

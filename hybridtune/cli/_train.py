@@ -26,7 +26,7 @@ class TrainCommand(BaseCommand):
                    "(cached per task), or from --recipe / --from-study.")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        from ..pipeline._fit import FIT_DEFAULTS, TRAIN_ON
+        from ..pipeline._fit import FIT_DEFAULTS, TRAIN_ON, fit
         from ..train import TrainConfig
 
         def default(name: str) -> Any:
@@ -57,8 +57,9 @@ class TrainCommand(BaseCommand):
         g.add_argument("--target-metric", help=" or ".join(metrics))
         g.add_argument("--max-seconds", type=positive_float, help="wall-clock budget")
         g.add_argument("--compile", action="store_true", help="torch.compile the model")
-        g.add_argument("--train-on", choices=TRAIN_ON, default="train",
-                       help="train+val trains the final model on both splits (no validation metrics then)")
+        g.add_argument("--train-on", choices=TRAIN_ON, default=library_default(fit, "train_on"),
+                       help="train+val trains the final model on both splits (no validation metrics then; "
+                            "default: %(default)s)")
         g.add_argument("--save", metavar="PATH", help="write a checkpoint (weights, recipe, metrics) to PATH")
         add_output_options(p)
         # unset task flags and the seed fall through to the recipe's, else to the library's defaults (the help
@@ -136,20 +137,15 @@ def _recipe(args: argparse.Namespace) -> Any:
 
 
 def _task(args: argparse.Namespace, recipe: Any) -> Any:
-    """The task of the flags, or the recipe's with the task flags the user set replacing its names."""
+    """The task of the flags, or the recipe's with the task flags the user set replacing its names
+    (:meth:`Recipe.build_task`); a flag left unset falls through to the recipe's, else the library's."""
     from ..task import Task
 
-    if recipe is not None and not args.model_arg and all(getattr(args, k) is None for k in _TASK_FLAGS):
-        return recipe.build_task(device=args.device)
-    names = dict(recipe.task) if recipe is not None else {}
-    for flag, key in (("model", "model"), ("dataset", "data"), ("optimizer", "optimizer")):
-        if getattr(args, flag) is not None:
-            names[key] = getattr(args, flag)
-        elif key not in names:
-            names[key] = library_default(Task, key)
-    kwargs = parse_model_args(args.model_arg) if args.model_arg else dict(names.get("model_kwargs") or {})
-    return Task(model=names["model"], data=names["data"], model_kwargs=kwargs, optimizer=names["optimizer"],
-                device=args.device)
+    given = {"model": args.model, "data": args.dataset, "optimizer": args.optimizer, "device": args.device,
+             "model_kwargs": parse_model_args(args.model_arg) if args.model_arg else None}
+    if recipe is not None:
+        return recipe.build_task(**given)
+    return Task(**{k: v for k, v in given.items() if v is not None})
 
 
 class ListCommand(BaseCommand):

@@ -26,7 +26,7 @@ from .._core._json import finite_json
 from .._core._types import Progress
 from ..probes._priors import momentum_ramp
 from ..probes._rangetest import lr_range_test
-from ..task._data import DataSplits, TensorSplit
+from ..task._data import DataSplits, TensorSplit, checked_splits
 from ..task._optim import DEFAULT_MOMENTUM, optimizer_info
 from ..task._task import Task
 from ..train._config import TrainConfig
@@ -188,7 +188,8 @@ def _tiny_task(task: Task, n: int) -> Task:
     tiny = tiny.to(task.torch_device)
     data = DataSplits(name=f"{task.data.name}[:{n}]", train=tiny, val=tiny, test=tiny,
                       input_shape=task.data.input_shape, num_classes=task.data.num_classes)
-    return task.replace(data=data)
+    # a few examples of checked data, which may hold one class: not refused as a user's data would be
+    return task.replace(data=checked_splits(data))
 
 
 def check_initial_loss(task: Task, *, seed: int = 0) -> tuple[RedFlag, Cost]:

@@ -76,14 +76,15 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
 
 
 def write_artefacts(study: optuna.Study, recipe: Recipe, model: nn.Module, out: str | Path) -> dict[str, Any]:
-    """Write ``best.json`` and ``best.pt`` into ``out`` and record where on the study; returns that record."""
+    """Write ``best.json`` and ``best.pt`` into ``out`` and record where on the study (absolute paths: the
+    storage, the report and the dashboard are read from other folders); returns that record."""
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"the artefacts' folder must be a folder, but got {str(out)!r}, which is a file.")
     recipe_path = save_recipe(recipe, folder / RECIPE_FILE)
     checkpoint_path = save_checkpoint(folder / CHECKPOINT_FILE, model, recipe)
-    record = schema.record_artefacts(int(recipe.source["trial"]), recipe=str(recipe_path),
-                                     checkpoint=str(checkpoint_path))
+    record = schema.record_artefacts(int(recipe.source["trial"]), recipe=str(recipe_path.resolve()),
+                                     checkpoint=str(checkpoint_path.resolve()))
     study.set_user_attr(schema.ARTEFACTS, record)
     _log.info("wrote %s and %s", recipe_path, checkpoint_path)
     return record
@@ -93,22 +94,28 @@ def artefacts_current(study: optuna.Study, trial: int, out: str | Path) -> bool:
     """Whether ``out`` already holds the artefacts of ``trial`` (as recorded on the study)."""
     stored = study.user_attrs.get(schema.ARTEFACTS) or {}
     folder = Path(out)
-    return (stored.get("trial") == trial and stored.get("recipe") == str(folder / RECIPE_FILE)
+    return (stored.get("trial") == trial and stored.get("recipe") == str((folder / RECIPE_FILE).resolve())
             and (folder / RECIPE_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file())
 
 
 def _search_study(name: str, store: Any) -> optuna.Study:
+    """The search study ``name``: only one hybridtune made (with its identity) holds a chosen recipe."""
     import optuna
 
     from .._core._registry import did_you_mean
     from .._core._storage import study_names
 
-    names = study_names(store)
-    if name not in names:
-        listed = ", ".join(schema.search_names(names)) or "none"
-        raise ConfigError(f"name must be a study in the storage ({listed}), but got {name!r}."
-                          f"{did_you_mean(name, names)}")
-    return optuna.load_study(study_name=name, storage=store)
+    searches = schema.search_studies(store)
+    if name in searches:
+        return optuna.load_study(study_name=name, storage=store)
+    listed = ", ".join(searches) or "none"
+    if name in study_names(store):
+        what = "a baseline's study" if schema.is_baseline_name(name) else "not a study hybridtune made"
+        raise ConfigError(f"name must be a hybridtune search study (a -grid or -random baseline, or a study made "
+                          f"by plain Optuna, holds no recipe), but got {name!r}, which is {what}; the search "
+                          f"studies there: {listed}.")
+    raise ConfigError(f"name must be a study in the storage ({listed}), but got {name!r}."
+                      f"{did_you_mean(name, searches)}")
 
 
 def study_recipe(name: str, *, storage: Any = None) -> Recipe:

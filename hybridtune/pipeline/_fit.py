@@ -10,7 +10,8 @@ settings, the final model on train+val, a checkpoint to take home.
    first suggestion: the 1cycle peak ``lr_max x 10**0.5`` (``StudyConfig.suggestions[0]`` on the
    ``lr_range`` band), scaled from the probe's batch size to the training batch size by
    :func:`hybridtune.scale_lr`, with the priors' momentum. The priors are cached on disk per task,
-   optimizer, probe batch size and seed, so a second call does not probe again.
+   optimizer, probe batch size and seed (and the bytes of a user's model or dataset file, and the torch
+   version), so a second call does not probe again.
 3. **Training** on the train split, or on train+val (then no validation metric exists: they are ``None``),
    scored on the test split.
 4. Optionally a **checkpoint** (:func:`hybridtune.train.save_checkpoint`) and the **model** itself.
@@ -23,6 +24,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +35,11 @@ from .._core._json import finite_json
 from .._core._registry import check_choice
 from .._core._types import Progress
 from ..probes._priors import Priors, find_priors
-from ..space._space import dataset_batch_ceiling, scale_lr
+from ..space._space import dataset_batch_ceiling, scale_lr, suggested_peak
 from ..study._config import StudyConfig
-from ..task._data import DataSplits, TensorSplit, _cache_dir
+from ..task._data import DataSplits, TensorSplit, _cache_dir, checked_splits
 from ..task._optim import MOMENTUM_OPTIMIZERS
-from ..train._checkpoint import Recipe, _atomic_write, save_checkpoint
+from ..train._checkpoint import Recipe, _atomic_write, check_writable, save_checkpoint
 from ..train._config import TrainConfig
 from ..train._results import Cost, EpochStats, TrainResult
 from ..train._retrain import train_and_test
@@ -54,13 +56,13 @@ _log = logging.getLogger(__name__)
 #: short 1cycle run with weight decay on the weights, the way the study trains, at batch 32. Batch 32, not
 #: 128: in the same epochs it takes 4x the steps, and short runs are step-starved (ResNet-8 / mnist5k, 2
 #: epochs at the probe's LR: 93.9% validation accuracy at batch 32, 91.1% at 64, 76.5% at 128; the CNN, 5
-#: epochs: 96.1%, 94.9%, 90.9%; see BENCHMARKS.md). The study's first trials use its smallest batch for the
-#: same reason.
+#: epochs: 96.1%, 94.9%, 90.9%; ``python benchmarks/train_defaults.py --batch-sizes 32,64,128`` measures it,
+#: see BENCHMARKS.md). The study's first trials use its smallest batch for the same reason.
 FIT_DEFAULTS: Mapping[str, Any] = {"epochs": 2, "schedule": "onecycle", "weight_decay": 5e-4, "batch_size": 32}
 #: What :func:`fit` trains on.
 TRAIN_ON = ("train", "train+val")
 #: Bumped when what the priors cache holds, or how its key is made, changes.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 LRSource = Literal["given", "recipe", "config", "probe"]
 
@@ -208,8 +210,10 @@ def fit(task: Task, config: TrainConfig | None = None, *, recipe: Recipe | None 
     if settings.batch_size > n_train:  # the trainer says so too, but only after the probe
         raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "
                           f"batch_size={settings.batch_size}.")
-    if save is not None and Path(save).is_dir():
-        raise ConfigError(f"save must be a file path, but got a directory: {str(save)!r}.")
+    if save is not None:
+        if Path(save).is_dir():
+            raise ConfigError(f"save must be a file path, but got a directory: {str(save)!r}.")
+        check_writable(Path(save), what="save")  # now, not after the probe and the training
 
     # 2. the LR
     priors, cached, probe_cost = None, False, Cost()
@@ -287,11 +291,9 @@ def _lr_from_probe(task: Task, settings: TrainConfig, *, keep_momentum: bool, pr
         if path is not None:
             _write_cached(path, probe_task, probe, priors)
     # the study's first suggestion (StudyConfig.suggestions): a position on the log scale of its lr_range band
-    lo, hi = study.lr_range
-    pos = study.suggestions[0]
     if settings.schedule == "onecycle":
-        at_probe = priors.lr_max * lo * (hi / lo) ** pos
-        rule = (f"the 1cycle peak {lo * (hi / lo) ** pos:.3g} x the range test's lr_max {priors.lr_max:.3g} "
+        at_probe = suggested_peak(priors.lr_max, study.lr_range, study.suggestions[0])
+        rule = (f"the 1cycle peak {at_probe / priors.lr_max:.3g} x the range test's lr_max {priors.lr_max:.3g} "
                 f"(the study's first suggestion)")
     else:
         # a schedule without 1cycle's warm-up: the range test's own constant-LR suggestion
@@ -312,15 +314,21 @@ def _lr_from_probe(task: Task, settings: TrainConfig, *, keep_momentum: bool, pr
 
 
 def _cache_key(task: Task, probe: Mapping[str, Any]) -> dict[str, Any] | None:
-    """What the priors depend on: the task by names, its data's sizes, the optimizer and the probe's settings;
-    ``None`` for a task built from Python objects (nothing names it)."""
+    """What the priors depend on: the task by names, its data's sizes, the optimizer and the probe's settings,
+    the hybridtune and torch versions, and the bytes of a user's ``file.py:function`` model or dataset (the
+    name stays while the code behind it is edited); ``None`` for a task built from Python objects (nothing
+    names it)."""
     names = task.recipe()
     if names is None:
         return None
+    import torch
+
+    from .._core._registry import user_file_digest
     from .._core._version import __version__
 
-    return {"format": _CACHE_FORMAT, "hybridtune": str(__version__), "task": names,
-            "data": task.data.describe(), "probe": dict(probe)}
+    files = {key: digest for key in ("model", "data") if (digest := user_file_digest(names.get(key))) is not None}
+    return {"format": _CACHE_FORMAT, "hybridtune": str(__version__), "torch": str(torch.__version__),
+            "task": names, "files": files, "data": task.data.describe(), "probe": dict(probe)}
 
 
 def _cache_path(task: Task, probe: Mapping[str, Any]) -> Path | None:
@@ -330,7 +338,21 @@ def _cache_path(task: Task, probe: Mapping[str, Any]) -> Path | None:
                   "names it across runs)", task.model_name)
         return None
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    return _cache_dir() / "priors" / f"{task.model_name}-{task.optimizer}-{digest}.json"
+    # a digest and a sanitised label, never the name itself: a model given as a path ("../nets.py:tiny",
+    # "/abs/x.py:f") would put the file outside the cache folder
+    return _cache_dir() / "priors" / f"{_file_label(task.model_name)}-{task.optimizer}-{digest}.json"
+
+
+def _file_label(name: str) -> str:
+    """A short label safe in a file name (``[A-Za-z0-9_-]`` only): the function of a user reference, else the
+    name.
+
+    Example:
+        >>> _file_label("../../etc/nets.py:tiny"), _file_label("resnet20")
+        ('tiny', 'resnet20')
+    """
+    label = re.sub(r"[^A-Za-z0-9_-]+", "_", name.rpartition(":")[2]).strip("_")[:32]
+    return label or "model"
 
 
 def _read_cached(path: Path, task: Task, probe: Mapping[str, Any]) -> Priors | None:
@@ -353,7 +375,7 @@ def _write_cached(path: Path, task: Task, probe: Mapping[str, Any], priors: Prio
     text = json.dumps({"key": _cache_key(task, probe), "priors": priors.to_dict()}, default=str, allow_nan=False)
     try:
         _atomic_write(path, lambda f: f.write(text.encode()))
-    except OSError as exc:  # a read-only cache costs a probe next time, never the run
+    except ConfigError as exc:  # a read-only cache costs a probe next time, never the run
         _log.warning("fit: could not cache the priors in %s (%s)", path, exc)
 
 
@@ -371,4 +393,5 @@ def _train_plus_val(data: DataSplits) -> DataSplits:
         joined: Any = TensorSplit(torch.cat([train.x, val.x]), torch.cat([train.y, val.y]))
     else:
         joined = ConcatDataset([train, val])
-    return dataclasses.replace(data, name=f"{data.name} (train+val)", train=joined)
+    # two checked splits joined: no second pass over them
+    return checked_splits(dataclasses.replace(data, name=f"{data.name} (train+val)", train=joined))

@@ -24,6 +24,7 @@ from ..space._space import Hyperparams
 from ..study._config import StudyConfig, default_name
 from ..task._task import Task
 from ..train._retrain import train_and_test
+from ._export import default_out
 from ._run import run_study
 
 _log = logging.getLogger(__name__)
@@ -129,8 +130,11 @@ def proxy_study(task: Task, config: StudyConfig | None = None, *, proxy_width: f
     base_name = config.name or default_name(task, config)
     proxy_task = task.replace(model_kwargs={**task.model_kwargs, "width": width})
     store = open_storage(storage)
-    proxy = run_study(proxy_task, config.replace(name=f"{base_name}-proxy{proxy_width:g}"), storage=store,
-                      progress=progress, report=report)
+    proxy_name = f"{base_name}-proxy{proxy_width:g}"
+    # its own artefacts' folder: the report may sit beside the full-size study's best.json, which it must not
+    # overwrite
+    proxy = run_study(proxy_task, config.replace(name=proxy_name), storage=store, progress=progress, report=report,
+                      out=default_out(proxy_name))
     search = proxy.search
     if search.best_config is None:
         raise ConfigError("the proxy search must finish a trial to transfer it, but none completed.")

@@ -18,7 +18,7 @@ from .._core._storage import open_storage
 from .._core._types import Progress
 from ..compare import StudyResult, load_result
 from ..space._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space,
-                            search_space, wide_space)
+                            search_space, suggested_peak, wide_space)
 from ..study import _schema as schema
 from ..study._config import StudyConfig, default_name
 from ..study._queue import (await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search,
@@ -68,8 +68,8 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         poll_seconds: how often to look at other processes' trials while waiting for them.
         report: also write the HTML report there (a ``.html`` file or a folder); its path is the result's
             ``report``.
-        out: the folder of ``best.json`` and ``best.pt`` (default ``runs/<name>/``); their paths are the
-            result's ``artefacts``.
+        out: the folder of ``best.json`` and ``best.pt`` (default: the report's folder when ``report`` is
+            given, else ``runs/<name>/``); their paths are the result's ``artefacts``.
 
     Raises:
         StorageError: the storage cannot be opened, or another process runs this study's coordinator (or,
@@ -85,6 +85,10 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
         ['grid', 'search']
     """
     store = open_storage(storage)
+    if out is None and report is not None:  # the recipe and weights go beside the report, as the CLI puts them
+        from ..report._report import report_file
+
+        out = report_file(report).parent
     result, _ = _run(task, config, storage=store, progress=progress, poll_seconds=poll_seconds, out=out)
     return result if report is None else _with_report(result, report, store)
 
@@ -225,8 +229,7 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
     # and weight decay, the smallest batch size, peak LRs inside the search band. The priors' lr_max is a
     # constant-LR value, the band's floor; a first trial there trains well below what 1cycle's warm-up
     # allows (ResNet-8 / mnist5k: 92-94% at lr_max, 4 epochs).
-    lo, hi = config.lr_range
-    firsts = [space.params_for(lr=priors.lr_max * lo * (hi / lo) ** pos, momentum=priors.momentum,
+    firsts = [space.params_for(lr=suggested_peak(priors.lr_max, config.lr_range, pos), momentum=priors.momentum,
                                weight_decay=priors.weight_decay, batch_size=min(space.batch_sizes))
               for pos in config.suggestions]
     queue_search(study, config.trials, firsts)

@@ -276,15 +276,6 @@ def summary_markdown(result: StudyResult) -> str:
     return "\n".join(lines)
 
 
-def _html_table(rows: list[dict[str, str]]) -> str:
-    if not rows:
-        return "<p>no trials yet</p>"
-    cols = list(rows[0])
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(r[c])}</td>" for c in cols) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _md_to_html(md: str) -> str:
     """The few markdown constructs :func:`summary_markdown` uses, as HTML (no dependency)."""
     out: list[str] = []
@@ -330,6 +321,18 @@ th{background:#f4f4f4}blockquote{color:#555;border-left:3px solid #ccc;margin:1e
 .fig{margin:2em 0}"""
 
 
+def report_file(path: str | Path) -> Path:
+    """The report file a path names: itself when it ends in ``.html`` (or ``.htm``), else ``report.html`` in
+    that folder.
+
+    Example:
+        >>> str(report_file("runs/a/")), str(report_file("out/summary.html"))
+        ('runs/a/report.html', 'out/summary.html')
+    """
+    target = Path(path)
+    return target if target.suffix.lower() in (".html", ".htm") else target / "report.html"
+
+
 def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path:
     """Write the HTML report (plotly.js inlined once, so it opens offline) and return its path.
 
@@ -345,9 +348,7 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
     import os
     import tempfile
 
-    target = Path(path)
-    if target.suffix.lower() not in (".html", ".htm"):
-        target = target / "report.html"
+    target = report_file(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

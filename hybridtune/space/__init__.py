@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
-                     wide_space)
+                     suggested_peak, wide_space)
 
 __all__ = ["GridSpace", "Hyperparams", "SearchSpace", "batch_sizes", "grid_space", "scale_lr", "search_space",
-    "wide_space"]
+    "suggested_peak", "wide_space"]

@@ -68,6 +68,19 @@ def scale_lr(lr: float, batch_size: int, ref_batch_size: int, optimizer: str) ->
     return lr * min(max(factor, lo), hi)
 
 
+def suggested_peak(lr_max: float, lr_range: Sequence[float], position: float) -> float:
+    """A 1cycle peak LR the range test suggests: the point at ``position`` on the log scale of the search band
+    ``lr_range`` (multiples of ``lr_max``; 0 is its floor, 1 its top). The study queues these as its first
+    trials (``StudyConfig.suggestions``) and :func:`hybridtune.fit` trains at the first one.
+
+    Example:
+        >>> round(suggested_peak(0.1, (1.0, 10.0), 0.5), 4), suggested_peak(0.1, (1.0, 10.0), 0.0)
+        (0.3162, 0.1)
+    """
+    lo, hi = lr_range
+    return lr_max * lo * (hi / lo) ** position
+
+
 def _pow2_between(lo: int, hi: int) -> tuple[int, ...]:
     out, b = [], 1
     while b <= hi:

@@ -75,6 +75,24 @@ def search_names(names: Iterable[str]) -> list[str]:
     return sorted(n for n in names if not is_baseline_name(n))
 
 
+def search_studies(storage: Any) -> list[str]:
+    """The search studies hybridtune made in an open ``storage``, sorted: those that hold a search
+    :data:`IDENTITY` (the baselines, and studies made by plain Optuna, left out).
+
+    Example:
+        >>> import optuna
+        >>> store = optuna.storages.InMemoryStorage()
+        >>> _ = optuna.create_study(study_name="plain", storage=store)
+        >>> search_studies(store)
+        []
+    """
+    import optuna
+
+    summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+    return sorted(s.study_name for s in summaries if not is_baseline_name(s.study_name)
+                  and (s.user_attrs.get(IDENTITY) or {}).get("role") == SEARCH)
+
+
 # ----------------------------------------------------------------------------------------------
 # User attributes of a study
 

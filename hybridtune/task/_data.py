@@ -213,9 +213,9 @@ def _images_to_splits(name: str, x: np.ndarray, y: np.ndarray, *, x_test: np.nda
     splits = [TensorSplit(torch.from_numpy(((px.astype(np.float32) - mean) / std).astype(np.float32)),
                           torch.from_numpy(py)) for px, py in parts]
     num_classes = check_splits(dict(zip(("train", "val", "test"), splits)), None, name=name)
-    return DataSplits(name=name, train=splits[0], val=splits[1], test=splits[2],
-                      input_shape=tuple(int(s) for s in x.shape[1:]), num_classes=num_classes,
-                      meta=dict(meta or {}))
+    return checked_splits(DataSplits(name=name, train=splits[0], val=splits[1], test=splits[2],
+                                     input_shape=tuple(int(s) for s in x.shape[1:]), num_classes=num_classes,
+                                     meta=dict(meta or {})))
 
 
 def _cache_dir() -> Path:
@@ -419,7 +419,7 @@ def _from_user(spec: str, obj: Any, *, name: str) -> DataSplits:
     """
     if isinstance(obj, DataSplits):
         check_splits({"train": obj.train, "val": obj.val, "test": obj.test}, obj.num_classes, name=name)
-        return obj
+        return checked_splits(obj)
     return make_splits(obj, name=name)
 
 
@@ -472,8 +472,8 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
     splits.setdefault("test", splits["val"])
     x0, _ = _first_example(splits["train"])
     num_classes = check_splits(splits, num_classes, name=name)
-    return DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
-                      input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes))
+    return checked_splits(DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
+                                     input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes)))
 
 
 def _first_example(split: Split) -> tuple[torch.Tensor, Any]:
@@ -529,6 +529,27 @@ def _tensors_of(split: Split) -> tuple[torch.Tensor | None, torch.Tensor | None]
         return split.tensors[0], split.tensors[1]
     targets = getattr(split, "targets", None)
     return None, None if targets is None else torch.as_tensor(targets)
+
+
+#: Set on a DataSplits object once its splits passed :func:`check_splits` (not a field: a copy made with
+#: ``dataclasses.replace`` holds other splits and is checked again).
+_CHECKED = "_hybridtune_checked"
+
+
+def check_data(data: DataSplits) -> DataSplits:
+    """:func:`check_splits` on a :class:`DataSplits` given as it is (``Task(data=splits)``), once per object:
+    ``Task.replace`` hands the same checked object on without another pass over it."""
+    if not getattr(data, _CHECKED, False):
+        check_splits({"train": data.train, "val": data.val, "test": data.test}, data.num_classes, name=data.name)
+    return checked_splits(data)
+
+
+def checked_splits(data: DataSplits) -> DataSplits:
+    """Mark ``data`` as checked and return it. For hybridtune's own DataSplits only: those it has just checked,
+    and subsets or joins of a checked task's splits (the diagnostics' few-example tasks may hold one class,
+    which :func:`check_splits` rightly refuses from a user)."""
+    object.__setattr__(data, _CHECKED, True)
+    return data
 
 
 def check_splits(splits: Mapping[str, Split], num_classes: int | None, *, name: str) -> int:

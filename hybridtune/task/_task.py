@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from .._core._errors import ConfigError
 from .._core._registry import check_choice
-from ._data import DataSplits, example_inputs, load_dataset, make_splits
+from ._data import DataSplits, check_data, checked_splits, example_inputs, load_dataset, make_splits
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
 from ._models import ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
@@ -60,8 +60,12 @@ class Task:
             data = self.data
         else:
             data = make_splits(self.data)
+        # DataSplits given as they are get make_splits' checks too (non-finite inputs, fewer than 2 classes);
+        # once per object: what the loaders and make_splits made is marked checked already
+        data = check_data(data)
         object.__setattr__(self, "device", dev)
-        object.__setattr__(self, "data", data.to(dev))
+        # the copy on the device is marked too, so replace() hands it on without another pass
+        object.__setattr__(self, "data", checked_splits(data.to(dev)))
         object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
         resolve_model(self.model)  # fail early on an unknown name
 

@@ -11,8 +11,10 @@ recipe and metrics).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -107,18 +109,44 @@ class Recipe:
             raise ConfigError(f"{where} must hold task, input_shape, num_classes and train, but it is malformed "
                               f"({type(exc).__name__}: {exc}).") from None
 
-    def build_task(self, *, data: Any = None, device: str = "auto") -> Task:
-        """The task this recipe trains, rebuilt from its names (``data`` replaces the dataset, e.g. a
-        :class:`hybridtune.DataSplits` of your own)."""
+    def build_task(self, *, model: Any = None, data: Any = None, optimizer: str | None = None,
+                   model_kwargs: Mapping[str, Any] | None = None, device: str | None = None) -> Task:
+        """The task this recipe trains, rebuilt from its names; each argument given replaces that part
+        (``None`` keeps the recipe's). What ``hybridtune train --recipe`` runs, its task flags passed here.
+
+        Args:
+            model: a registry name, ``module:function``, ``file.py:function`` or a factory.
+            data: a dataset spec, or data of your own (e.g. a :class:`hybridtune.DataSplits`).
+            optimizer: the optimizer family.
+            model_kwargs: the model's options (default: the recipe's for the recipe's model, none for
+                another model: its options would not fit).
+            device: where to train (default: :class:`hybridtune.Task`'s, ``auto``).
+
+        Raises:
+            ConfigError: the recipe's task was given as Python objects and ``data`` is not given.
+
+        Example:
+            >>> import hybridtune as ht
+            >>> task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+            >>> r = Recipe.of(task, ht.TrainConfig(lr=0.1))
+            >>> t = r.build_task(optimizer="adam", device="cpu")
+            >>> t.model_name, t.optimizer, t.data_spec
+            ('mlp', 'adam', 'synthetic:n=200')
+        """
         from ..task._task import Task
 
         if not self.rebuildable and data is None:
             raise ConfigError(f"a recipe must name its task to rebuild it, but model {self.task.get('model')!r} "
-                              f"on {self.task.get('data')!r} was given as Python objects; pass data= and "
-                              f"build the model yourself.")
-        return Task(model=self.task["model"], data=self.task["data"] if data is None else data,
-                    model_kwargs=dict(self.task.get("model_kwargs") or {}),
-                    optimizer=self.task.get("optimizer", self.train.optimizer), device=device)
+                              f"on {self.task.get('data')!r} was given as Python objects; give the data and the "
+                              f"model by name (data= and model=, or --dataset and --model).")
+        if model_kwargs is None:
+            same = model is None or model == self.task.get("model")
+            model_kwargs = dict(self.task.get("model_kwargs") or {}) if same else {}
+        kwargs: dict[str, Any] = {"device": device} if device is not None else {}
+        return Task(model=self.task["model"] if model is None else model,
+                    data=self.task["data"] if data is None else data, model_kwargs=dict(model_kwargs),
+                    optimizer=self.task.get("optimizer", self.train.optimizer) if optimizer is None else optimizer,
+                    **kwargs)
 
     def check_task(self, task: Task, *, where: str = "recipe") -> None:
         """Refuse a task whose inputs or classes differ from the ones this recipe was trained for."""
@@ -129,9 +157,36 @@ class Recipe:
                               f"and this task has {list(shape)} and {classes}.")
 
 
-def _atomic_write(path: Path, write: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _unwritable(path: Path, exc: OSError, what: str) -> ConfigError:
+    # mkdir on a path whose folder is a file says "File exists": the rule broken is "not a directory"
+    reason = os.strerror(errno.ENOTDIR) if isinstance(exc, FileExistsError) else (exc.strerror or str(exc))
+    return ConfigError(f"{what} must be a path in a folder that can be created and written, but {str(path)!r} "
+                       f"cannot be written ({reason}).")
+
+
+def check_writable(path: Path, *, what: str = "file") -> None:
+    """Fail fast, before any work: create ``path``'s folder and check that a file can be written in it.
+
+    Raises:
+        ConfigError: naming the path and the system's reason.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise _unwritable(path, exc, what) from None
+
+
+def _atomic_write(path: Path, write: Any, *, what: str = "file") -> Path:
+    """Write ``path`` through a temporary file beside it (a reader never sees half a file); an ``OSError``
+    (a folder that cannot be created or written, a full disk) is one :class:`ConfigError` naming the path."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _unwritable(path, exc, what) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -140,6 +195,9 @@ def _atomic_write(path: Path, write: Any) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _unwritable(path, exc, what) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -149,7 +207,7 @@ def _atomic_write(path: Path, write: Any) -> Path:
 def save_recipe(recipe: Recipe, path: str | Path) -> Path:
     """Write ``recipe`` as JSON (atomically: a reader never sees half a file); returns the path."""
     text = json.dumps(recipe.to_dict(), indent=2, sort_keys=False) + "\n"
-    return _atomic_write(Path(path), lambda f: f.write(text.encode()))
+    return _atomic_write(Path(path), lambda f: f.write(text.encode()), what="recipe")
 
 
 def read_recipe(path: str | Path) -> Recipe:
@@ -170,7 +228,21 @@ def save_checkpoint(path: str | Path, model: nn.Module, recipe: Recipe) -> Path:
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"kind": _KIND, "format": FORMAT, "state_dict": state, "recipe": recipe.to_dict()}
-    return _atomic_write(Path(path), lambda f: torch.save(payload, f))
+    return _atomic_write(Path(path), lambda f: torch.save(payload, f), what="checkpoint")
+
+
+def _gist(exc: BaseException, limit: int = 120) -> str:
+    """The start of an exception's message: its first line, cut at the first sentence and at ``limit``
+    characters (torch's weights-only message runs to a paragraph of advice on unpickling).
+
+    Example:
+        >>> _gist(RuntimeError("Weights only load failed. This file can still be loaded, to do so..."))
+        'Weights only load failed'
+    """
+    lines = str(exc).strip().splitlines()
+    first = re.split(r"(?<=[^\s.])\.(?:\s|$)", lines[0] if lines else "", maxsplit=1)[0].strip()
+    first = first or "no message"
+    return first if len(first) <= limit else first[:limit - 3].rstrip() + "..."
 
 
 def load_checkpoint(path: str | Path, *, task: Task | None = None, device: str = "cpu") -> tuple[nn.Module, Recipe]:
@@ -204,9 +276,8 @@ def load_checkpoint(path: str | Path, *, task: Task | None = None, device: str =
     try:
         payload = torch.load(p, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        # torch's own message runs to a paragraph of advice on unpickling; the one line says what it is
         raise ConfigError(f"checkpoint must be a file written by hybridtune, but {str(path)!r} could not be "
-                          f"read as one ({type(exc).__name__}).") from None
+                          f"read as one ({type(exc).__name__}: {_gist(exc)}).") from None
     if not isinstance(payload, Mapping) or payload.get("kind") != _KIND or "state_dict" not in payload:
         raise ConfigError(f"{where} must be a hybridtune checkpoint (state_dict and recipe), but it is not one.")
     recipe = Recipe.from_dict(payload.get("recipe"), where=where)

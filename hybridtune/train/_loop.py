@@ -9,6 +9,7 @@ correct predictions on the device (for the train-accuracy target).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -40,7 +41,8 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 
 
 def train(task: Task, config: TrainConfig, *, model: nn.Module | None = None,
-          on_epoch: EpochCallback | None = None, on_step: StepCallback | None = None) -> TrainResult:
+          on_epoch: EpochCallback | None = None, on_step: StepCallback | None = None,
+          keep_model: bool = False) -> TrainResult:
     """Train once and return a frozen :class:`TrainResult`. Never raises for a diverging run.
 
     Args:
@@ -51,16 +53,21 @@ def train(task: Task, config: TrainConfig, *, model: nn.Module | None = None,
         on_epoch: called after every epoch with its :class:`EpochStats`; return ``True`` to stop
             (status ``stopped``). Optuna reporting and pruning hang here.
         on_step: called after every step with ``(step, lr, loss)``; return ``True`` to stop.
+        keep_model: put the trained model on the result (``result.model``); by default none is kept, so a
+            result in a list of thousands of trials holds no weights.
 
     The caller's global RNG state is never changed: training runs inside ``torch.random.fork_rng``
     seeded with ``config.seed``, so two calls with one seed give the same result on the CPU.
 
     Example:
-        >>> import hybridtune as ht
+        >>> import torch, hybridtune as ht
         >>> task = ht.Task(model="mlp", data="synthetic:n=300", device="cpu")
         >>> r = ht.train(task, ht.TrainConfig(lr=0.05, epochs=2, batch_size=32))
-        >>> r.status, r.cost.steps
-        ('completed', 12)
+        >>> r.status, r.cost.steps, r.model is None
+        ('completed', 12, True)
+        >>> kept = ht.train(task, ht.TrainConfig(lr=0.05, epochs=2, batch_size=32), keep_model=True)
+        >>> isinstance(kept.model, torch.nn.Module), "model" in kept.to_dict()
+        (True, False)
     """
     device = task.torch_device
     n_train = len(task.data.train)  # type: ignore[arg-type]
@@ -74,7 +81,8 @@ def train(task: Task, config: TrainConfig, *, model: nn.Module | None = None,
         torch.manual_seed(config.seed)
         if model is None:
             model = task.build_model(seed=config.seed)
-        return _fit(task, model, config, spe, total_steps, on_epoch, on_step)
+        result = _fit(task, model, config, spe, total_steps, on_epoch, on_step)
+    return dataclasses.replace(result, model=model) if keep_model else result
 
 
 @dataclass(frozen=True)

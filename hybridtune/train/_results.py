@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._core._json import finite_json
 from ._config import TrainConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
 
 Status = Literal["completed", "diverged", "stopped", "target_reached", "timeout"]
 
@@ -105,7 +108,9 @@ class TrainResult:
     """The frozen outcome of one :func:`train` call.
 
     ``status`` is ``completed``, ``diverged``, ``stopped`` (a callback), ``target_reached`` or
-    ``timeout``; ``to_dict()`` is strict JSON, ``to_frame()`` one row per epoch.
+    ``timeout``; ``to_dict()`` is strict JSON, ``to_frame()`` one row per epoch. ``model`` is the trained
+    model only when asked for (``train(..., keep_model=True)``), else ``None``; it is not part of the
+    result's JSON, and two results that differ only in it are equal.
 
     Example:
         >>> import hybridtune as ht
@@ -122,6 +127,7 @@ class TrainResult:
     config: TrainConfig
     target: TargetHit | None = None
     trace: StepTrace | None = None
+    model: nn.Module | None = field(default=None, compare=False, repr=False)
 
     @property
     def val_acc(self) -> float | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 
 import hybridtune as ht
@@ -83,8 +84,15 @@ def test_train_from_a_study(tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
     assert "settings from study tiny" in p.stdout and "from the recipe (study tiny, trial" in p.stdout
     data = json.loads(out.read_text())
-    assert data["config"]["lr"] == pytest.approx(recipe.train.lr) and data["config"]["epochs"] == 2
-    assert data["config"]["batch_size"] == recipe.train.batch_size and data["lr_source"] == "recipe"
+    trained = ht.TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data["config"].items()})
+    # the whole TrainConfig (momentum, its cycle, weight decay, seed, schedule, lr, batch size) is the one the
+    # study stored for its best trial, at the study's seed, with only the epochs replaced by the flag
+    study = optuna.load_study(study_name="tiny", storage=url)
+    stored = ht.Hyperparams(**study.best_trial.user_attrs["hyperparams"])
+    expected = stored.train_config(optimizer="momentum", epochs=2, seed=study.user_attrs["config"]["seed"])
+    assert trained == expected == recipe.train.replace(epochs=2)
+    assert trained.schedule == "onecycle" and trained.cycle_momentum is not None and trained.epochs == 2
+    assert data["lr_source"] == "recipe" and data["recipe"]["train"] == data["config"]
 
 
 @pytest.mark.parametrize(("args", "message"), [

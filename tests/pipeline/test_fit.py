@@ -144,3 +144,66 @@ def test_a_recipe_from_another_task_is_refused(task: ht.Task, probes: list[int])
         fit(task, recipe=recipe)
     with pytest.raises(ht.ConfigError, match="from config or from recipe, but got both"):
         fit(task, ht.TrainConfig(), recipe=recipe)
+
+
+_NETS = '''from torch import nn
+
+
+def tiny(input_shape, num_classes):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, {width}), nn.ReLU(), nn.Linear({width}, num_classes))
+'''
+
+
+def _cache_files(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "priors").iterdir())
+
+
+def test_a_model_given_as_a_path_is_cached_inside_the_cache_folder(probes: list[int], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "nets.py").write_text(_NETS.format(width=16))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    for spec in (f"{tmp_path / 'models' / 'nets.py'}:tiny", "../models/nets.py:tiny"):
+        fit(ht.Task(model=spec, data="synthetic:n=200", device="cpu"), epochs=1)
+    files = _cache_files(tmp_path)
+    # named by a digest and the function's name: nothing lands beside the model file or above the cache
+    assert len(files) == 2 and all(f.name.startswith("tiny-momentum-") and f.suffix == ".json" for f in files)
+    assert sorted(p.name for p in (tmp_path / "models").iterdir() if p.suffix == ".json") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "models", "work"]
+
+
+def test_the_cache_key_follows_the_user_files_and_torch(probes: list[int], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    nets = tmp_path / "nets.py"
+    nets.write_text(_NETS.format(width=16))
+    (tmp_path / "data.py").write_text("import torch\n\ndef load():\n    g = torch.Generator().manual_seed(0)\n"
+                                      "    return torch.randn(200, 1, 8, 8, generator=g), torch.arange(200) % 4\n")
+    task = ht.Task(model=f"{nets}:tiny", data=f"{tmp_path / 'data.py'}:load", device="cpu")
+    key = _fit._cache_key(task, {"batch_size": 16})
+    assert key["torch"] == torch.__version__ and set(key["files"]) == {"model", "data"}
+    fit(task, epochs=1)
+    fit(task, epochs=1)
+    assert len(probes) == 1
+    # the same reference, the code behind it edited: probe again (the loaded module is this process's, so the
+    # edit does not change this task's model: the key alone must tell the two apart)
+    nets.write_text(_NETS.format(width=32))
+    fit(task, epochs=1)
+    assert len(probes) == 2
+    with open(tmp_path / "data.py", "a") as f:
+        f.write("# edited\n")
+    fit(task, epochs=1)
+    assert len(probes) == 3
+    monkeypatch.setattr(torch, "__version__", "99.0")
+    fit(task, epochs=1)
+    assert len(probes) == 4 and len(_cache_files(tmp_path)) == 4
+
+
+def test_an_unwritable_save_path_fails_before_the_probe(task: ht.Task, probes: list[int], tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    target = tmp_path / "afile" / "final.pt"
+    with pytest.raises(ht.ConfigError) as err:
+        fit(task, epochs=1, save=target)
+    assert str(err.value) == (f"save must be a path in a folder that can be created and written, but "
+                              f"{str(target)!r} cannot be written (Not a directory).")
+    assert probes == []  # refused before any probe or training

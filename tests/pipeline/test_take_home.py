@@ -69,14 +69,63 @@ def test_export_of_a_python_object_task_is_one_line(tmp_path: Path) -> None:
     assert not study_recipe("objs", storage=url).rebuildable
 
 
-def test_credentials_never_reach_the_recipe(stored) -> None:
+def test_credentials_never_reach_the_recipe(tiny_task: ht.Task, tmp_path: Path) -> None:
     from hybridtune.pipeline._export import storage_label
 
     class Fake:
-        url = "postgresql+psycopg://ann:s3cret@db/studies"
+        url = "postgresql+psycopg://ann:s3cret@db/studies?sslmode=require&PassWord=s3cret"
 
-    assert storage_label(Fake()) == "postgresql+psycopg://ann:***@db/studies"
+    assert storage_label(Fake()) == "postgresql+psycopg://ann:***@db/studies?PassWord=***&sslmode=require"
     assert storage_label(optuna.storages.InMemoryStorage()) == "in-memory"
+    # a study whose storage URL really holds a password, as a query parameter (SQLite ignores URI parameters it
+    # does not know): neither file it writes holds it
+    url = f"sqlite:///file:{tmp_path / 's.db'}?password=s3cret&uri=true"
+    ht.run_study(tiny_task, ht.StudyConfig(name="secret", **TINY), storage=url, out=tmp_path / "art")
+    text = (tmp_path / "art" / "best.json").read_text()
+    assert "s3cret" not in text and json.loads(text)["source"]["storage"] == ht.redact(url)
+    _, recipe = ht.load_checkpoint(tmp_path / "art" / "best.pt")
+    assert recipe.source["storage"] == ht.redact(url) and "password=***" in ht.redact(url)
+    assert b"s3cret" not in (tmp_path / "art" / "best.pt").read_bytes()
+
+
+def test_only_a_search_study_gives_a_recipe(stored, tmp_path: Path) -> None:
+    import shutil
+
+    _, _, folder = stored
+    shutil.copy(folder / "s.db", tmp_path / "s.db")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    for name in ("plain", "home-grid"):  # a study plain Optuna made, and one named like a baseline
+        optuna.create_study(study_name=name, storage=url, direction="maximize").optimize(
+            lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    rule = ("name must be a hybridtune search study (a -grid or -random baseline, or a study made by plain Optuna, "
+            "holds no recipe), but got {!r}, which is {}; the search studies there: home.")
+    with pytest.raises(ht.ConfigError) as err:
+        study_recipe("plain", storage=url)
+    assert str(err.value) == rule.format("plain", "not a study hybridtune made")
+    with pytest.raises(ht.ConfigError) as err:
+        export_study("home-grid", storage=url, out=tmp_path / "x")
+    assert str(err.value) == rule.format("home-grid", "a baseline's study")
+    assert study_recipe("home", storage=url).source["study"] == "home"
+    p = run_cli("train", "--from-study", "plain", "--storage", url, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+    assert rule.format("plain", "not a study hybridtune made") in p.stderr
+
+
+def test_artefacts_go_beside_the_report_and_are_recorded_as_absolute_paths(
+        tiny_task: ht.Task, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    # report= without out=: the artefacts go in the report's folder, as the CLI puts them
+    r = ht.run_study(tiny_task, ht.StudyConfig(name="abs", **TINY), storage=url, report="here/summary.html")
+    recipe = (tmp_path / "here" / "best.json").resolve()
+    assert r.artefacts["recipe"] == str(recipe) and r.artefacts["checkpoint"] == str(recipe.with_name("best.pt"))
+    assert not (tmp_path / "runs").exists() and Path(r.report) == Path("here/summary.html")
+    stored_attrs = optuna.load_study(study_name="abs", storage=url).user_attrs["artefacts"]
+    assert stored_attrs["recipe"] == str(recipe)
+    assert ht.load_result("abs", storage=url).artefacts["recipe"] == str(recipe)
+    assert str(recipe) in Path(r.report).read_text()  # the report (and dashboard note) name it from anywhere
+    e = export_study("abs", storage=url, out="again")
+    assert e.recipe_path == str((tmp_path / "again" / "best.json").resolve()) and Path(e.checkpoint_path).is_absolute()
 
 
 def test_a_search_with_no_completed_trial_writes_nothing_and_says_so(tiny_task: ht.Task, tmp_path: Path) -> None:

@@ -226,3 +226,29 @@ def test_labels_must_be_whole_class_ids_and_classes_large_enough_to_split() -> N
     with pytest.raises(ht.DataError, match=r"to split it into train, val and test \(stratified\), but class 2 has "
                                            r"only 1\.$"):
         ht.make_splits((x[:101], torch.cat([torch.zeros(50), torch.ones(50), torch.tensor([2.0])]).long()))
+
+
+def test_data_splits_given_to_a_task_get_the_same_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybridtune.task import _data
+
+    x, y = _pair()
+    good = ht.TensorSplit(x[:100], y[:100])
+    nan_x = x[100:].clone()
+    nan_x[0, 0] = float("nan")
+
+    def splits(train: ht.TensorSplit, name: str = "mine") -> ht.DataSplits:
+        return ht.DataSplits(name=name, train=train, val=good, test=good, input_shape=tuple(x.shape[1:]),
+                             num_classes=4)
+
+    with pytest.raises(ht.DataError, match=r"^data must be finite, but the train split has 1 non-finite value in x\.$"):
+        ht.Task(model="mlp", data=splits(ht.TensorSplit(nan_x, y[100:])), device="cpu")
+    with pytest.raises(ht.DataError, match=r"^labels must hold at least 2 classes, but the train split of 'one' has "
+                                           r"only class 2\.$"):
+        ht.Task(model="mlp", data=splits(ht.TensorSplit(x[100:], torch.full_like(y[100:], 2)), "one"), device="cpu")
+    # checked once: replace() hands the same checked splits on without another pass over them
+    calls: list[str] = []
+    real = _data.check_splits
+    monkeypatch.setattr(_data, "check_splits", lambda *a, **k: calls.append(k["name"]) or real(*a, **k))
+    task = ht.Task(model="mlp", data=splits(ht.TensorSplit(x[100:], y[100:])), device="cpu")
+    task.replace(optimizer="adam").replace(model="cnn")
+    assert calls == ["mine"]

@@ -50,8 +50,11 @@ def test_wrong_files_and_tasks_are_one_line(trained, tmp_path: Path) -> None:
                                              r"trained for input shape \[1, 8, 8\] and 4 classes, and this task "
                                              r"has \[1, 8, 8\] and 3\."):
         ht.load_checkpoint(folder / "best.pt", task=other)
-    with pytest.raises(ht.ConfigError, match="could not be read as one"):
+    with pytest.raises(ht.ConfigError) as err:
         ht.load_checkpoint(folder / "best.json")
+    # torch's reason, cut at its first sentence: its weights-only message is a paragraph
+    assert str(err.value) == (f"checkpoint must be a file written by hybridtune, but {str(folder / 'best.json')!r} "
+                              f"could not be read as one (UnpicklingError: Weights only load failed).")
     with pytest.raises(ht.ConfigError, match="which does not exist"):
         ht.load_checkpoint(tmp_path / "none.pt")
     with pytest.raises(ht.ConfigError, match="recipe must be a JSON file"):
@@ -90,3 +93,39 @@ def test_files_are_ordinary_files_of_the_user(trained) -> None:
     os.umask(umask)
     for name in ("best.json", "best.pt"):
         assert (folder / name).stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+
+
+def test_an_unwritable_folder_is_one_error_naming_the_path(trained, tmp_path: Path) -> None:
+    _, recipe, _, _ = trained
+    (tmp_path / "afile").write_text("")
+    for target in (tmp_path / "afile" / "best.json", tmp_path / "afile" / "deeper" / "best.json"):
+        with pytest.raises(ht.ConfigError) as err:
+            save_recipe(recipe, target)
+        assert str(err.value) == (f"recipe must be a path in a folder that can be created and written, but "
+                                  f"{str(target)!r} cannot be written (Not a directory).")
+    with pytest.raises(ht.ConfigError, match=r"^checkpoint must be a path in a folder .* \(Not a directory\)\.$"):
+        save_checkpoint(tmp_path / "afile" / "best.pt", torch.nn.Linear(2, 2), recipe)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # no temporary file left behind
+
+
+def test_build_task_replaces_the_parts_given(trained) -> None:
+    _, recipe, _, _ = trained
+    same = recipe.build_task(device="cpu")
+    assert (same.model_name, same.data_spec, same.optimizer) == ("mlp", "synthetic:n=200", "momentum")
+    mixed = Recipe(**{**recipe.__dict__, "task": {**recipe.task, "model_kwargs": {"width": 0.5}}})
+    t = mixed.build_task(optimizer="adam", data="synthetic:n=300", device="cpu")
+    assert (t.optimizer, t.data_spec, dict(t.model_kwargs)) == ("adam", "synthetic:n=300", {"width": 0.5})
+    # another model does not inherit the recipe's model options (they would not fit it); given ones win
+    assert dict(mixed.build_task(model="cnn", device="cpu").model_kwargs) == {}
+    assert dict(mixed.build_task(model_kwargs={"width": 2.0}, device="cpu").model_kwargs) == {"width": 2.0}
+
+
+def test_a_recipe_of_python_objects_says_what_to_name() -> None:
+    task = ht.Task(model=lambda shape, k: torch.nn.Linear(8, k), data=(torch.randn(200, 8), torch.arange(200) % 4),
+                   device="cpu")
+    recipe = Recipe.of(task, CFG)
+    with pytest.raises(ht.ConfigError) as err:
+        recipe.build_task()
+    assert str(err.value) == ("a recipe must name its task to rebuild it, but model '<lambda>' on 'user' was "
+                              "given as Python objects; give the data and the model by name (data= and model=, "
+                              "or --dataset and --model).")

@@ -248,3 +248,21 @@ def test_a_model_without_trainable_parameters_is_one_model_error(tmp_path, facto
     with pytest.raises(ht.ModelError) as err:
         ht.train(task, ht.TrainConfig(lr=0.05, epochs=1, batch_size=32))
     assert str(err.value) == f"model {spec!r} must have trainable parameters, but {detail}."
+
+
+def test_the_trained_model_is_kept_only_when_asked(tiny_task: ht.Task) -> None:
+    import dataclasses
+
+    cfg = ht.TrainConfig(lr=0.05, epochs=1, batch_size=32, seed=1)
+    plain = ht.train(tiny_task, cfg)
+    assert plain.model is None
+    kept = ht.train(tiny_task, cfg, keep_model=True)
+    assert isinstance(kept.model, torch.nn.Module)
+    # the model it hands back is the trained one: it scores what the run's last evaluation said
+    assert tiny_task.evaluate(kept.model)[1] == pytest.approx(kept.val_acc)
+    assert "model" not in kept.to_dict() and "model=" not in repr(kept)
+    assert dataclasses.replace(plain, model=kept.model) == plain  # equality ignores the model
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        kept.model = None  # type: ignore[misc]
+    given = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4))
+    assert ht.train(tiny_task, cfg, model=given, keep_model=True).model is given
