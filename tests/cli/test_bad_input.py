@@ -55,6 +55,11 @@ def files(tmp_path_factory):
 CASES = [
     # registries, with a suggestion
     (["train", "--model", "resnett"], "Did you mean 'resnet'"),
+    (["train", "--model", "resnet", "--dataset", "mnist1d", "--lr", "0.05"],
+     "model 'resnet' must get image inputs (channels, height, width), but got input shape (1, 40); for 1-D signals "
+     "use cnn1d or mlp."),
+    (["study", "--model", "cnn", "--dataset", "mnist1d", "--quick"],
+     "model 'cnn' must get image inputs (channels, height, width), but got input shape (1, 40)"),
     (["train", "--dataset", "mnist5"], "Did you mean 'mnist5k'"),
     (["train", "--optimizer", "adamm", "--dataset", SYN], "Did you mean 'adam'"),
     (["train", "--schedule", "onecycel", "--dataset", SYN], "Did you mean 'onecycle'"),

@@ -250,5 +250,65 @@ def test_data_splits_given_to_a_task_get_the_same_checks(monkeypatch: pytest.Mon
     real = _data.check_splits
     monkeypatch.setattr(_data, "check_splits", lambda *a, **k: calls.append(k["name"]) or real(*a, **k))
     task = ht.Task(model="mlp", data=splits(ht.TensorSplit(x[100:], y[100:])), device="cpu")
-    task.replace(optimizer="adam").replace(model="cnn")
+    task.replace(optimizer="adam").replace(model_kwargs={"width": 2.0})
     assert calls == ["mine"]
+
+
+def _mnist1d_version() -> str:
+    import importlib.metadata
+
+    return importlib.metadata.version("mnist1d")
+
+
+def _block_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("the network is off in this test")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def test_mnist1d_is_generated_offline_deterministically_and_cached(tmp_path, monkeypatch) -> None:
+    import random
+    import sys
+
+    _block_network(monkeypatch)
+    for name in [m for m in sys.modules if m == "mnist1d" or m.startswith("mnist1d.")]:
+        monkeypatch.delitem(sys.modules, name)  # the package is imported with the network off too
+    monkeypatch.chdir(tmp_path)  # where mnist1d's own get_dataset() would leave its pickle
+    monkeypatch.setenv("HYBRIDTUNE_CACHE", str(tmp_path / "cache"))
+    d = ht.load_dataset("mnist1d")
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [f"mnist1d-{_mnist1d_version()}.npz"]
+    assert not list(tmp_path.glob("*.pkl"))
+    assert "mnist1d" in ht.list_datasets()
+    assert d.input_shape == (1, 40) and d.num_classes == 10
+    assert (len(d.train), len(d.val), len(d.test)) == (3400, 600, 1000)  # the package's 4,000 / 1,000, then 85/15
+    assert d.train.x.shape == (3400, 1, 40) and d.test.x.shape == (1000, 1, 40)
+    assert sorted(torch.unique(d.test.y).tolist()) == list(range(10))
+    # validation is stratified: its class balance is that of the training part it came from
+    assert np.allclose(_balance(d.val.y, 10), _balance(d.train.y, 10), atol=1 / 600)
+    assert abs(float(d.train.x.mean())) < 1e-3 and abs(float(d.train.x.std()) - 1) < 1e-2
+    cached = ht.load_dataset("mnist1d")  # from the cache
+    monkeypatch.setenv("HYBRIDTUNE_CACHE", str(tmp_path / "fresh"))
+    np.random.seed(7)
+    random.seed(7)
+    regenerated = ht.load_dataset("mnist1d")  # generated again
+    # the generator seeds numpy's and random's global RNGs: the caller's streams are as they were
+    assert np.random.randint(1 << 30) == np.random.RandomState(7).randint(1 << 30)
+    assert random.random() == random.Random(7).random()
+    for other in (cached, regenerated):
+        for a, b in zip((d.train, d.val, d.test), (other.train, other.val, other.test)):
+            assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+
+
+def test_a_broken_mnist1d_cache_is_rebuilt(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HYBRIDTUNE_CACHE", str(tmp_path))
+    good = ht.load_dataset("mnist1d")
+    cache = tmp_path / f"mnist1d-{_mnist1d_version()}.npz"  # keyed by the version: a new one regenerates
+    cache.write_bytes(b"not an npz file")
+    again = ht.load_dataset("mnist1d")
+    assert torch.equal(good.train.x, again.train.x)
+    with np.load(cache) as f:  # and written again
+        assert f["x"].shape == (4000, 40)

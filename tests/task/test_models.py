@@ -5,11 +5,35 @@ import torch
 
 import hybridtune as ht
 
-SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
+IMAGE_SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
+SIGNAL_SHAPES = [(1, 40), (3, 17), (2, 3)]
+#: The registry's models for 1-D signals (channels, length) and those that take any input; every other
+#: registry model, and any model added later, is tested on images.
+SIGNAL_MODELS = {"cnn1d"}
+ANY_INPUT_MODELS = {"mlp"}
 
 
-@pytest.mark.parametrize("name", ht.list_models())
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def _shapes_for(name: str) -> list[tuple[int, ...]]:
+    if name in SIGNAL_MODELS:
+        return SIGNAL_SHAPES
+    return IMAGE_SHAPES + SIGNAL_SHAPES if name in ANY_INPUT_MODELS else IMAGE_SHAPES
+
+
+def _cases(fits: bool) -> list[tuple[str, tuple[int, ...]]]:
+    return [(name, shape) for name in ht.list_models() for shape in IMAGE_SHAPES + SIGNAL_SHAPES
+            if (shape in _shapes_for(name)) == fits]
+
+
+def _ids(cases: list[tuple[str, tuple[int, ...]]]) -> list[str]:
+    return [f"{name}-{'x'.join(map(str, shape))}" for name, shape in cases]
+
+
+def test_the_shared_model_test_covers_both_kinds_of_input() -> None:
+    assert SIGNAL_MODELS | ANY_INPUT_MODELS <= set(ht.list_models())
+    assert ("cnn1d", (1, 40)) in _cases(True) and ("mlp", (1, 40)) in _cases(True)
+
+
+@pytest.mark.parametrize(("name", "shape"), _cases(True), ids=_ids(_cases(True)))
 def test_every_model_forward_backward(name: str, shape: tuple[int, ...]) -> None:
     torch.manual_seed(0)
     model = ht.create_model(name, shape, 7)
@@ -21,6 +45,53 @@ def test_every_model_forward_backward(name: str, shape: tuple[int, ...]) -> None
     for pname, p in model.named_parameters():
         assert p.grad is not None, pname
         assert torch.isfinite(p.grad).all(), pname
+
+
+@pytest.mark.parametrize(("name", "shape"), _cases(False), ids=_ids(_cases(False)))
+def test_every_model_refuses_inputs_of_the_other_kind_with_a_config_error(name: str, shape: tuple[int, ...]) -> None:
+    with pytest.raises(ht.ConfigError, match=rf"^model {name!r} must get "):
+        ht.create_model(name, shape, 7)
+
+
+@pytest.mark.parametrize("name", ["resnet", "resnet20", "cnn"])
+def test_image_models_given_1d_signals_name_the_models_for_them(name: str) -> None:
+    with pytest.raises(ht.ConfigError) as err:
+        ht.create_model(name, (1, 40), 10)
+    assert str(err.value) == (f"model {name!r} must get image inputs (channels, height, width), but got input "
+                              f"shape (1, 40); for 1-D signals use cnn1d or mlp.")
+
+
+def test_cnn1d_given_images_names_the_models_for_them() -> None:
+    with pytest.raises(ht.ConfigError) as err:
+        ht.create_model("cnn1d", (1, 28, 28), 10)
+    assert str(err.value) == ("model 'cnn1d' must get 1-D signals (channels, length), but got input shape "
+                              "(1, 28, 28); for images use cnn or resnet.")
+
+
+def test_resnet_on_mnist1d_is_refused_when_the_task_is_made() -> None:
+    # before any command prints or stores anything (the registry model is built once on the meta device)
+    with pytest.raises(ht.ConfigError, match=r"^model 'resnet' must get image inputs .* use cnn1d or mlp\.$"):
+        ht.Task(model="resnet", data="mnist1d", device="cpu")
+    with pytest.raises(ht.ConfigError, match=r"^resnet depth must be one of 8, 14, 20, 32, 56, but got depth=7\.$"):
+        ht.Task(model="resnet", data="digits", model_kwargs={"depth": 7}, device="cpu")
+
+
+def test_cnn1d_weights_and_width() -> None:
+    n1 = sum(p.numel() for p in ht.create_model("cnn1d", (1, 40), 10).parameters())
+    n2 = sum(p.numel() for p in ht.create_model("cnn1d", (1, 40), 10, width=2).parameters())
+    assert n1 == 13754
+    assert 3 * n1 < n2 < 4 * n1  # conv-to-conv weights grow quadratically, the first conv and BN linearly
+    with pytest.raises(ht.ConfigError, match=r"^model width must be > 0, but got width=0\.0\.$"):
+        ht.create_model("cnn1d", (1, 40), 10, width=0)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_cnn1d_learns_mnist1d_in_one_epoch(optimizer: str) -> None:
+    task = ht.Task(model="cnn1d", data="mnist1d", optimizer=optimizer, device="cpu")
+    lr = 0.1 if optimizer == "momentum" else 3e-3
+    r = ht.train(task, ht.TrainConfig(optimizer=optimizer, lr=lr, epochs=1, batch_size=32, seed=0))
+    assert r.status == "completed" and r.cost.examples == 3392  # 106 full batches of 32 from 3,400
+    assert r.val_acc > 0.5  # chance is 0.1
 
 
 def test_cnn_has_about_3400_weights_and_width_scales() -> None:
