@@ -175,45 +175,9 @@ def fit(task: Task, config: TrainConfig | None = None, *, recipe: Recipe | None 
         True
     """
     # 1. where the inputs enter: check them all before any work
-    check_choice("train_on", train_on, TRAIN_ON)
-    if config is not None and recipe is not None:
-        raise ConfigError("fit takes the trainer settings from config or from recipe, but got both.")
-    if config is not None and not isinstance(config, TrainConfig):
-        raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}.")
-    if recipe is not None:
-        if not isinstance(recipe, Recipe):
-            raise ConfigError(f"recipe must be a Recipe (hybridtune.read_recipe), but got {type(recipe).__name__}.")
-        recipe.check_task(task)
     updates = dict(changes)
-    if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
-                               and lr > 0):
-        raise ConfigError(f"lr must be a positive finite number, but got lr={lr}.")
-    pbs = probe_batch_size
-    if pbs is not None and (isinstance(pbs, bool) or not isinstance(pbs, int) or pbs < 1):
-        raise ConfigError(f"probe_batch_size must be a positive integer, but got probe_batch_size={pbs!r}.")
-    if recipe is not None:
-        base, source = recipe.train, "recipe"
-    elif config is not None:
-        base, source = config, "config"
-    else:
-        base, source = TrainConfig(optimizer=task.optimizer, **FIT_DEFAULTS), "probe"
-    settings = base.replace(**updates)
-    if lr is not None:
-        settings, source = settings.replace(lr=float(lr)), "given"
-    train_task = task
-    if train_on == "train+val":
-        if settings.target is not None and settings.target_metric == "val_acc":
-            raise ConfigError("target_metric must be train_acc when training on train+val (no validation split "
-                              "is left to measure), but got target_metric='val_acc'.")
-        train_task = task.replace(data=_train_plus_val(task.data))
-    n_train = len(train_task.data.train)  # type: ignore[arg-type]
-    if settings.batch_size > n_train:  # the trainer says so too, but only after the probe
-        raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "
-                          f"batch_size={settings.batch_size}.")
-    if save is not None:
-        if Path(save).is_dir():
-            raise ConfigError(f"save must be a file path, but got a directory: {str(save)!r}.")
-        check_writable(Path(save), what="save")  # now, not after the probe and the training
+    settings, source, train_task = _settings(task, config, recipe, lr=lr, probe_batch_size=probe_batch_size,
+                                             train_on=train_on, save=save, updates=updates)
 
     # 2. the LR
     priors, cached, probe_cost = None, False, Cost()
@@ -250,6 +214,52 @@ def fit(task: Task, config: TrainConfig | None = None, *, recipe: Recipe | None 
                      lr_source=source, reason=reason, train_on=train_on, recipe=made,  # type: ignore[arg-type]
                      priors=priors, cached=cached, probe_cost=probe_cost, checkpoint=checkpoint,
                      model=tested.model if keep_model else None)
+
+
+def _settings(task: Task, config: TrainConfig | None, recipe: Recipe | None, *, lr: float | None,
+              probe_batch_size: int | None, train_on: str, save: str | Path | None,
+              updates: dict[str, Any]) -> tuple[TrainConfig, str, Task]:
+    """Check :func:`fit`'s inputs and return the trainer settings, where their LR comes from
+    (``given``, ``recipe``, ``config`` or ``probe``) and the task to train on."""
+    check_choice("train_on", train_on, TRAIN_ON)
+    if config is not None and recipe is not None:
+        raise ConfigError("fit takes the trainer settings from config or from recipe, but got both.")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig, but got {type(config).__name__}.")
+    if recipe is not None:
+        if not isinstance(recipe, Recipe):
+            raise ConfigError(f"recipe must be a Recipe (hybridtune.read_recipe), but got {type(recipe).__name__}.")
+        recipe.check_task(task)
+    if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
+                               and lr > 0):
+        raise ConfigError(f"lr must be a positive finite number, but got lr={lr}.")
+    pbs = probe_batch_size
+    if pbs is not None and (isinstance(pbs, bool) or not isinstance(pbs, int) or pbs < 1):
+        raise ConfigError(f"probe_batch_size must be a positive integer, but got probe_batch_size={pbs!r}.")
+    if recipe is not None:
+        base, source = recipe.train, "recipe"
+    elif config is not None:
+        base, source = config, "config"
+    else:
+        base, source = TrainConfig(optimizer=task.optimizer, **FIT_DEFAULTS), "probe"
+    settings = base.replace(**updates)
+    if lr is not None:
+        settings, source = settings.replace(lr=float(lr)), "given"
+    train_task = task
+    if train_on == "train+val":
+        if settings.target is not None and settings.target_metric == "val_acc":
+            raise ConfigError("target_metric must be train_acc when training on train+val (no validation split "
+                              "is left to measure), but got target_metric='val_acc'.")
+        train_task = task.replace(data=_train_plus_val(task.data))
+    n_train = len(train_task.data.train)  # type: ignore[arg-type]
+    if settings.batch_size > n_train:  # the trainer says so too, but only after the probe
+        raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "
+                          f"batch_size={settings.batch_size}.")
+    if save is not None:
+        if Path(save).is_dir():
+            raise ConfigError(f"save must be a file path, but got a directory: {str(save)!r}.")
+        check_writable(Path(save), what="save")  # now, not after the probe and the training
+    return settings, source, train_task
 
 
 def _where(recipe: Recipe) -> str:
