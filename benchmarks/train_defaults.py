@@ -68,11 +68,37 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def _summary(model: str, epochs: int, target: float, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard error (SD / sqrt(n)) of the validation and test accuracy over the seeds."""
+    import statistics
+
+    def mean_se(xs: list[float]) -> tuple[float, float]:
+        return statistics.fmean(xs), (statistics.stdev(xs) / len(xs) ** 0.5 if len(xs) > 1 else float("nan"))
+
+    val, val_se = mean_se([r["val_acc"] for r in runs])
+    test, test_se = mean_se([r["test_acc"] for r in runs])
+    return {"model": model, "epochs": epochs, "seeds": [r["seed"] for r in runs], "target": target,
+            "val_mean": val, "val_se": val_se, "test_mean": test, "test_se": test_se,
+            "seeds_meeting_target": sum(r["val_acc"] >= target for r in runs)}
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        seeds = ()
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"must be whole numbers >= 0 separated by commas, e.g. 0,1,2, but got {text!r}")
+    return seeds
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--old-defaults", action="store_true", help="also run --lr 0.05 --batch-size 128")
     ap.add_argument("--batch-sizes", type=_batch_sizes, metavar="B,B,...",
                     help="also run each target command at these batch sizes (e.g. 32,64,128): val and test accuracy")
+    ap.add_argument("--seeds", type=_seeds, metavar="S,S,...",
+                    help="also run each target command at these seeds (its own probe each): mean and standard error")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "train_defaults.json"))
     args = ap.parse_args(argv)
 
@@ -102,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
                 sweep.append({"model": model, "epochs": epochs, **row})
                 print(f"{row['command']}: val {100 * row['val_acc']:.2f}%, test {100 * row['test_acc']:.2f}%, "
                       f"lr {row['lr']:.4g}, train {row['train_seconds']:.1f}s", flush=True)
+    by_seed = []
+    for model, epochs, target in TARGETS if args.seeds else ():
+        for seed in args.seeds:
+            with tempfile.TemporaryDirectory() as cache:  # the probe is seeded too: each seed probes afresh
+                row = run(["--model", model, "--epochs", str(epochs), "--seed", str(seed)], cache)
+            by_seed.append({"model": model, "epochs": epochs, "seed": seed, "target": target, **row})
+            print(f"{row['command']}: val {100 * row['val_acc']:.2f}%, test {100 * row['test_acc']:.2f}%, "
+                  f"lr {row['lr']:.4g}", flush=True)
     payload = {"benchmark": "train_defaults", "started": started,
                "finished": dt.datetime.now().isoformat(timespec="seconds"),
                "command": " ".join(["python", *sys.argv]),
@@ -112,6 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         payload["batch_sizes"] = [{k: r[k] for k in ("model", "epochs", "batch_size", "val_acc", "test_acc", "lr",
                                                      "command")} for r in sweep]
         payload["batch_size_runs"] = sweep
+    if by_seed:
+        payload["seed_runs"] = by_seed
+        payload["over_seeds"] = [_summary(model, epochs, target, [r for r in by_seed if r["model"] == model])
+                                 for model, epochs, target in TARGETS]
+        for s in payload["over_seeds"]:
+            print(f"{s['model']} {s['epochs']} epochs over seeds {s['seeds']}: val {100 * s['val_mean']:.2f} "
+                  f"+- {100 * s['val_se']:.2f}%, test {100 * s['test_mean']:.2f} +- {100 * s['test_se']:.2f}%")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(payload, indent=1) + "\n")
