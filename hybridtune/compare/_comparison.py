@@ -8,7 +8,7 @@ from typing import Any
 
 from .._core._json import finite_json
 from ..study import _schema as schema
-from ..train._trainer import Cost
+from ..train._results import Cost
 from ._outcome import StudyOutcome
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._json import finite_json
 from ..study import _schema as schema
 from ..study._schema import best_trial, outcome_of
-from ..train._trainer import Cost
+from ..train._results import Cost
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna

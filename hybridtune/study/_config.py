@@ -226,7 +226,7 @@ def budget_epochs(n_train: int, batch_size: int, *, steps: int = BUDGET_STEPS) -
         >>> budget_epochs(3500, 32), budget_epochs(1257, 32), budget_epochs(280, 32), budget_epochs(50000, 32)
         (4, 11, 30, 2)
     """
-    from ..train._trainer import steps_per_epoch
+    from ..train._loop import steps_per_epoch
 
     per_epoch = max(1, steps_per_epoch(n_train, batch_size))
     lo, hi = BUDGET_EPOCHS

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._errors import TrialFailed
 from .._core._json import finite_json
-from ..train._trainer import train
+from ..train._loop import train
 from . import _schema as schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..space._space import Hyperparams
     from ..task._task import Task
-    from ..train._trainer import TrainResult
+    from ..train._results import TrainResult
     from ._config import StudyConfig
 
 _log = logging.getLogger(__name__)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._trainer import TrainConfig, TrainResult, train
+from ._config import TrainConfig
+from ._loop import train
+from ._results import TrainResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
