@@ -11,12 +11,12 @@ import argparse
 import inspect
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
+from .._core._files import write_text
 from .._core import ConfigError, finite_json
 
 EXIT_USAGE = 2
@@ -231,13 +231,4 @@ def write_json(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
     target = Path(path)
     if target.is_dir():
         raise ConfigError(f"--json must be a file path, but got a directory: {str(target)!r}.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(finite_json(payload), fh, indent=2, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(target, json.dumps(finite_json(payload), indent=2, allow_nan=False) + "\n", what="--json")

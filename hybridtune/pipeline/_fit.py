@@ -39,7 +39,8 @@ from ..space._space import dataset_batch_ceiling, scale_lr, suggested_peak
 from ..study._config import StudyConfig
 from ..task._data import DataSplits, TensorSplit, _cache_dir, checked_splits
 from ..task._optim import MOMENTUM_OPTIMIZERS
-from ..train._checkpoint import Recipe, _atomic_write, check_writable, save_checkpoint
+from .._core._files import check_writable, write_text
+from ..train._checkpoint import Recipe, save_checkpoint
 from ..train._config import TrainConfig
 from ..train._results import Cost, EpochStats, TrainResult
 from ..train._retrain import train_and_test
@@ -384,7 +385,7 @@ def _read_cached(path: Path, task: Task, probe: Mapping[str, Any]) -> Priors | N
 def _write_cached(path: Path, task: Task, probe: Mapping[str, Any], priors: Priors) -> None:
     text = json.dumps({"key": _cache_key(task, probe), "priors": priors.to_dict()}, default=str, allow_nan=False)
     try:
-        _atomic_write(path, lambda f: f.write(text.encode()))
+        write_text(path, text, what="the probe cache")
     except ConfigError as exc:  # a read-only cache costs a probe next time, never the run
         _log.warning("fit: could not cache the priors in %s (%s)", path, exc)
 

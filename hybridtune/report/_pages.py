@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .._core._files import write_text
 from ..diagnostics import LandscapeResult, ProcedureResult, SweepResult
 from ..probes import Priors, RangeTestResult
 from ._diagnostic_figures import (checks_figure, landscape_figure, lr_ramp_figure, momentum_ramp_figure, valley_figure,
@@ -46,10 +47,7 @@ def _cell(v: Any) -> str:
 
 
 def _write(path: str | Path, html: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html)
-    return target
+    return write_text(path, html, what="the page path")
 
 
 def range_test_page(result: RangeTestResult, path: str | Path, *, priors: Priors | None = None,

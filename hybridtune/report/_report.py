@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core._errors import ConfigError
+from .._core._files import write_text
 from ..study import _schema as schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -345,8 +346,6 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
         >>> write_report(result, "runs/resnet-mnist5k/", storage=url)  # doctest: +SKIP
         PosixPath('runs/resnet-mnist5k/report.html')
     """
-    import os
-    import tempfile
 
     target = report_file(path)
     try:
@@ -364,15 +363,7 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
         parts.append("</div>")
         first = False
     parts.append("</body></html>")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(parts))
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(target, "\n".join(parts), what="the report path")
     _log.info("wrote %s", target)
     return target
 

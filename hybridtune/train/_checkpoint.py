@@ -11,17 +11,15 @@ recipe and metrics).
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core._errors import ConfigError
+from .._core._files import atomic_write, write_text
 from .._core._json import finite_json
 from ._config import TrainConfig
 
@@ -157,57 +155,9 @@ class Recipe:
                               f"and this task has {list(shape)} and {classes}.")
 
 
-def _unwritable(path: Path, exc: OSError, what: str) -> ConfigError:
-    # mkdir on a path whose folder is a file says "File exists": the rule broken is "not a directory"
-    reason = os.strerror(errno.ENOTDIR) if isinstance(exc, FileExistsError) else (exc.strerror or str(exc))
-    return ConfigError(f"{what} must be a path in a folder that can be created and written, but {str(path)!r} "
-                       f"cannot be written ({reason}).")
-
-
-def check_writable(path: Path, *, what: str = "file") -> None:
-    """Fail fast, before any work: create ``path``'s folder and check that a file can be written in it.
-
-    Raises:
-        ConfigError: naming the path and the system's reason.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as exc:
-        raise _unwritable(path, exc, what) from None
-
-
-def _atomic_write(path: Path, write: Any, *, what: str = "file") -> Path:
-    """Write ``path`` through a temporary file beside it (a reader never sees half a file); an ``OSError``
-    (a folder that cannot be created or written, a full disk) is one :class:`ConfigError` naming the path."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise _unwritable(path, exc, what) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        # mkstemp makes the file private (0600); a recipe and its weights are an ordinary file of the user's
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise _unwritable(path, exc, what) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_recipe(recipe: Recipe, path: str | Path) -> Path:
     """Write ``recipe`` as JSON (atomically: a reader never sees half a file); returns the path."""
-    text = json.dumps(recipe.to_dict(), indent=2, sort_keys=False) + "\n"
-    return _atomic_write(Path(path), lambda f: f.write(text.encode()), what="recipe")
+    return write_text(path, json.dumps(recipe.to_dict(), indent=2, sort_keys=False) + "\n", what="recipe")
 
 
 def read_recipe(path: str | Path) -> Recipe:
@@ -228,7 +178,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, recipe: Recipe) -> Path:
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"kind": _KIND, "format": FORMAT, "state_dict": state, "recipe": recipe.to_dict()}
-    return _atomic_write(Path(path), lambda f: torch.save(payload, f), what="checkpoint")
+    return atomic_write(Path(path), lambda f: torch.save(payload, f), what="checkpoint")
 
 
 def _gist(exc: BaseException, limit: int = 120) -> str:
