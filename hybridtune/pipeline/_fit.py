@@ -37,7 +37,8 @@ from .._core._types import Progress
 from ..probes._priors import Priors, find_priors
 from ..space._space import dataset_batch_ceiling, scale_lr, suggested_peak
 from ..study._config import StudyConfig
-from ..task._data import DataSplits, TensorSplit, _cache_dir, checked_splits
+from ..task._data import DataSplits, TensorSplit, checked_splits
+from ..task._datasets import _cache_dir
 from ..task._optim import MOMENTUM_OPTIMIZERS
 from .._core._files import check_writable, write_text
 from ..train._checkpoint import Recipe, save_checkpoint

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._data import DataSplits, TensorSplit, list_datasets, load_dataset, make_splits
+from ._data import DataSplits, TensorSplit, make_splits
+from ._datasets import list_datasets, load_dataset
 from ._device import resolve_device
 from ._evaluate import evaluate
 from ._models import MODELS, create_model, list_models

@@ -13,7 +13,8 @@ from torch.nn import functional as F
 
 from .._core._errors import ConfigError
 from .._core._registry import check_choice
-from ._data import DataSplits, check_data, checked_splits, example_inputs, load_dataset, make_splits
+from ._data import DataSplits, check_data, checked_splits, example_inputs, make_splits
+from ._datasets import load_dataset
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
 from ._models import MODELS, ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
