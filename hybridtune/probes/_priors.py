@@ -30,6 +30,7 @@ from ..train._config import TrainConfig
 from ..train._loop import train
 from ..train._results import Cost
 from ..train._schedules import onecycle_momentum
+from ._confidence import lr_confidence, momentum_confidence
 from ._rangetest import RangeTestResult, lr_range_test
 
 _log = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ def _floats(values: Any) -> tuple[float, ...]:
 def _check_lr(lr: Any) -> None:
     if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise ConfigError(f"lr must be a positive finite number, but got lr={lr}.")
+
+
+def _check_confidence(name: str, value: Any) -> float:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1):
+        raise ConfigError(f"{name} must be in (0, 1], but got {name}={value}.")
+    return float(value)
 
 
 def _check_momenta(momenta: Sequence[float]) -> tuple[float, ...]:
@@ -314,10 +321,19 @@ def momentum_ramp(task: Task, *, lr: float, start: float = 0.8, end: float = 0.9
 
 @dataclass(frozen=True)
 class Priors:
-    """What the probes found: the LR band, the momentum and its band, the curves, and what they cost.
+    """What the probes found: the LR band, the momentum and its band, the curves, what they cost, and how
+    far the evidence supports them.
 
     The search space is built from this. ``momentum`` and ``momentum_band`` are ``None`` for optimizers
     without a momentum (sgd, rmsprop, adagrad, adadelta). ``cost`` is the total of every probe.
+
+    ``lr_confidence`` and ``momentum_confidence`` (in (0, 1]) say how clearly the probes' own curves
+    support the LR and the momentum; ``confidence_reasons`` says why, one line each. Left ``None`` they are
+    measured from ``range_test`` and ``momentum_runs`` (the rule and its numbers are in
+    ``hybridtune/probes/_confidence.py``), so a stored priors dict from before confidences existed gets the
+    same numbers back; ``momentum_confidence`` is ``None`` for optimizers without a momentum. Given, they
+    must lie in (0, 1]. ``dataclasses.replace`` carries them over: pass ``lr_confidence=None`` (and
+    ``momentum_confidence=None``, ``confidence_reasons=()``) to measure them again from a replaced curve.
 
     Example:
         >>> import hybridtune as ht
@@ -338,6 +354,31 @@ class Priors:
     momentum_runs: tuple[MomentumRun, ...]
     cost: Cost
     reasoning: str
+    lr_confidence: float | None = None
+    momentum_confidence: float | None = None
+    confidence_reasons: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        reasons: list[str] = []
+        if self.lr_confidence is None:
+            value, why = lr_confidence(self.range_test)
+            object.__setattr__(self, "lr_confidence", value)
+        else:
+            value = _check_confidence("lr_confidence", self.lr_confidence)
+            object.__setattr__(self, "lr_confidence", value)
+            why = f"LR confidence {value:g}: given, not measured"
+        reasons.append(why)
+        if self.momentum is None:
+            object.__setattr__(self, "momentum_confidence", None)
+        elif self.momentum_confidence is None:
+            value, why = momentum_confidence([r.val_loss for r in self.momentum_runs], tolerance=MOMENTUM_TOLERANCE)
+            object.__setattr__(self, "momentum_confidence", value)
+            reasons.append(why)
+        else:
+            value = _check_confidence("momentum_confidence", self.momentum_confidence)
+            object.__setattr__(self, "momentum_confidence", value)
+            reasons.append(f"momentum confidence {value:g}: given, not measured")
+        object.__setattr__(self, "confidence_reasons", tuple(self.confidence_reasons) or tuple(reasons))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (strict JSON: NaN and inf become ``None``)."""
@@ -346,7 +387,8 @@ class Priors:
             "momentum_band": list(self.momentum_band) if self.momentum_band is not None else None,
             "batch_size": self.batch_size, "weight_decay": self.weight_decay,
             "range_test": self.range_test.to_dict(), "momentum_runs": [r.to_dict() for r in self.momentum_runs],
-            "cost": self.cost.to_dict(), "reasoning": self.reasoning,
+            "cost": self.cost.to_dict(), "reasoning": self.reasoning, "lr_confidence": self.lr_confidence,
+            "momentum_confidence": self.momentum_confidence, "confidence_reasons": list(self.confidence_reasons),
         })
 
     @classmethod
@@ -359,7 +401,10 @@ class Priors:
                    batch_size=int(d["batch_size"]), weight_decay=float(d["weight_decay"]),
                    range_test=RangeTestResult.from_dict(d["range_test"]),
                    momentum_runs=tuple(MomentumRun.from_dict(r) for r in d.get("momentum_runs", ())),
-                   cost=Cost.from_dict(d["cost"]), reasoning=str(d["reasoning"]))
+                   cost=Cost.from_dict(d["cost"]), reasoning=str(d["reasoning"]),
+                   # priors stored before confidences existed: measured again from the stored curves
+                   lr_confidence=_num(d.get("lr_confidence")), momentum_confidence=_num(d.get("momentum_confidence")),
+                   confidence_reasons=tuple(str(r) for r in d.get("confidence_reasons", ())))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False)

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState
+
+import hybridtune as ht
+from hybridtune.space._space import SearchSpace
+from hybridtune.study._prior_sampler import (ENQUEUED, INCUMBENT, PRIOR, RECOVERY_TRIALS, SOURCE_DRAW, SOURCES,
+                                             WIDE, ParamPrior, PriorSampler, shares_of)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+LR_OPT = 0.01
+
+
+def sampler(centre: float = LR_OPT, confidence: float = 1.0, *, seed: int = 0) -> PriorSampler:
+    return PriorSampler({"lr": ParamPrior(centre, confidence, (1e-5, 1.0)),
+                         "momentum": ParamPrior(0.9, confidence, (0.8, 0.99), scale="log1m")}, seed=seed)
+
+
+def bowl(trial: optuna.Trial, *, lr_opt: float = LR_OPT, diverge_above: float | None = None) -> float:
+    """Validation accuracy of a synthetic learner: best at ``lr_opt``, chance (0.1) once it diverges."""
+    lr = trial.suggest_float("lr", 1e-6, 10.0, log=True)
+    m = trial.suggest_float("momentum", 0.5, 0.999)
+    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
+    trial.suggest_categorical("batch_size", (32, 64, 128))
+    if diverge_above is not None and lr > diverge_above:
+        trial.set_user_attr("outcome", "diverged")
+        return 0.1
+    return 0.9 - 0.1 * math.log10(lr / lr_opt) ** 2 - 0.01 * math.log10((1 - m) / 0.1) ** 2
+
+
+def study_of(s: PriorSampler, objective: Any = bowl, n: int = 0, **kw: Any) -> optuna.Study:
+    study = optuna.create_study(direction="maximize", sampler=s, **kw)
+    if n:
+        study.optimize(objective, n_trials=n)
+    return study
+
+
+def sources(study: optuna.Study) -> list[str]:
+    return [t.user_attrs[SOURCE_DRAW] for t in study.trials]
+
+
+class Spy(PriorSampler):
+    """Records which parameters each path sampled."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.relative: list[tuple[int, str]] = []
+        self.independent: list[tuple[int, str]] = []
+
+    def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
+        out = super().sample_relative(study, trial, search_space)
+        self.relative += [(trial.number, n) for n in out]
+        return out
+
+    def sample_independent(self, study, trial, param_name, param_distribution):  # type: ignore[no-untyped-def]
+        self.independent.append((trial.number, param_name))
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+# ----------------------------------------------------------------------------------------------
+# The BaseSampler contract
+
+
+def test_the_base_sampler_contract() -> None:
+    spy = Spy(sampler().priors, seed=0)
+    assert isinstance(spy, optuna.samplers.BaseSampler)
+    study = study_of(spy, n=6)
+    # the first trial has no history: every parameter is sampled independently, the prior ones by the prior
+    assert {n for i, n in spy.independent if i == 0} == {"lr", "momentum", "weight_decay", "batch_size"}
+    # from then on the prior parameters are sampled relatively, the others independently, at random
+    for i in range(1, 6):
+        assert {n for j, n in spy.relative if j == i} == {"lr", "momentum"}
+        assert {n for j, n in spy.independent if j == i} == {"weight_decay", "batch_size"}
+    space = spy.infer_relative_search_space(study, study.trials[-1])
+    assert space == {"lr": FloatDistribution(1e-6, 10.0, log=True), "momentum": FloatDistribution(0.5, 0.999)}
+    # every trial records its source (through the one private storage hook, _record: this fails if it breaks)
+    for t in study.trials:
+        assert set(sources(study)) <= set(SOURCES) and t.state == TrialState.COMPLETE
+        assert 1e-6 <= t.params["lr"] <= 10 and 0.5 <= t.params["momentum"] <= 0.999
+        assert t.params["batch_size"] in (32, 64, 128)
+    assert spy._plans == {}  # after_trial forgets each trial's plan
+
+
+def test_relative_and_independent_sampling_draw_the_same_values() -> None:
+    s = sampler(seed=3)
+    study = study_of(s, n=4)
+    trial = study.ask()
+    frozen = study.trials[-1]
+    dists = {"lr": FloatDistribution(1e-6, 10.0, log=True), "momentum": FloatDistribution(0.5, 0.999)}
+    relative = s.sample_relative(study, frozen, dists)
+    assert relative == {n: s.sample_independent(study, frozen, n, d) for n, d in dists.items()}
+    assert trial.suggest_float("lr", 1e-6, 10.0, log=True) == relative["lr"]
+    # a parameter without a prior falls back to a random draw, seeded by (seed, trial, name)
+    bs = CategoricalDistribution((32, 64))
+    assert s.sample_independent(study, frozen, "batch_size", bs) == s.sample_independent(study, frozen,
+                                                                                         "batch_size", bs)
+
+
+def test_it_samples_hybridtunes_search_space() -> None:
+    space = SearchSpace(optimizer="momentum", lr=(1e-5, 10.0), ref_batch_size=128, momentum=(0.5, 0.999),
+                        batch_sizes=(32, 64, 128))
+    s = PriorSampler({space.lr_name: ParamPrior(0.05, 0.8, (1e-4, 1.0)),
+                      "momentum": ParamPrior(0.9, 0.5, (0.8, 0.99), scale="log1m")}, seed=1)
+    study = study_of(s)
+    study.optimize(lambda t: -abs(math.log10(space.suggest(t).lr / 0.05)), n_trials=8)
+    assert space.lr_name == "base_lr"
+    for t in study.trials:
+        assert set(t.params) == set(space.distributions())
+        assert all(space.distributions()[n]._contains(space.distributions()[n].to_internal_repr(v))
+                   for n, v in t.params.items())
+    assert set(sources(study)) <= set(SOURCES)
+
+
+# ----------------------------------------------------------------------------------------------
+# Reproducible, resumable, queue-friendly
+
+
+def test_reproducible_from_one_seed() -> None:
+    a, b, c = study_of(sampler(seed=7), n=12), study_of(sampler(seed=7), n=12), study_of(sampler(seed=8), n=12)
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    assert sources(a) == sources(b)
+    assert [t.params for t in a.trials] != [t.params for t in c.trials]
+
+
+def test_a_resumed_study_draws_the_same_sequence(tmp_path: Path) -> None:
+    straight = study_of(sampler(seed=5), n=10)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = study_of(sampler(seed=5), n=5, storage=url, study_name="resumed")
+    del first
+    again = optuna.load_study(study_name="resumed", storage=url, sampler=sampler(seed=5))
+    again.optimize(bowl, n_trials=5)
+    assert [t.params for t in again.trials] == [t.params for t in straight.trials]
+    assert sources(again) == sources(straight)
+
+
+def test_enqueued_values_pass_through() -> None:
+    study = study_of(sampler(seed=2))
+    study.enqueue_trial({"lr": 0.5, "momentum": 0.7, "weight_decay": 1e-3, "batch_size": 64})
+    study.enqueue_trial({"lr": 0.2})  # partly fixed: the momentum comes from the prior
+    study.enqueue_trial({})  # hybridtune's queue tickets: the sampler chooses everything
+    study.optimize(bowl, n_trials=4)
+    first, partly, ticket, _ = study.trials
+    assert first.params == {"lr": 0.5, "momentum": 0.7, "weight_decay": 1e-3, "batch_size": 64}
+    assert partly.params["lr"] == 0.2 and partly.params["momentum"] != 0.7
+    assert sources(study)[:2] == [ENQUEUED, ENQUEUED] and sources(study)[2] in SOURCES
+
+
+# ----------------------------------------------------------------------------------------------
+# The shares
+
+
+def _trial(number: int, value: float | None, *, source: str = PRIOR, state: TrialState = TrialState.COMPLETE,
+           outcome: str = "completed") -> optuna.trial.FrozenTrial:
+    t = optuna.trial.create_trial(state=state, value=value, params={"lr": 0.01},
+                                  distributions={"lr": FloatDistribution(1e-6, 10.0, log=True)},
+                                  user_attrs={SOURCE_DRAW: source, "outcome": outcome})
+    t.number = number
+    return t
+
+
+def test_the_share_rule() -> None:
+    assert shares_of([], 1.0) == {PRIOR: 0.9, WIDE: 0.1, INCUMBENT: 0.0}
+    assert shares_of([], 0.25)[PRIOR] == pytest.approx(0.6)
+
+    def logit(sh: dict[str, float]) -> float:
+        return math.log(sh[PRIOR] / (1 - sh[PRIOR]))
+
+    start = logit(shares_of([], 1.0))
+    one = shares_of([_trial(0, 0.8)], 1.0)
+    assert logit(one) == pytest.approx(start - 1 / 30, abs=1e-5)  # the decay: one trial of 30
+    assert one[INCUMBENT] == pytest.approx((1 - one[PRIOR]) / 5, abs=1e-5)  # g / (g + 4) of the rest
+    diverged = shares_of([_trial(0, 0.1, outcome="diverged")], 1.0)
+    assert logit(diverged) == pytest.approx(start - 1 / 30 - 1, abs=1e-5) and diverged[INCUMBENT] == 0
+    failed = shares_of([_trial(0, None, state=TrialState.FAIL, outcome="failed")], 1.0)
+    interrupted = shares_of([_trial(0, None, state=TrialState.FAIL, outcome="interrupted")], 1.0)
+    assert failed == diverged and interrupted == shares_of([], 1.0)  # Ctrl-C is no evidence
+    # a prior trial that did worse than the best result before it costs 0.5; a wide one costs nothing more
+    beaten = shares_of([_trial(0, 0.8, source=WIDE), _trial(1, 0.5)], 1.0)
+    lucky = shares_of([_trial(0, 0.5, source=WIDE), _trial(1, 0.8)], 1.0)
+    assert logit(beaten) == pytest.approx(logit(lucky) - 0.5, abs=1e-5)
+    assert shares_of([_trial(0, 0.8), _trial(1, 0.5, source=WIDE)], 1.0) == lucky
+    for sh in (one, diverged, beaten):
+        assert sum(sh.values()) == pytest.approx(1)
+    # minimizing: the lower value is the better one
+    assert shares_of([_trial(0, 0.5, source=WIDE), _trial(1, 0.8)], 1.0, maximize=False) == beaten
+
+
+def test_range_test_suggestions_count_as_the_priors_trials() -> None:
+    t = _trial(0, 0.1, source=ENQUEUED, outcome="diverged")
+    t.user_attrs["source"] = "range test suggestion"
+    assert shares_of([t], 1.0) == shares_of([_trial(0, 0.1, outcome="diverged")], 1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shares_move_away_from_a_prior_whose_trials_diverge(seed: int) -> None:
+    # the learner diverges above lr 0.03; the prior sits 10x above that, at 0.3
+    def hot(trial: optuna.Trial) -> float:
+        return bowl(trial, diverge_above=0.03)
+
+    s = sampler(centre=0.3, confidence=1.0, seed=seed)
+    # after 8 trials the prior has lost far more ground than a prior in the right place (same seed)
+    study = study_of(s, hot, n=8)
+    assert s.shares(study)[PRIOR] <= 0.3 and s.shares(study)[PRIOR] + 0.2 <= s.shares(study_of(sampler(seed=seed),
+                                                                                               n=8))[PRIOR]
+    study.optimize(hot, n_trials=12)
+    assert s.shares(study)[PRIOR] < 0.1
+    assert sources(study)[10:].count(PRIOR) < sources(study)[:10].count(PRIOR)
+    assert any(t.user_attrs.get("outcome") == "diverged" for t in study.trials if t.user_attrs[SOURCE_DRAW] == PRIOR)
+
+
+@pytest.mark.parametrize("seed", range(100, 105))
+@pytest.mark.parametrize("factor", [10.0, 0.1])
+def test_recovers_when_the_optimum_lies_10x_outside_a_trusted_prior(seed: int, factor: float) -> None:
+    # a fully trusted prior (confidence 1) centred 10x below (or above) the optimum: within RECOVERY_TRIALS
+    # trials (30, as the module docstring states) the best LR is within a factor of 2 of the optimum
+    s = sampler(centre=LR_OPT / factor, confidence=1.0, seed=seed)
+    study = study_of(s, n=RECOVERY_TRIALS)
+    assert abs(math.log10(study.best_params["lr"] / LR_OPT)) <= math.log10(2)
+    assert sources(study)[-10:].count(PRIOR) < 5
+
+
+def test_a_good_prior_is_found_at_once() -> None:
+    for seed in range(5):
+        study = study_of(sampler(confidence=1.0, seed=seed), n=8)
+        assert abs(math.log10(study.best_params["lr"] / LR_OPT)) <= math.log10(2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_bad_priors_are_refused() -> None:
+    with pytest.raises(ht.ConfigError) as e:
+        ParamPrior(0.1, 0.0, (1e-4, 1.0))
+    assert str(e.value) == "confidence must be in (0, 1], but got confidence=0.0."
+    with pytest.raises(ht.ConfigError) as e:
+        ParamPrior(0.1, 1.5, (1e-4, 1.0))
+    assert str(e.value) == "confidence must be in (0, 1], but got confidence=1.5."
+    with pytest.raises(ht.ConfigError) as e:
+        ParamPrior(1.0, 0.5, (0.8, 0.99), scale="log1m")
+    assert str(e.value) == "the centre must be a number below 1 on the log1m scale, but got 1.0."
+    with pytest.raises(ht.ConfigError) as e:
+        ParamPrior(0.1, 0.5, (1.0, 1e-4))
+    assert str(e.value) == "bounds must be (low, high) with low <= high, but got bounds=(1.0, 0.0001)."
+    with pytest.raises(ht.ConfigError, match=r"scale must be one of log, log1m, but got 'lin'"):
+        ParamPrior(0.1, 0.5, (1e-4, 1.0), scale="lin")
+    with pytest.raises(ht.ConfigError) as e:
+        PriorSampler({"lr": 0.1})  # type: ignore[dict-item]
+    assert str(e.value) == "priors must map a parameter name to a ParamPrior, but got lr=float."
+    with pytest.raises(ht.ConfigError):
+        PriorSampler({})
+
+
+def test_wide_bounds_are_widened_to_cover_the_prior() -> None:
+    p = ParamPrior(3.0, 0.5, (1e-4, 1.0))  # one width is 1 decade: the bounds reach 30
+    assert p.sigma == 1.0 and p.bounds == pytest.approx((1e-4, 30.0))
+    m = ParamPrior(0.9, 1.0, (0.95, 0.99), scale="log1m")  # 1 - m within half a decade of 0.1
+    assert m.bounds == pytest.approx((1 - 10 ** -0.5, 0.99))
+    assert ParamPrior(0.1, 1.0, (1e-5, 10.0)).bounds == (1e-5, 10.0)
