@@ -91,8 +91,20 @@ class StudyCommand(BaseCommand):
         g.add_argument("--baseline", type=_baselines, metavar="grid|random|none",
                        help=f"baselines, comma separated (default: {','.join(d.baselines) or 'none'}); random = "
                             "the same search over wide bounds without priors")
+        g.add_argument("--budget", type=positive_float, metavar="F",
+                       help="give the search F x the grid's cost in training examples, its probes included (e.g. "
+                            "0.1), and the random baseline the same; the search stops before its next trial "
+                            "could overrun (instead of --trials)")
+        g.add_argument("--budget-examples", type=positive_int, metavar="N",
+                       help="the same budget as a number of training examples")
+        g.add_argument("--test-seeds", type=positive_int, metavar="K",
+                       help=f"retrain each study's chosen configuration on K seeds (the same for every study) for "
+                            f"its test accuracy, mean +- standard error (default: {d.test_seeds})")
+        g.add_argument("--match-z", type=nonneg_float, metavar="Z",
+                       help=f"a study matches the grid once its best validation accuracy is within Z standard "
+                            f"errors of the grid's best (default: {num(d.match_z)})")
         g.add_argument("--tolerance", type=nonneg_float, metavar="POINTS",
-                       help=f"accuracy points within which a study matches the grid's best (default: {num(d.tolerance)})")
+                       help="match within this many accuracy points instead (default: the standard-error rule)")
         g.add_argument("--probe-batch-size", type=positive_int, metavar="N",
                        help=f"the probes' batch size, the LR rule's reference (default: {d.probe_batch_size})")
         g.add_argument("--quick", action="store_true", default=None,
@@ -119,7 +131,8 @@ def build_study(args: argparse.Namespace) -> tuple[dict[str, Any], StudyConfig]:
     return spec.build(model=args.model, data=args.dataset, optimizer=args.optimizer, device=args.device,
                       model_kwargs=parse_model_args(args.model_arg), name=args.name, trials=args.trials,
                       epochs=args.epochs, sampler=args.sampler, pruner=args.pruner, baselines=args.baseline,
-                      tolerance=args.tolerance, seed=args.seed, probe_batch_size=args.probe_batch_size,
+                      budget=args.budget, budget_examples=args.budget_examples, test_seeds=args.test_seeds,
+                      match_z=args.match_z, tolerance=args.tolerance, seed=args.seed, probe_batch_size=args.probe_batch_size,
                       test=args.test, quick=args.quick)
 
 
@@ -127,7 +140,7 @@ def _print_result(con: Any, result: Any) -> None:
     from rich import box
     from rich.table import Table
 
-    from ..report import summary_rows
+    from ..report import explain_lines, summary_rows
 
     rows = [{k: v for k, v in r.items() if k != "epochs"} for r in summary_rows(result)]
     table = Table(title=f"study {result.name}: cost-fair comparison", box=box.SIMPLE_HEAD, show_edge=False,
@@ -137,13 +150,8 @@ def _print_result(con: Any, result: Any) -> None:
     for r in rows:
         table.add_row(*r.values())
     con.print(table)
-    c = result.comparison
-    con.print("trials: finished (completed/pruned/diverged); test: the best configuration retrained once, "
-              "scored on the test split")
-    if c.grid_best_value is not None:
-        con.print(f"match at: training examples (probes included) when a study first came within {c.tolerance:g} "
-                  f"points of the grid's best {100 * c.grid_best_value:.2f}% (trials it took); ratio: those "
-                  f"examples / the grid's total")
+    for line in explain_lines(result):
+        con.print(line, soft_wrap=True)
     p = result.priors
     if p is not None:
         mom = "" if p.momentum is None else f", momentum {p.momentum:g}"
@@ -160,6 +168,18 @@ def _print_result(con: Any, result: Any) -> None:
                   f"hybridtune.load_checkpoint, train longer with hybridtune train --recipe)", soft_wrap=True)
     for w in result.warnings:
         con.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
+    if result.verdict:
+        con.print(f"[bold]verdict:[/] {result.verdict}", soft_wrap=True)
+    elif result.no_verdict:
+        con.print(result.no_verdict, soft_wrap=True)
+
+
+def _size(config: StudyConfig) -> str:
+    if config.budget is not None:
+        return f"trials within {config.budget:g} of the grid's cost"
+    if config.budget_examples is not None:
+        return f"trials within {config.budget_examples:,} examples"
+    return f"{config.trials} trials"
 
 
 def _run_study(args: argparse.Namespace) -> int:
@@ -175,6 +195,10 @@ def _run_study(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.trials is not None and (args.budget is not None or args.budget_examples is not None):
+        raise ConfigError(f"--trials and --budget must not both be given (a budget decides how many trials "
+                          f"run), but got --trials {args.trials} and --budget "
+                          f"{args.budget if args.budget is not None else f'-examples {args.budget_examples}'}.")
     task_kw, config = build_study(args)
     url, storage = _open(args)  # a bad URL or an unreachable database fails here, before any work
     task = Task(**task_kw)
@@ -183,7 +207,7 @@ def _run_study(args: argparse.Namespace) -> int:
     out = _report_path(args.out, name)
     con.print(f"[bold]study[/] {name}: {task.model_name} on {task.data.name} "
               f"({len(task.data.train)} train / {len(task.data.val)} val / {len(task.data.test)} test), "
-              f"{task.optimizer}, device {task.device}; {config.trials} trials x {config.epochs} epochs, "
+              f"{task.optimizer}, device {task.device}; {_size(config)} x {config.epochs} epochs, "
               f"{config.sampler} + {config.pruner}, baselines {', '.join(config.baselines) or 'none'}"
               f"{' (quick)' if config.preset == 'quick' else ''}")
     con.print(f"storage {redact(url)}; workers join with: hybridtune worker --name {name}"

@@ -11,6 +11,7 @@ from .._core._json import finite_json
 from ..study import _schema as schema
 from ..study._schema import best_trial, outcome_of
 from ..train._results import Cost
+from ._stats import TestScore
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -51,7 +52,8 @@ class StudyOutcome:
     ``cost`` is the total of every finished trial (completed, pruned, diverged) plus, for the search,
     the probes (``probe_cost``); ``history`` lists the finished trials in completion order;
     ``best_config`` is the best trial's trainer settings (``lr``, ``momentum``, ``weight_decay``,
-    ``batch_size``).
+    ``batch_size``); ``test`` the stored record of its test retrains and ``test_score`` their summary over
+    seeds (see :func:`test_score`), both ``None`` when the best trial was not retrained.
 
     Example:
         >>> import hybridtune as ht
@@ -77,6 +79,7 @@ class StudyOutcome:
     probe_cost: Cost | None
     history: tuple[HistoryPoint, ...]
     test: dict[str, Any] | None = None
+    test_score: TestScore | None = None
 
     @property
     def best_hyperparams(self) -> dict[str, Any] | None:
@@ -87,7 +90,8 @@ class StudyOutcome:
 
     @property
     def test_accuracy(self) -> float | None:
-        return None if self.test is None else self.test.get("test_accuracy")
+        """The chosen configuration's test accuracy, the mean over its retrain seeds."""
+        return None if self.test_score is None else self.test_score.mean
 
     def to_dict(self) -> dict[str, Any]:
         return finite_json({
@@ -96,7 +100,7 @@ class StudyOutcome:
             "n_trials": self.n_trials, "n_complete": self.n_complete, "n_pruned": self.n_pruned,
             "n_diverged": self.n_diverged, "n_failed": self.n_failed, "cost": self.cost.to_dict(),
             "probe_cost": self.probe_cost.to_dict() if self.probe_cost is not None else None,
-            "test_accuracy": self.test_accuracy, "test": self.test,
+            "test_accuracy": self.test_score.to_dict() if self.test_score else None, "test": self.test,
             "history": [p.to_dict() for p in self.history],
         })
 
@@ -135,9 +139,31 @@ def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Co
     return tuple(points)
 
 
+def score_of_record(record: dict[str, Any] | None, *, chance: float = 0.0) -> TestScore | None:
+    """The :class:`TestScore` of a stored test record (:func:`hybridtune.study._schema.record_test`): each
+    seed's test accuracy, a diverged retrain counted at ``chance``. A record written before retrains had
+    seeds (one run, no ``runs`` list) gives a one-seed score.
+
+    Example:
+        >>> score_of_record({"trial": 3, "runs": [{"seed": 1000, "test_accuracy": 0.9}, {"seed": 1001,
+        ...             "test_accuracy": None, "status": "diverged"}]}, chance=0.1).accuracies
+        (0.9, 0.1)
+    """
+    if not record:
+        return None
+    runs = record.get("runs")
+    if runs is None:  # the one-retrain record of studies stored before test seeds
+        acc = record.get("test_accuracy")
+        return None if acc is None else TestScore.of({int(record.get("seed", 0)): float(acc)})
+    return TestScore.of({int(r["seed"]): float(chance if r.get("test_accuracy") is None else r["test_accuracy"])
+                         for r in runs})
+
+
 def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.trial.FrozenTrial], *,
-                        probe_cost: Cost | None = None, test: dict[str, Any] | None = None) -> StudyOutcome:
-    """A :class:`StudyOutcome` computed from stored trials alone."""
+                        probe_cost: Cost | None = None, test: dict[str, Any] | None = None,
+                        chance: float = 0.0) -> StudyOutcome:
+    """A :class:`StudyOutcome` computed from stored trials alone (``chance``: what a diverged test retrain
+    counts as)."""
     from optuna.trial import TrialState
 
     history = history_from_trials(trials, start=probe_cost)
@@ -155,4 +181,5 @@ def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.tria
         n_pruned=sum(t.state == TrialState.PRUNED for t in trials),
         n_diverged=sum(diverged),
         n_failed=sum(t.state == TrialState.FAIL for t in trials),
-        cost=total, probe_cost=probe_cost, history=history, test=test)
+        cost=total, probe_cost=probe_cost, history=history, test=test,
+        test_score=score_of_record(test, chance=chance))

@@ -33,9 +33,13 @@ class StudyResult:
     """Everything a study produced, rebuilt from storage: the priors, each study's outcome, the comparison.
 
     ``to_dict()`` is the ``--json`` payload: ``priors``; ``search``, ``grid`` (and ``random``), each with
-    ``best_value``, ``best_params``, ``n_trials`` and ``cost``; ``comparison`` with
-    ``cost_to_match_grid``, ``cost_ratio_to_match_grid`` and ``test_accuracy`` per study; ``artefacts``
-    (where the search's ``best.json`` and ``best.pt`` were written, or ``null``) and ``warnings``.
+    ``best_value``, ``best_params``, ``n_trials``, ``cost`` and ``test_accuracy`` (``mean``, ``se``,
+    ``seeds``); ``comparison`` (:class:`Comparison`) with ``cost_to_match_grid``,
+    ``cost_ratio_to_match_grid``, ``test_accuracy`` and ``difference_vs_grid`` (``mean``, ``se``) per study
+    and the ``normalised_score``; ``budget`` (the search's budget in examples and what each study used, or
+    ``null``); ``verdict`` (one sentence, ``null`` for a ``--quick`` smoke run or without a grid);
+    ``artefacts`` (where the search's ``best.json`` and ``best.pt`` were written, or ``null``) and
+    ``warnings``.
 
     Example:
         >>> import hybridtune as ht
@@ -64,6 +68,53 @@ class StudyResult:
     artefacts: dict[str, Any] | None = None
     #: what the user should know, one sentence each (e.g. "the budget may be too short: ...")
     warnings: tuple[str, ...] = ()
+    #: the search's budget (:func:`hybridtune.study._schema.record_budget`), or ``None`` when ``trials`` sized it
+    budget: dict[str, Any] | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        """One sentence: did the search match the grid within noise, at what fraction of its cost, and how do
+        their retrained test accuracies compare. ``None`` (see :attr:`no_verdict`) for a ``--quick`` smoke
+        run, or without a grid to compare with.
+
+        The search "matched within noise" when its best validation accuracy reached the grid's less the
+        matching margin (:class:`Comparison`) and, where both were retrained on the test seeds, its test
+        accuracy is not below the grid's beyond noise (the paired difference within
+        :data:`~hybridtune.compare._stats.NOISE_Z` standard errors, or above).
+        """
+        if self.no_verdict is not None:
+            return None
+        c = self.comparison
+        m = c.rows[schema.SEARCH]
+        d = m.difference_vs_grid
+        test = "" if d is None else (f"; retrained on {len(d.seeds)} seeds, its test accuracy is "
+                                     f"{_pm(m.test_score)} against the grid's {_pm(c.rows[schema.GRID].test_score)} "
+                                     f"(difference {_pm(d, signed=True)} points)")
+        spent = "" if m.total_ratio is None else f"; in all it used {m.total_ratio:.2f} of the grid's cost"
+        worse = d is not None and d.mean < 0 and d.beyond_noise
+        if m.best_value is None:
+            return f"the search did not match the grid: it completed no trial{spent}."
+        if m.matched and not worse:
+            better = " and beat it on test beyond noise" if d is not None and d.mean > 0 and d.beyond_noise else ""
+            return (f"the search matched the grid within noise at {m.cost_ratio:.2f} of its cost{better}"
+                    f"{test}{spent}.")
+        if m.matched:
+            return (f"the search did not match the grid: it reached the grid's validation accuracy at "
+                    f"{m.cost_ratio:.2f} of its cost, but its retrained test accuracy is lower beyond noise"
+                    f"{test}{spent}.")
+        return (f"the search did not match the grid within noise: its best validation accuracy "
+                f"{_pct(m.best_value)} stayed below {_pct(c.target)} (the grid's best {_pct(c.grid_best_value)} "
+                f"less {c.margin}){test}{spent}.")
+
+    @property
+    def no_verdict(self) -> str | None:
+        """Why there is no :attr:`verdict` (``None`` when there is one)."""
+        if self.config.get("preset") == "quick":
+            return (f"no verdict: this is a smoke run (--quick): its small grid and {self.config.get('epochs')}-epoch "
+                    f"trials say nothing about the method; run without --quick for a comparison")
+        if self.grid is None or self.comparison.grid_best_value is None:
+            return "no verdict: there is no grid result to compare with"
+        return None
 
     @property
     def outcomes(self) -> dict[str, StudyOutcome]:
@@ -79,6 +130,10 @@ class StudyResult:
         d["comparison"] = self.comparison.to_dict()
         d["artefacts"] = dict(self.artefacts) if self.artefacts else None
         d["warnings"] = list(self.warnings)
+        d["budget"] = None if self.budget is None else {
+            **self.budget, "used": {role: o.cost.examples for role, o in self.outcomes.items()}}
+        d["verdict"] = self.verdict
+        d["no_verdict"] = self.no_verdict
         if self.report is not None:
             d["report"] = self.report
         return finite_json(d)
@@ -88,6 +143,19 @@ class StudyResult:
         return self.comparison.to_frame()
 
 
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _pm(x: Any, *, signed: bool = False) -> str:
+    """``mean +- se`` in points (percent for a score), e.g. ``97.10 +- 0.08%`` or ``+0.12 +- 0.10``."""
+    if x is None:
+        return "-"
+    mean = f"{100 * x.mean:+.2f}" if signed else f"{100 * x.mean:.2f}"
+    se = "" if x.se is None else f" +- {100 * x.se:.2f}"
+    return f"{mean}{se}" + ("" if signed else "%")
+
+
 def load_result(name: str, *, storage: Any = None, tolerance: float | None = None) -> StudyResult:
     """Rebuild a study's result from storage alone: the priors, each study's outcome from its stored
     trials, the comparison. No training happens here.
@@ -95,7 +163,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     Args:
         name: the search study's name (the baselines are found as ``<name>-grid`` / ``<name>-random``).
         storage: a storage URL or an open storage (default ``sqlite:///runs/hybridtune.db``).
-        tolerance: accuracy points (default: the one the study was run with).
+        tolerance: accuracy points for matching the grid (default: the study's own rule, the standard-error
+            rule of its ``match_z`` unless it was run with a tolerance).
 
     Raises:
         ConfigError: no study of that name (the message lists the names there are).
@@ -119,12 +188,17 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     study = optuna.load_study(study_name=name, storage=store)
     attrs = study.user_attrs
     config = dict(attrs.get(schema.CONFIG, {}))
-    tol = float(config.get("tolerance", 0.5)) if tolerance is None else float(tolerance)
+    tol = config.get("tolerance") if tolerance is None else float(tolerance)
+    data = dict((attrs.get(schema.TASK) or {}).get("data") or {})
+    chance = 1.0 / int(data["num_classes"]) if data.get("num_classes") else 0.0
+    # the standard-error rule needs an accuracy on a validation split of known size
+    n_val = data.get("val") if (study.metric_names or [schema.VALIDATION_ACCURACY])[0] == \
+        schema.VALIDATION_ACCURACY else None
     priors = Priors.from_dict(attrs[schema.PRIORS]) if attrs.get(schema.PRIORS) else None
     trials = study.get_trials(deepcopy=False)
     outcomes: dict[str, StudyOutcome] = {
         schema.SEARCH: outcome_from_trials(schema.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
-                                           test=attrs.get(schema.TEST))}
+                                           test=attrs.get(schema.TEST), chance=chance)}
     grid_space_d = None
     for role in schema.BASELINE_ROLES:
         sname = schema.study_name(name, role)
@@ -132,17 +206,18 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
             continue
         s = optuna.load_study(study_name=sname, storage=store)
         outcomes[role] = outcome_from_trials(role, sname, s.get_trials(deepcopy=False),
-                                             test=s.user_attrs.get(schema.TEST))
+                                             test=s.user_attrs.get(schema.TEST), chance=chance)
         if role == schema.GRID:
             grid_space_d = s.user_attrs.get(schema.GRID_SPACE)
-    comparison = compare(outcomes, tolerance=tol)
+    comparison = compare(outcomes, n_val=n_val, match_z=float(config.get("match_z", 1.0)),
+                         tolerance=None if tol is None else float(tol))
     storage_url = redact(storage) if isinstance(storage, str) else redact(getattr(store, "url", "") or "")
     return StudyResult(name=name, storage=storage_url, task=dict(attrs.get(schema.TASK, {})), config=config,
                        priors=priors, space=attrs.get(schema.SPACE), grid_space=grid_space_d,
                        search=outcomes[schema.SEARCH], grid=outcomes.get(schema.GRID),
                        random=outcomes.get(schema.RANDOM), comparison=comparison,
                        artefacts=_artefacts(attrs, outcomes[schema.SEARCH]),
-                       warnings=tuple(study_warnings(trials, attrs)))
+                       warnings=tuple(study_warnings(trials, attrs)), budget=attrs.get(schema.BUDGET))
 
 
 def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from .._core._errors import ConfigError
 from .._core._json import finite_json
 from .._core._storage import open_storage, redact, storage_url
 from .._core._types import Progress
+from ..compare._outcome import score_of_record
 from ..space._space import Hyperparams
 from ..study import _schema as schema
 from ..study._config import config_from_dict
@@ -46,8 +47,9 @@ def storage_label(store: Any) -> str:
 
 def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
     """The search study's chosen recipe, from its stored attributes alone (``None`` without a completed
-    trial): the task by names, the best trial's trainer settings at the study's epochs and seed, and the
-    metrics of its test retrain when that retrain is of the current best trial."""
+    trial): the task by names, the best trial's trainer settings at the study's epochs, and, when the
+    current best trial was retrained for the test, the seed and metrics of its first test retrain (the one
+    whose weights go into ``best.pt``) and the test accuracy over all its seeds."""
     attrs = study.user_attrs
     best = schema.best_trial(study.get_trials(deepcopy=False))
     if best is None:
@@ -60,14 +62,22 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
         "data": (described.get("data") or {}).get("name"), "optimizer": described.get("optimizer"),
         "rebuildable": False}
     epochs = int(ident.get("epochs") or config.epochs)  # the resolved budget (identity), else the config's
-    train = Hyperparams(**best.user_attrs[schema.HYPERPARAMS]).train_config(
-        optimizer=names["optimizer"], epochs=epochs, seed=config.seed)
     test = attrs.get(schema.TEST) or {}
     if test.get("trial") != best.number:
         test = {}
-    metrics = {"val_accuracy": test.get("val_accuracy", best.value), "test_accuracy": test.get("test_accuracy"),
-               "test_loss": test.get("test_loss"), "search_val_accuracy": best.value,
+    # the weights written beside the recipe are of the retrain on the first test seed (a record stored
+    # before test seeds: the one retrain, on the study's seed); without a retrain, the trial's own seed
+    runs = test.get("runs")
+    first = runs[0] if runs else test
+    seed = int(first.get("seed", config.seed))
+    train = Hyperparams(**best.user_attrs[schema.HYPERPARAMS]).train_config(
+        optimizer=names["optimizer"], epochs=epochs, seed=seed)
+    metrics = {"val_accuracy": first.get("val_accuracy", best.value), "test_accuracy": first.get("test_accuracy"),
+               "test_loss": first.get("test_loss"), "search_val_accuracy": best.value,
                "metric": (study.metric_names or [schema.VALIDATION_ACCURACY])[0]}
+    score = score_of_record(test, chance=float(test.get("chance", 0.0)))
+    if score is not None and runs:
+        metrics.update(test_accuracy_mean=score.mean, test_accuracy_se=score.se, test_seeds=list(score.seeds))
     data = described.get("data") or {}
     return Recipe(task=dict(names), input_shape=tuple(int(s) for s in data.get("input_shape") or ()),
                   num_classes=int(data.get("num_classes") or 0), train=train, metrics=finite_json(metrics),

@@ -20,6 +20,7 @@ from ..compare import StudyResult, load_result
 from ..space._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space,
                             search_space, suggested_peak, wide_space)
 from ..study import _schema as schema
+from ..study._budget import study_budget
 from ..study._config import StudyConfig, default_name
 from ..study._queue import (await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search,
                             work)
@@ -170,16 +171,20 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     t0 = time.perf_counter()
     n_train = len(task.data.train)  # type: ignore[arg-type]
     probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(n_train))
+    # the textbook grid, whether or not it runs: a budget is a fraction of its cost (a bad budget fails here)
+    grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
+    budget = study_budget(config, n_train=n_train, grid=grid)
     # 1. the search study, its priors and its space
     study, priors, space = _prepare_search(task, config, store, name, probe_bs, progress)
     # 2. every phase's trials, queued once
-    grid = _queue_everything(task, config, store, name, study, priors, space)
+    _queue_everything(task, config, store, name, study, priors, space, grid if schema.GRID in config.baselines
+                      else None, budget)
     # 3. the work: this process takes trials from the queues like any worker, then waits for the others
     phases = open_phases(store, name, task, config)
     for phase in phases:
         fail_stale(phase.study)  # a trial a killed run left RUNNING: failed and queued again
-        if phase.role == schema.GRID and grid is not None:
-            phase.refill = lambda s=phase.study, g=grid: queue_cells(s, g.cell_list(config.seed), in_run=True)
+        if phase.role == schema.GRID:
+            phase.refill = lambda s=phase.study: queue_cells(s, grid.cell_list(config.seed), in_run=True)
         else:
             phase.refill = lambda s=phase.study: fill_search_queue(s, config.trials, None, in_run=True)
     work(phases, budget=None, progress=progress)
@@ -221,10 +226,13 @@ def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, prob
 
 
 def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, study: optuna.Study,
-                      priors: Priors, space: SearchSpace) -> GridSpace | None:
-    """Queue every phase's missing trials, then mark the study ready for workers; returns the grid."""
+                      priors: Priors, space: SearchSpace, grid: GridSpace | None,
+                      budget: dict[str, Any] | None) -> None:
+    """Queue every phase's missing trials (the search and ``random`` within ``budget``, the search's
+    probes counted), then mark the study ready for workers."""
     import optuna
 
+    _set_budget(study, None if budget is None else {**budget, "start": priors.cost.examples})
     # First the range test's suggestions for 1cycle runs (see StudyConfig.suggestions): the priors' momentum
     # and weight decay, the smallest batch size, peak LRs inside the search band. The priors' lr_max is a
     # constant-LR value, the band's floor; a first trial there trains well below what 1cycle's warm-up
@@ -233,9 +241,10 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
                                weight_decay=priors.weight_decay, batch_size=min(space.batch_sizes))
               for pos in config.suggestions]
     queue_search(study, config.trials, firsts)
-    grid = None
-    if schema.GRID in config.baselines:
-        grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
+    if budget is not None and budget["examples"] - priors.cost.examples < budget["per_trial"]:
+        _log.warning("study %s: the probes (%d examples) left less than one trial (%d) of the budget (%d)",
+                     name, priors.cost.examples, budget["per_trial"], budget["examples"])
+    if grid is not None:
         gstudy = schema.open_study(store, schema.study_name(name, schema.GRID),
                                    schema.identity(task, config, schema.GRID, {"grid": grid.to_dict()}),
                                    pruner=optuna.pruners.NopPruner(), metric=schema.metric_name(task))
@@ -247,9 +256,15 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
                                    schema.identity(task, config, schema.RANDOM, {"space": wide.to_dict()}),
                                    metric=schema.metric_name(task))
         rstudy.set_user_attr(schema.SPACE, wide.to_dict())
+        _set_budget(rstudy, budget)  # the same budget, no probes
         queue_search(rstudy, config.trials, None)
     study.set_user_attr(schema.READY, True)  # workers may join from here on
-    return grid
+
+
+def _set_budget(study: optuna.Study, budget: dict[str, Any] | None) -> None:
+    """Store the study's budget (``None`` clears one that a resumed study had: ``trials`` sizes it now)."""
+    if budget is not None or study.user_attrs.get(schema.BUDGET) is not None:
+        study.set_user_attr(schema.BUDGET, budget)
 
 
 def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
@@ -278,47 +293,68 @@ def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
 
 def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: Progress | None, *,
               out: Path | None, keep_model: bool) -> Any:
-    """Each study's best configuration, retrained and scored on the test split; the search's artefacts
-    written into ``out`` (unless ``None``). Returns the search's retrained model when ``keep_model``."""
+    """Each study's best configuration, retrained on the test seeds (:attr:`StudyConfig.test_seed_list`, the
+    same for every study) and scored on the test split; the search's artefacts (the retrain on the first
+    test seed) written into ``out`` (unless ``None``). Returns that retrained model when ``keep_model``."""
     import optuna
 
     from ._export import artefacts_current, recipe_of, write_artefacts
 
     roles = (schema.SEARCH,) + tuple(config.baselines)
-    model = None
-    for i, role in enumerate(roles):
+    total = len(roles) * config.test_seeds
+    done = [0]
+
+    def tick() -> None:
         if progress is not None:
-            progress("test", i, len(roles))
+            progress("test", done[0], total)
+        done[0] += 1
+
+    model = None
+    for role in roles:
         study = optuna.load_study(study_name=schema.study_name(name, role), storage=store)
         if role != schema.SEARCH:
-            _test_best(study, task, config)
+            _test_best(study, task, config, tick=tick)
             continue
         best = schema.best_trial(study.get_trials(deepcopy=False))
         stale = out is not None and best is not None and not artefacts_current(study, best.number, out)
-        tested = _test_best(study, task, config, need_model=keep_model or stale)
+        tested = _test_best(study, task, config, need_model=keep_model or stale, tick=tick)
         if tested is not None and out is not None:
             write_artefacts(study, recipe_of(study, store), tested.model, out)  # type: ignore[arg-type]
         elif best is None:
             _log.warning("study %s: the search has no completed trial; no best.json or best.pt written", name)
         model = tested.model if tested is not None and keep_model else None
     if progress is not None:
-        progress("test", len(roles), len(roles))
+        progress("test", total, total)
     return model
 
 
-def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_model: bool = False) -> Tested | None:
-    """Retrain the best configuration once (same seed: the very model that was selected) and score it on
-    the test split; cached on the study, redone only when the best trial changes or its model is needed
-    (then the record is of this retrain, so the weights and the recorded scores are of one run). Returns
-    the retrain, or ``None`` when nothing was retrained."""
+def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_model: bool = False,
+               tick: Any = None) -> Tested | None:
+    """Retrain the best configuration on each test seed and score it on the test split. Each seed's record
+    is stored as soon as it is done (an interrupted study resumes with the seeds that are missing); the
+    records are kept while the best trial stays the same. The first seed is retrained again when its model
+    is needed (the weights and the recorded scores are then of one run). Returns the first seed's retrain,
+    or ``None`` when it was not retrained now."""
     best = schema.best_trial(study.get_trials(deepcopy=False))
-    cached = study.user_attrs.get(schema.TEST)
-    if best is None or (cached and cached.get("trial") == best.number and not need_model):
+    if best is None:
         return None
+    seeds = config.test_seed_list
+    cached = study.user_attrs.get(schema.TEST) or {}
+    runs = {int(r["seed"]): r for r in cached.get("runs") or () if int(r["seed"]) in seeds} \
+        if cached.get("trial") == best.number else {}
     hp = Hyperparams(**best.user_attrs[schema.HYPERPARAMS])
-    tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed))
-    r = tested.result
-    study.set_user_attr(schema.TEST, schema.record_test(
-        best.number, test_accuracy=tested.test_accuracy, test_loss=tested.test_loss, val_accuracy=r.val_acc,
-        status=r.status, cost=r.cost.to_dict()))
-    return tested
+    chance = 1.0 / task.data.num_classes
+    first = None
+    for i, seed in enumerate(seeds):
+        if tick is not None:
+            tick()
+        if seed in runs and not (i == 0 and need_model):
+            continue
+        tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=seed))
+        r = tested.result
+        runs[seed] = {"seed": seed, "test_accuracy": tested.test_accuracy, "test_loss": tested.test_loss,
+                      "val_accuracy": r.val_acc, "status": r.status, "cost": r.cost.to_dict()}
+        study.set_user_attr(schema.TEST, schema.record_test(best.number, list(runs.values()), chance=chance))
+        if i == 0:
+            first = tested
+    return first

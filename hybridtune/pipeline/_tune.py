@@ -21,6 +21,7 @@ from .._core._json import finite_json
 from .._core._storage import open_storage
 from .._core._types import Progress
 from ..compare import Comparison, StudyResult
+from ..compare._stats import TestScore
 from ..probes._priors import Priors
 from ..space._space import SearchSpace
 from ..study import _schema as schema
@@ -102,7 +103,10 @@ class TuneResult:
         trials: every finished trial of every study, with its cost, as a pandas DataFrame.
         comparison: the cost-fair comparison, when a baseline ran.
         result: the full :class:`StudyResult` (what ``hybridtune study --json`` writes).
-        test_accuracy: the chosen configuration's test accuracy (its one retrain).
+        test_accuracy: the chosen configuration's test accuracy, the mean over its retrain seeds.
+        test_score: that test accuracy with its standard error and seeds (:class:`TestScore`).
+        verdict: one sentence: did the search match the grid within noise, at what cost (``None`` without a
+            grid, or for ``quick``).
         name: the study's name.
         recipe: the chosen recipe (what ``best.json`` holds), or ``None`` when no trial completed.
         model: the chosen configuration's trained model from the test retrain, with ``tune(...,
@@ -123,12 +127,19 @@ class TuneResult:
     recipe: Recipe | None = None
     model: Any = field(default=None, repr=False, compare=False)
     warnings: tuple[str, ...] = ()
+    test_score: TestScore | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        return self.result.verdict
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the best configuration, the priors, each study's numbers, the comparison, the recipe
         and the warnings."""
         return finite_json({"name": self.name, "best_value": self.best_value, "best_params": dict(self.best_params),
-                            "best_config": self.best_config, "test_accuracy": self.test_accuracy,
+                            "best_config": self.best_config,
+                            "test_accuracy": self.test_score.to_dict() if self.test_score else None,
+                            "verdict": self.verdict,
                             "recipe": self.recipe.to_dict() if self.recipe else None,
                             "warnings": list(self.warnings), "study": self.result.to_dict()})
 
@@ -204,7 +215,7 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
     Args:
         task: what to tune: any model factory and data (registry names, tensors or Datasets).
         priors: the result of :func:`find_priors`; given, the probes are not run again.
-        trials: trials of the search (completed and pruned ones count).
+        trials: trials of the search (completed and pruned ones count), unless a budget is given.
         epochs: each trial's 1cycle length (default: chosen from the task, see :class:`StudyConfig`).
         storage: an Optuna storage URL or object; ``None`` keeps everything in memory (nothing is written:
             :meth:`TuneResult.save` writes the artefacts where you want them).
@@ -217,7 +228,9 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
             (:attr:`TuneResult.model`, :meth:`TuneResult.save`).
         progress: optional ``progress(phase, done, total)`` callback.
         n_trials: deprecated name of ``trials``.
-        options: any other :class:`StudyConfig` field (``tolerance``, ``grid``, ``probe_batch_size``, ...).
+        options: any other :class:`StudyConfig` field: ``budget=0.1`` (the search gets 0.1 of the grid's cost
+            in training examples, its probes included, and ``random`` the same), ``test_seeds``, ``match_z``,
+            ``tolerance``, ``grid``, ``probe_batch_size``, ...
 
     Example:
         >>> import hybridtune as ht
@@ -263,7 +276,8 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
     return TuneResult(best_value=search.best_value, best_params=dict(search.best_params),
                       best_config=search.best_config, priors=result.priors, studies=studies,
                       trials=trials_frame(studies), comparison=result.comparison if baselines else None,
-                      result=result, test_accuracy=search.test_accuracy, name=result.name,
+                      result=result, test_accuracy=search.test_accuracy, test_score=search.test_score,
+                      name=result.name,
                       recipe=recipe_of(studies[schema.SEARCH], store), model=model, warnings=result.warnings)
 
 

@@ -76,15 +76,20 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
     if c.grid_best_value is not None:
         fig.add_hline(y=c.grid_best_value, line_dash="dash", line_color=_COLORS["grid"],
                       annotation_text=f"grid best {_pct(c.grid_best_value)}")
-        if c.target is not None and c.tolerance > 0:
-            fig.add_hrect(y0=c.target, y1=c.grid_best_value, fillcolor=_COLORS["grid"], opacity=0.12,
-                          line_width=0, annotation_text=f"within {c.tolerance:g} points",
+        if c.target is not None and c.target < c.grid_best_value:
+            # the noise band of the grid's best (+- match_z standard errors), or the tolerance below it
+            top = c.grid_best_value + (c.grid_best_value - c.target if c.rule == "se" else 0.0)
+            fig.add_hrect(y0=c.target, y1=top, fillcolor=_COLORS["grid"], opacity=0.12, line_width=0,
+                          annotation_text=f"grid best +- {c.margin}" if c.rule == "se" else f"within {c.margin}",
                           annotation_position="bottom left")
         for role, m in c.rows.items():
             if m.cost_to_match is not None and role != "grid":
                 fig.add_trace(go.Scatter(x=[getattr(m.cost_to_match, x)], y=[c.target], mode="markers",
                                          marker={"symbol": "star", "size": 14, "color": _COLORS.get(role)},
                                          name=f"{role} matches the grid", showlegend=True))
+    if result.budget is not None and x == "examples":
+        fig.add_vline(x=result.budget["examples"], line_dash="dashdot", line_color="#2ca02c",
+                      annotation_text="budget", annotation_position="top left")
     label = {"examples": "cumulative training examples", "epochs": "cumulative epochs",
              "seconds": "cumulative wall seconds"}[x]
     fig.update_layout(title=f"{result.name}: best validation accuracy against cost", xaxis_title=label,
@@ -202,6 +207,14 @@ def report_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
 # Summary text
 
 
+def _pm(x: Any, *, signed: bool = False) -> str:
+    """``mean +- se`` of a test score (percent) or of a difference (signed points)."""
+    if x is None:
+        return "-"
+    se = "" if x.se is None else f" +- {100 * x.se:.2f}"
+    return f"{100 * x.mean:+.2f}{se}" if signed else f"{100 * x.mean:.2f}{se}%"
+
+
 def summary_rows(result: StudyResult) -> list[dict[str, str]]:
     """The comparison as strings, one row per study (for the HTML, markdown and terminal tables)."""
     rows = []
@@ -213,20 +226,52 @@ def summary_rows(result: StudyResult) -> list[dict[str, str]]:
             "trials": f"{o.n_trials} ({o.n_complete}/{o.n_pruned}/{o.n_diverged})",
             "examples": _num(o.cost.examples), "epochs": _num(o.cost.epochs, ",.1f"),
             "seconds": _num(o.cost.seconds, ",.1f"),
+            "cost/grid": "-" if m.total_ratio is None else f"{m.total_ratio:.3f}",
             "match at": ("-" if c.target is None else "no" if m.cost_to_match is None else
                          f"{m.cost_to_match.examples:,} ({m.trials_to_match})"),
             "ratio": "-" if m.cost_ratio is None else f"{m.cost_ratio:.3f}",
-            "test": _pct(o.test_accuracy),
+            "test": _pm(o.test_score),
+            "vs grid": "-" if m.difference_vs_grid is None else _pm(m.difference_vs_grid, signed=True),
         })
     return rows
+
+
+def explain_lines(result: StudyResult) -> list[str]:
+    """What the table's columns mean, the budget, the verdict and the normalised score: plain sentences,
+    shared by the terminal, the report and the dashboard note."""
+    c = result.comparison
+    seeds = next((m.test_score.seeds for m in c.rows.values() if m.test_score is not None), ())
+    lines = ["trials: finished (completed/pruned/diverged); cost/grid: the study's training examples (the probes "
+             "included for the search) / the grid's"]
+    if seeds:
+        lines.append(f"test: the study's chosen configuration retrained on seeds {', '.join(map(str, seeds))} "
+                     f"(the same for every study), test accuracy mean +- standard error; vs grid: the paired "
+                     f"difference with the grid, in points")
+    if c.grid_best_value is not None:
+        lines.append(f"match at: training examples (probes included) when a study's best validation accuracy "
+                     f"first reached {_pct(c.target)}, the grid's best {_pct(c.grid_best_value)} less {c.margin} "
+                     f"(trials it took); ratio: those examples / the grid's total")
+    b = result.budget
+    if b is not None:
+        frac = "" if b.get("fraction") is None else f" ({b['fraction']:g} of the grid's {b['grid_examples']:,})"
+        lines.append(f"budget: {b['examples']:,} training examples{frac} for the search, its probes included, and "
+                     f"for the random baseline")
+    if result.random is not None and c.search_vs_random is not None:
+        score = "undefined" if c.normalised_score is None else f"{c.normalised_score:.2f}"
+        lines.append(f"priors' gain over random search on test: {_pm(c.search_vs_random, signed=True)} points; "
+                     f"normalised score (search - random) / (grid - random): {score}"
+                     + (f" ({c.normalised_note})" if c.normalised_score is None else ""))
+    return lines
 
 
 def summary_markdown(result: StudyResult) -> str:
     """The markdown note saved for optuna-dashboard."""
     rows = summary_rows(result)
     cols = list(rows[0]) if rows else []
-    c = result.comparison
     lines = [f"# hybridtune study `{result.name}`", ""]
+    verdict = result.verdict or result.no_verdict
+    if verdict:
+        lines += [f"**Verdict**: {verdict}", ""]
     t = result.task
     if t:
         lines.append(f"Task: **{t.get('model')}** on **{(t.get('data') or {}).get('name')}**, optimizer "
@@ -235,13 +280,8 @@ def summary_markdown(result: StudyResult) -> str:
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[k] for k in cols) + " |" for r in rows]
     lines.append("")
-    if c.grid_best_value is not None:
-        lines.append(f"Target: the grid's best validation accuracy {_pct(c.grid_best_value)} within "
-                     f"{c.tolerance:g} points ({_pct(c.target)}). *Match at*: training examples spent when the "
-                     f"target was first reached (the probes included for the search) and the trials it took. "
-                     f"*Ratio*: those examples / the grid's total examples. *Trials*: finished (completed/pruned/"
-                     f"diverged). *Test*: the best configuration retrained once, on the held-out test split.")
-        lines.append("")
+    for line in explain_lines(result):
+        lines += [line[0].upper() + line[1:] + ".", ""]
     p = result.priors
     if p is not None:
         mom = "" if p.momentum is None else f", momentum {p.momentum:g} (band {list(p.momentum_band or ())})"
@@ -266,7 +306,7 @@ def summary_markdown(result: StudyResult) -> str:
     lines.append("")
     a = result.artefacts
     if a:
-        lines.append(f"**Take it home**: the chosen recipe `{a['recipe']}` and the weights of its test retrain "
+        lines.append(f"**Take it home**: the chosen recipe `{a['recipe']}` and the weights of its first test retrain "
                      f"`{a['checkpoint']}` (trial {a['trial']}); `hybridtune.load_checkpoint` gives the model, "
                      f"`hybridtune export` writes them again.")
         lines.append("")

@@ -28,6 +28,9 @@ SAMPLERS = ("random", "tpe")
 PRUNERS = ("asha", "median", "hyperband", "none")
 BASELINES = BASELINE_ROLES
 PRESETS = ("default", "quick")
+#: The test retrains' seeds start here, offset by the study's seed (:attr:`StudyConfig.test_seed_list`): never a
+#: seed a trial ran with, so the test score carries none of the luck the selection saw on the study's seed.
+TEST_SEED_OFFSET = 1000
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,19 @@ class StudyConfig:
         sampler: ``random`` (default) or ``tpe``.
         pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.
         baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
-        tolerance: accuracy points: a study "matches" the grid once it is within this of the grid's best.
+        budget: the search's budget as a fraction of the grid's cost in training examples (cells x epochs x
+            training examples, known before the grid runs), the probes included; e.g. ``0.1``. The search stops
+            when its next trial could overrun (a pruned trial's unused examples stay in the budget), and the
+            ``random`` baseline gets the same budget. With a budget, ``trials`` is not used. ``None``
+            (default): ``trials`` sizes the search.
+        budget_examples: the same budget in training examples (instead of ``budget``).
+        test_seeds: after the studies, each study's chosen configuration is retrained on this many seeds
+            (the same seeds for every study: a paired comparison, see :attr:`test_seed_list`) and scored on
+            the test split.
+        match_z: a study "matches" the grid once its best validation accuracy is within this many standard
+            errors of the grid's best (binomial, on the validation split's size, at the grid's best).
+        tolerance: accuracy points instead: a study "matches" once within this many points of the grid's
+            best (``None``, the default: the standard-error rule of ``match_z``).
         seed: model initialisation and data order of every probe and trial (common random numbers: the
             configurations differ, the seed does not), and the samplers' seed.
         probe_batch_size: the probes' batch size ``B0`` (the LR rule's reference); capped so an epoch keeps
@@ -84,10 +99,10 @@ class StudyConfig:
         grid: overrides of the grid's axes: ``{"lr": [...], "momentum": [...], "weight_decay": [...],
             "batch_size": [...]}``.
         preset: ``default`` or ``quick`` (names the study and sizes the grid).
-        test: retrain each study's best configuration once and score it on the test split.
+        test: retrain each study's best configuration on ``test_seeds`` seeds and score it on the test split.
         dashboard: save a markdown note and plotly figures into the studies for optuna-dashboard.
-        artefacts: after the test retrain, write the search's chosen recipe (``best.json``) and the weights of
-            that same retrain (``best.pt``) into :func:`hybridtune.run_study`'s ``out`` folder.
+        artefacts: after the test retrains, write the search's chosen recipe (``best.json``) and the weights of
+            its retrain on the first test seed (``best.pt``) into :func:`hybridtune.run_study`'s ``out`` folder.
 
     Example:
         >>> StudyConfig.quick().epochs, StudyConfig().epochs is None
@@ -100,7 +115,11 @@ class StudyConfig:
     sampler: str = "random"
     pruner: str = "asha"
     baselines: tuple[str, ...] = (GRID,)
-    tolerance: float = 0.5
+    budget: float | None = None
+    budget_examples: int | None = None
+    test_seeds: int = 3
+    match_z: float = 1.0
+    tolerance: float | None = None
     seed: int = 0
     probe_batch_size: int = 64
     probe_range_steps: int | None = None
@@ -147,9 +166,21 @@ class StudyConfig:
         for b in baselines:
             check_choice("baseline", b, BASELINES + ("none",))
         object.__setattr__(self, "baselines", tuple(dict.fromkeys(baselines)))
-        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)) \
-                or not 0 <= self.tolerance < 100:
+        if self.tolerance is not None and (isinstance(self.tolerance, bool) or not _finite(self.tolerance)
+                                           or not 0 <= self.tolerance < 100):
             raise ConfigError(f"tolerance must be accuracy points in [0, 100), but got tolerance={self.tolerance!r}.")
+        if isinstance(self.match_z, bool) or not _finite(self.match_z) or self.match_z < 0:
+            raise ConfigError(f"match_z must be a number of standard errors >= 0, but got match_z={self.match_z!r}.")
+        pos_int("test_seeds", self.test_seeds)
+        if self.budget is not None and (isinstance(self.budget, bool) or not _finite(self.budget)
+                                        or self.budget <= 0):
+            raise ConfigError(f"budget must be a fraction of the grid's cost > 0 (e.g. 0.1), but got "
+                              f"budget={self.budget!r}.")
+        pos_int("budget_examples", self.budget_examples, optional=True)
+        if self.budget is not None and self.budget_examples is not None:
+            raise ConfigError(f"budget and budget_examples must not both be given (one budget: a fraction of the "
+                              f"grid's cost or a number of examples), but got budget={self.budget!r}, "
+                              f"budget_examples={self.budget_examples!r}.")
         lo, hi = self.weight_decay
         if not 0 < lo <= hi:
             raise ConfigError(f"weight_decay must be (low, high) with 0 < low <= high, but got "
@@ -200,6 +231,22 @@ class StudyConfig:
             epochs = budget_epochs(n_train, smallest)
         return replace(self, name=self.name or default_name(task, self), epochs=epochs)
 
+    @property
+    def budgeted(self) -> bool:
+        """Whether a budget, not ``trials``, sizes the search and the random baseline."""
+        return self.budget is not None or self.budget_examples is not None
+
+    @property
+    def test_seed_list(self) -> tuple[int, ...]:
+        """The seeds every study's chosen configuration is retrained on: ``seed + 1000``, ``seed + 1001``, ...
+        (:data:`TEST_SEED_OFFSET`), the same for every study of a comparison.
+
+        Example:
+            >>> StudyConfig(seed=3, test_seeds=3).test_seed_list
+            (1003, 1004, 1005)
+        """
+        return tuple(self.seed + TEST_SEED_OFFSET + i for i in range(self.test_seeds))
+
     def replace(self, **changes: Any) -> StudyConfig:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in fields(self)}
@@ -211,6 +258,10 @@ class StudyConfig:
         d = asdict(self)
         d["grid"] = {k: list(v) for k, v in self.grid.items()} if self.grid else None
         return finite_json(d)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def budget_epochs(n_train: int, batch_size: int, *, steps: int = BUDGET_STEPS) -> int:

@@ -25,6 +25,7 @@ from .._core._errors import TrialFailed
 from .._core._types import Progress
 from ..space._space import GridSpace, SearchSpace
 from . import _schema as schema
+from ._budget import affordable
 from ._objective import make_pruner, make_sampler, train_trial
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,9 +73,14 @@ def fill_search_queue(study: optuna.Study, n_trials: int, firsts: Sequence[Mappi
     failed ones (interrupted, killed beyond the retries) are run again. ``firsts`` (the range test's
     suggestions) go first, each again if the trial that held it failed. ``in_run``: the coordinator topping
     the queue up during its run, where a trial that failed on its own (out of memory) also counts, so it
-    is not drawn again and again; a resumed study gives such trials another go. Returns the number queued."""
+    is not drawn again and again; a resumed study gives such trials another go. A study with a stored
+    budget (:data:`~hybridtune.study._schema.BUDGET`) holds no more trials than it affords
+    (:func:`~hybridtune.study._budget.affordable`), whatever ``n_trials``. Returns the number queued."""
     trials = study.get_trials(deepcopy=False)
     used = [t for t in trials if t.state.name in _LIVE_STATES or (in_run and _failed_on_its_own(t))]
+    budget = study.user_attrs.get(schema.BUDGET)
+    if budget is not None:
+        n_trials = len(used) + affordable(trials, budget)
     held = {int(t.user_attrs.get(schema.SUGGESTION, 0)) for t in used if t.user_attrs.get(schema.SOURCE)}
     queued = 0
     for i, params in enumerate(firsts or ()):
@@ -146,8 +152,14 @@ class Phase:
         return len(self.study.get_trials(deepcopy=False, states=tuple(TrialState[s] for s in states)))
 
     def report(self, progress: Progress | None) -> None:
-        if progress is not None:
-            progress(self.role, min(self.done(), self.total), self.total)
+        if progress is None:
+            return
+        total = self.total
+        budget = None if self.cells else self.study.user_attrs.get(schema.BUDGET)
+        if budget is not None:  # a budget's size is known as it is spent: what ran, runs, and is affordable
+            trials = self.study.get_trials(deepcopy=False)
+            total = sum(t.state.name in _LIVE_STATES for t in trials) + affordable(trials, budget)
+        progress(self.role, min(self.done(), total), total)
 
 
 def finished_count(study: optuna.Study) -> int:
@@ -240,8 +252,8 @@ def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Prog
             fail_stale(phase.study)
             if phase.refill is not None:
                 phase.refill()  # a worker's trial that was interrupted (Ctrl-C) runs again
-            if phase.count("WAITING"):
-                drain(phase, budget=None, progress=progress)
+            if phase.count("WAITING") and drain(phase, budget=None, progress=progress):
+                busy = True  # look again: what ran may have freed budget for more (a pruned trial)
             if phase.count("RUNNING", "WAITING"):
                 busy = True
             phase.report(progress)
@@ -311,7 +323,8 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
         study.sampler = make_sampler(config.sampler, config.seed,
                                      int(study.user_attrs.get(schema.SAMPLER_OFFSET, 0)), salt)
         study.pruner = make_pruner(config.pruner, config.epochs)
-        return Phase(role, study, objective(space, prune), total=config.trials, cap=config.trials)
+        cap = None if config.budgeted else config.trials  # a budget sizes the queue itself (fill_search_queue)
+        return Phase(role, study, objective(space, prune), total=config.trials, cap=cap)
 
     phases = [sampled(schema.SEARCH)]
     gname = schema.study_name(name, schema.GRID)

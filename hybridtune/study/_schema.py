@@ -117,8 +117,10 @@ GRID_SPACE = "grid_space"
 SAMPLER_OFFSET = "sampler_offset"
 #: Set once every queue is filled: workers may join from then on.
 READY = "ready"
-#: The best trial retrained and scored on the test split (see :func:`record_test`).
+#: The best trial retrained on the test seeds and scored on the test split (see :func:`record_test`).
 TEST = "test"
+#: The study's budget in training examples, when it has one (see :func:`record_budget`).
+BUDGET = "budget"
 #: ``Comparison.to_dict()``, saved for optuna-dashboard.
 COMPARISON = "comparison"
 #: A study's total ``Cost.to_dict()`` (for optuna-dashboard); on a trial, that trial's cost.
@@ -180,11 +182,21 @@ def record_artefacts(trial: int, *, recipe: str, checkpoint: str) -> dict[str, A
     return {"trial": trial, "recipe": recipe, "checkpoint": checkpoint}
 
 
-def record_test(trial: int, *, test_accuracy: float | None, test_loss: float | None,
-                val_accuracy: float | None, status: str, cost: Mapping[str, Any]) -> dict[str, Any]:
-    """The :data:`TEST` attribute: which trial was retrained, and its scores."""
-    return finite_json({"trial": trial, "test_accuracy": test_accuracy, "test_loss": test_loss,
-                        "val_accuracy": val_accuracy, "status": status, "cost": dict(cost)})
+def record_test(trial: int, runs: Sequence[Mapping[str, Any]], *, chance: float) -> dict[str, Any]:
+    """The :data:`TEST` attribute: which trial was retrained, and one record per seed (``seed``,
+    ``test_accuracy`` (``None`` when the retrain diverged), ``test_loss``, ``val_accuracy``, ``status``,
+    ``cost``), in seed order; ``chance`` is what a diverged retrain counts as."""
+    ordered = sorted((dict(r) for r in runs), key=lambda r: r["seed"])
+    return finite_json({"trial": trial, "chance": chance, "runs": ordered})
+
+
+def record_budget(*, examples: int, per_trial: int, fraction: float | None, grid_examples: int | None,
+                  start: int = 0) -> dict[str, Any]:
+    """The :data:`BUDGET` attribute: the budget in training examples, what one full trial costs
+    (``per_trial``: epochs x training examples), the fraction of the grid's cost it was given as (or
+    ``None``), the grid's cost, and what was spent before the first trial (``start``: the search's probes)."""
+    return finite_json({"examples": int(examples), "per_trial": int(per_trial), "fraction": fraction,
+                        "grid_examples": grid_examples, "start": int(start)})
 
 
 # ----------------------------------------------------------------------------------------------

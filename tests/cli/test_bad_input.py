@@ -94,6 +94,21 @@ CASES = [
     (["procedure", "--epochs", "0"], "must be a positive integer, but got 0"),
     (["study", "--trials", "0"], "must be a positive integer, but got 0"),
     (["study", "--tolerance", "-1"], "must be a finite number >= 0, but got -1"),
+    # budgets of the honest comparison (issue 13)
+    (["study", "--budget", "0"], "--budget: must be a positive finite number, but got 0"),
+    (["study", "--budget", "-0.1"], "--budget: must be a positive finite number, but got -0.1"),
+    (["study", "--budget", "nan"], "--budget: must be a positive finite number, but got nan"),
+    (["study", "--budget-examples", "0"], "--budget-examples: must be a positive integer, but got 0"),
+    (["study", "--budget", "0.1", "--budget-examples", "5000", "--dataset", SYN],
+     "budget and budget_examples must not both be given"),
+    (["study", "--budget", "0.1", "--trials", "5", "--dataset", SYN],
+     "--trials and --budget must not both be given (a budget decides how many trials run), but got --trials 5 "
+     "and --budget 0.1."),
+    (["study", "--model", "mlp", "--dataset", SYN, "--epochs", "2", "--budget", "0.01", "--name", "b"],
+     "budget must pay for at least one full trial (2 epochs x 140 training examples = 280 examples, the probes "
+     "not included), but got budget=0.01 x the grid's"),
+    (["study", "--test-seeds", "0"], "--test-seeds: must be a positive integer, but got 0"),
+    (["study", "--match-z", "-1"], "--match-z: must be a finite number >= 0, but got -1"),
     # models
     (["train", "--model", "{d}/nets.py:broken", "--dataset", SYN], "factory raised RuntimeError: no such layer"),
     (["train", "--model", "{d}/missing.py:build", "--dataset", SYN], "model file must exist"),

@@ -44,6 +44,10 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
                 "--out", str(report), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "cost-fair comparison" in p.stdout and f"report {report}" in p.stdout
+    # one verdict line, the same as the JSON's; the test column is over the 3 test seeds
+    d = json.loads(out.read_text())
+    assert d["verdict"].startswith("the search ") and "verdict: " + d["verdict"][:60] in " ".join(p.stdout.split())
+    assert "retrained on seeds 1000, 1001, 1002" in " ".join(p.stdout.split())
     # the chosen recipe and the weights of its test retrain, in the report's folder
     assert f"chosen recipe {tmp_path / 'best.json'}, weights {tmp_path / 'best.pt'}" in p.stdout
     assert (tmp_path / "best.json").is_file() and (tmp_path / "best.pt").is_file()
@@ -75,6 +79,22 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
     rebuilt = json.loads((tmp_path / "report.json").read_text())
     assert rebuilt["comparison"] == d["comparison"]
     assert (tmp_path / "again.html").is_file()
+
+
+def test_quick_is_a_smoke_run_and_draws_no_verdict(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.toml"
+    spec.write_text(TINY_SPEC.replace("[study]\n", "[study]\nquick = true\ntest_seeds = 1\n"))
+    out = tmp_path / "q.json"
+    p = run_cli("study", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path / 'q.db'}", "--trials", "2",
+                "--json", str(out), "--out", str(tmp_path / "q.html"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    assert "verdict: the search" not in text and "matched the grid" not in text and "did not match" not in text
+    assert "no verdict: this is a smoke run (--quick)" in text
+    d = json.loads(out.read_text())
+    assert d["verdict"] is None and d["no_verdict"].startswith("no verdict: this is a smoke run")
+    html = (tmp_path / "q.html").read_text()
+    assert "no verdict: this is a smoke run" in html and "Verdict" in html
 
 
 def test_spec_build_lays_overrides_over_the_spec_over_the_defaults(tmp_path: Path) -> None:
@@ -109,8 +129,8 @@ def test_study_help_takes_its_defaults_from_the_library() -> None:
 
 @pytest.mark.parametrize("body, message", [
     ("[study]\ntrails = 3\n",
-     "spec [study] keys must be among name, trials, epochs, sampler, pruner, baselines, tolerance, seed, quick, "
-     "test, but got 'trails' in {path}. Did you mean 'trials'?"),
+     "spec [study] keys must be among name, trials, epochs, sampler, pruner, baselines, budget, budget_examples, "
+     "test_seeds, match_z, tolerance, seed, quick, test, but got 'trails' in {path}. Did you mean 'trials'?"),
     ("[study]\ntrials = \"3\"\n", "spec [study] trials must be an integer, but got trials = '3' (a string) in {path}."),
     ("[grids]\nlr = [0.1]\n",
      "spec tables must be among task, study, probes, space, grid, but got 'grids' in {path}. Did you mean 'grid'?"),

@@ -105,8 +105,10 @@ def test_comparison_is_computed_from_stored_trials(e2e) -> None:
     grid_best = grid[-1][2]
     c = result.comparison
     assert c.grid_best_value == pytest.approx(grid_best)
-    target = grid_best - 0.005
-    assert c.target == pytest.approx(target)
+    # the default rule: within one binomial standard error of the grid's best, on the validation split
+    n_val = result.task["data"]["val"]
+    target = grid_best - (grid_best * (1 - grid_best) / n_val) ** 0.5
+    assert c.rule == "se" and c.target == pytest.approx(target)
     for role, name, start in (("search", "tiny", probe_cost), ("grid", "tiny-grid", None),
                               ("random", "tiny-random", None)):
         steps = replay(_trials(url, name), *((start["examples"], start["seconds"]) if start else (0, 0.0)))
@@ -136,13 +138,17 @@ def test_artefacts_round_trip_to_the_recorded_test_accuracy(e2e, tiny_task: ht.T
     assert recipe.source == {"study": "tiny", "trial": result.search.best_trial, "storage": url}
     assert recipe.train.lr == pytest.approx(result.search.best_config["lr"])
     assert recipe.train.batch_size == result.search.best_config["batch_size"] and recipe.train.epochs == 2
-    assert recipe.metrics["test_accuracy"] == result.search.test_accuracy
-    assert recipe.metrics["val_accuracy"] == result.search.test["val_accuracy"]
+    first = result.search.test["runs"][0]  # the retrain on the first test seed
+    assert recipe.train.seed == first["seed"] == 1000
+    assert recipe.metrics["test_accuracy"] == first["test_accuracy"]
+    assert recipe.metrics["val_accuracy"] == first["val_accuracy"]
+    assert recipe.metrics["test_accuracy_mean"] == pytest.approx(result.search.test_accuracy)
+    assert recipe.metrics["test_seeds"] == list(result.search.test_score.seeds)
     # the weights are those of the very retrain that was scored on the test split
     model, loaded = ht.load_checkpoint(a["checkpoint"])
     assert loaded == recipe
     _, acc, _ = tiny_task.evaluate(model, tiny_task.data.test)
-    assert acc == pytest.approx(result.search.test_accuracy)
+    assert acc == pytest.approx(first["test_accuracy"])
     # from storage alone: the same recipe (what `train --from-study` trains)
     from hybridtune.pipeline._export import study_recipe
 
@@ -162,7 +168,9 @@ def test_test_accuracy_of_each_best_configuration(e2e) -> None:
     for role, o in result.outcomes.items():
         assert 0 <= o.test_accuracy <= 1
         assert o.test["trial"] == o.best_trial
-        assert o.test["val_accuracy"] == pytest.approx(o.best_value)  # same seed: the very model selected
+        # retrained on seeds the trials never ran with (the study's seed is 0)
+        assert [r["seed"] for r in o.test["runs"]] == [1000, 1001, 1002]
+        assert o.test_accuracy == pytest.approx(sum(r["test_accuracy"] for r in o.test["runs"]) / 3)
 
 
 def test_json_payload_keys(e2e) -> None:
@@ -172,8 +180,9 @@ def test_json_payload_keys(e2e) -> None:
     for role in ("search", "grid", "random"):
         assert {"best_value", "best_params", "n_trials", "cost"} <= set(d[role])
         assert {"examples", "seconds"} <= set(d[role]["cost"])
-        assert {"cost_to_match_grid", "cost_ratio_to_match_grid", "test_accuracy"} <= set(d["comparison"][role])
-    assert d["comparison"]["tolerance_points"] == 0.5
+        assert {"cost_to_match_grid", "cost_ratio_to_match_grid", "test_accuracy",
+                "difference_vs_grid"} <= set(d["comparison"][role])
+    assert d["comparison"]["tolerance_points"] is None and d["comparison"]["match_z"] == 1.0
 
 
 def test_dashboard_note_and_user_attrs_are_stored(e2e) -> None:

@@ -1,0 +1,76 @@
+"""Budgets in training examples: what the grid costs before it runs, and how many trials a budget still
+affords (:func:`affordable`), from a study's stored trials alone, so that every process agrees."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._core._errors import ConfigError
+from . import _schema as schema
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+    from ..space._space import GridSpace
+    from ._config import StudyConfig
+
+
+def grid_examples(grid: GridSpace, *, n_train: int, epochs: int) -> int:
+    """The grid's cost in training examples, known before it runs: each cell trains ``epochs`` epochs of
+    whole batches (the trainer drops the last partial one), i.e. about cells x epochs x training examples.
+
+    Example:
+        >>> from hybridtune.space._space import GridSpace
+        >>> g = GridSpace(optimizer="momentum", lr=(0.01, 0.1), momentum=(0.9,), weight_decay=(0.0,),
+        ...               batch_size=(32, 64))
+        >>> grid_examples(g, n_train=1000, epochs=4)  # 2 x 4 x 992 + 2 x 4 x 960
+        15616
+    """
+    from ..train._loop import steps_per_epoch
+
+    per_size = grid.cells // len(grid.batch_size)
+    return sum(per_size * epochs * steps_per_epoch(n_train, b) * b for b in grid.batch_size)
+
+
+def study_budget(config: StudyConfig, *, n_train: int, grid: GridSpace) -> dict[str, Any] | None:
+    """The budget record (:func:`~hybridtune.study._schema.record_budget`) of ``config`` (``None`` without
+    one); ``start`` is 0 here (the search adds its probes' cost once they ran). A full trial is reserved at
+    ``epochs x n_train`` examples, the most any batch size can take.
+
+    Raises:
+        ConfigError: a budget that cannot pay for one full trial (epochs x training examples).
+    """
+    if not config.budgeted:
+        return None
+    epochs = int(config.epochs)  # type: ignore[arg-type]
+    per_trial = epochs * n_train
+    full = grid_examples(grid, n_train=n_train, epochs=epochs)
+    examples = int(config.budget_examples) if config.budget_examples is not None else \
+        int(round(float(config.budget) * full))  # type: ignore[arg-type]
+    if examples < per_trial:
+        given = f"budget_examples={config.budget_examples}" if config.budget_examples is not None else \
+            f"budget={config.budget:g} x the grid's {full:,} examples = {examples:,}"
+        raise ConfigError(f"budget must pay for at least one full trial ({epochs} epochs x {n_train:,} training "
+                          f"examples = {per_trial:,} examples, the probes not included), but got {given}.")
+    return schema.record_budget(examples=examples, per_trial=per_trial, fraction=config.budget,
+                                grid_examples=full)
+
+
+def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:
+    """Training examples a study has used: its ``start`` (the probes) and every trial that recorded a cost."""
+    return int(budget.get("start", 0)) + sum(int((t.user_attrs.get(schema.COST) or {}).get("examples", 0))
+                                            for t in trials if t.state.is_finished())
+
+
+def affordable(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:
+    """How many more full trials the budget pays for: what is left after what was spent and a full trial's
+    cost reserved for each queued or running one (a pruned trial hands back what it did not use).
+
+    Example:
+        >>> affordable([], {"examples": 10_000, "per_trial": 3_000, "start": 2_500})
+        2
+    """
+    live = sum(t.state.name in ("WAITING", "RUNNING") for t in trials)
+    left = int(budget["examples"]) - spent(trials, budget) - live * int(budget["per_trial"])
+    return max(0, left // int(budget["per_trial"]))
