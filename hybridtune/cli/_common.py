@@ -20,6 +20,9 @@ from .._core._files import write_text
 from .._core import ConfigError, finite_json
 
 EXIT_USAGE = 2
+#: ``study`` and ``report``: the study ran (or was read) but found nothing: every trial diverged or failed, or
+#: its best is within noise of chance. Scripts can tell it from success (0) and from bad input (2).
+EXIT_FOUND_NOTHING = 3
 
 
 class Parser(argparse.ArgumentParser):

@@ -62,8 +62,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input, 1 unexpected failure, 130 interrupted by
-    Ctrl-C, 143 stopped by SIGTERM)."""
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 a study that found nothing, 1 unexpected
+    failure, 130 interrupted by Ctrl-C, 143 stopped by SIGTERM)."""
     import signal
     import threading
 

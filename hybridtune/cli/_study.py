@@ -11,8 +11,8 @@ from typing import Any
 
 from .._core import ConfigError, open_storage, redact
 from ..study import StudyConfig, StudySpec, load_spec
-from ..study._config import BUDGET_EPOCHS, BUDGET_STEPS
-from ._common import (BaseCommand, ProgressBars, add_output_options, add_task_options, console, fmt,
+from ..study._config import BUDGET_EPOCHS, BUDGET_STEPS, SPACES
+from ._common import (EXIT_FOUND_NOTHING, BaseCommand, ProgressBars, add_output_options, add_task_options, console, fmt,
                       library_default, nonneg_float, num, parse_model_args, positive_float, positive_int, quiet_optuna, write_json)
 
 
@@ -85,6 +85,10 @@ class StudyCommand(BaseCommand):
                             f"{BUDGET_STEPS} optimizer steps at the smallest searched batch size, {lo} to {hi}; "
                             f"a resumed study keeps its own)")
         g.add_argument("--sampler", choices=("random", "tpe"), help=f"the search's sampler (default: {d.sampler})")
+        g.add_argument("--space", choices=SPACES,
+                       help=f"narrow: the 1cycle peak LR from the hard band [lr_max, 10 x lr_max]; prior: from wide "
+                            f"bounds, guided by the priors as evidence that the trials' results can override "
+                            f"(default: {d.space})")
         pruner = d.pruner + (" = SuccessiveHalvingPruner" if d.pruner == "asha" else "")
         g.add_argument("--pruner", choices=("asha", "median", "hyperband", "none"),
                        help=f"the search's pruner (default: {pruner})")
@@ -130,7 +134,7 @@ def build_study(args: argparse.Namespace) -> tuple[dict[str, Any], StudyConfig]:
     spec = load_spec(args.spec) if args.spec else StudySpec.default()
     return spec.build(model=args.model, data=args.dataset, optimizer=args.optimizer, device=args.device,
                       model_kwargs=parse_model_args(args.model_arg), name=args.name, trials=args.trials,
-                      epochs=args.epochs, sampler=args.sampler, pruner=args.pruner, baselines=args.baseline,
+                      epochs=args.epochs, sampler=args.sampler, space=args.space, pruner=args.pruner, baselines=args.baseline,
                       budget=args.budget, budget_examples=args.budget_examples, test_seeds=args.test_seeds,
                       match_z=args.match_z, tolerance=args.tolerance, seed=args.seed, probe_batch_size=args.probe_batch_size,
                       test=args.test, quick=args.quick)
@@ -172,6 +176,15 @@ def _print_result(con: Any, result: Any) -> None:
         con.print(f"[bold]verdict:[/] {result.verdict}", soft_wrap=True)
     elif result.no_verdict:
         con.print(result.no_verdict, soft_wrap=True)
+
+
+def _exit_code(con: Any, result: Any) -> int:
+    """0, or :data:`EXIT_FOUND_NOTHING` (3) with a last warning when the search found nothing."""
+    if not result.found_nothing:
+        return 0
+    con.print(f"[bold red]the study found nothing[/] (exit code {EXIT_FOUND_NOTHING}): no configuration is "
+              f"presented as its best; see the warning above", soft_wrap=True)
+    return EXIT_FOUND_NOTHING
 
 
 def _size(config: StudyConfig) -> str:
@@ -224,7 +237,7 @@ def _run_study(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, {"command": "study", **result.to_dict(), "report": str(report)})
         con.print(f"wrote {args.json}")
-    return 0
+    return _exit_code(con, result)
 
 
 def _run_proxy(args: argparse.Namespace, con: Any, task: Any, config: Any, storage: Any, out: Path,
@@ -335,7 +348,7 @@ class ReportCommand(BaseCommand):
         if args.json:
             write_json(args.json, {"command": "report", **result.to_dict(), "report": str(report)})
             con.print(f"wrote {args.json}")
-        return 0
+        return _exit_code(con, result)
 
 
 def _named_study(args: argparse.Namespace) -> tuple[Any, Any, str]:

@@ -161,13 +161,13 @@ def score_of_record(record: dict[str, Any] | None, *, chance: float = 0.0) -> Te
 
 def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.trial.FrozenTrial], *,
                         probe_cost: Cost | None = None, test: dict[str, Any] | None = None,
-                        chance: float = 0.0) -> StudyOutcome:
+                        chance: float = 0.0, floor: float | None = None) -> StudyOutcome:
     """A :class:`StudyOutcome` computed from stored trials alone (``chance``: what a diverged test retrain
-    counts as)."""
+    counts as; ``floor``: a best at or below it is no best, see :func:`~hybridtune.study._schema.chance_floor`)."""
     from optuna.trial import TrialState
 
     history = history_from_trials(trials, start=probe_cost)
-    best = best_trial(trials)
+    best = best_trial(trials, floor=floor)
     total = history[-1].cumulative if history else (probe_cost or Cost())
     if test is not None and (best is None or test.get("trial") != best.number):
         test = None  # stale: the best changed since it was tested

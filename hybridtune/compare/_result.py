@@ -70,6 +70,8 @@ class StudyResult:
     warnings: tuple[str, ...] = ()
     #: the search's budget (:func:`hybridtune.study._schema.record_budget`), or ``None`` when ``trials`` sized it
     budget: dict[str, Any] | None = None
+    #: ``--space prior``: the priors as its sampler reads them (centre, confidence, bounds per parameter)
+    prior_sampler: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> str | None:
@@ -107,6 +109,11 @@ class StudyResult:
                 f"less {c.margin}){test}{spent}.")
 
     @property
+    def found_nothing(self) -> bool:
+        """Whether the search found nothing: no completed trial above chance (its ``warnings`` say why)."""
+        return self.search.best_value is None
+
+    @property
     def no_verdict(self) -> str | None:
         """Why there is no :attr:`verdict` (``None`` when there is one)."""
         if self.config.get("preset") == "quick":
@@ -133,6 +140,7 @@ class StudyResult:
         d["budget"] = None if self.budget is None else {
             **self.budget, "used": {role: o.cost.examples for role, o in self.outcomes.items()}}
         d["verdict"] = self.verdict
+        d["prior_sampler"] = self.prior_sampler
         d["no_verdict"] = self.no_verdict
         if self.report is not None:
             d["report"] = self.report
@@ -194,11 +202,12 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     # the standard-error rule needs an accuracy on a validation split of known size
     n_val = data.get("val") if (study.metric_names or [schema.VALIDATION_ACCURACY])[0] == \
         schema.VALIDATION_ACCURACY else None
+    floor = schema.study_floor(study)
     priors = Priors.from_dict(attrs[schema.PRIORS]) if attrs.get(schema.PRIORS) else None
     trials = study.get_trials(deepcopy=False)
     outcomes: dict[str, StudyOutcome] = {
         schema.SEARCH: outcome_from_trials(schema.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
-                                           test=attrs.get(schema.TEST), chance=chance)}
+                                           test=attrs.get(schema.TEST), chance=chance, floor=floor)}
     grid_space_d = None
     for role in schema.BASELINE_ROLES:
         sname = schema.study_name(name, role)
@@ -206,7 +215,7 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
             continue
         s = optuna.load_study(study_name=sname, storage=store)
         outcomes[role] = outcome_from_trials(role, sname, s.get_trials(deepcopy=False),
-                                             test=s.user_attrs.get(schema.TEST), chance=chance)
+                                             test=s.user_attrs.get(schema.TEST), chance=chance, floor=floor)
         if role == schema.GRID:
             grid_space_d = s.user_attrs.get(schema.GRID_SPACE)
     comparison = compare(outcomes, n_val=n_val, match_z=float(config.get("match_z", 1.0)),
@@ -217,7 +226,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
                        search=outcomes[schema.SEARCH], grid=outcomes.get(schema.GRID),
                        random=outcomes.get(schema.RANDOM), comparison=comparison,
                        artefacts=_artefacts(attrs, outcomes[schema.SEARCH]),
-                       warnings=tuple(study_warnings(trials, attrs)), budget=attrs.get(schema.BUDGET))
+                       warnings=tuple(study_warnings(trials, attrs, floor=floor)), budget=attrs.get(schema.BUDGET),
+                       prior_sampler=attrs.get(schema.PRIOR_SAMPLER))
 
 
 def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any] | None:
@@ -228,13 +238,13 @@ def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any]
     return dict(stored)
 
 
-def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[str, Any]) -> list[str]:
-    """What a search's result should say beside its numbers: no completed trial (so nothing to save), or a
-    best trial still improving clearly at its last epoch (see :data:`IMPROVING_Z`)."""
-    best = schema.best_trial(trials)
+def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[str, Any], *,
+                   floor: float | None = None) -> list[str]:
+    """What a search's result should say beside its numbers: that it found nothing (:func:`found_nothing`),
+    or a best trial still improving clearly at its last epoch (see :data:`IMPROVING_Z`)."""
+    best = schema.best_trial(trials, floor=floor)
     if best is None:
-        return ["the search has no completed trial, so there is no configuration to save: no best.json or "
-                "best.pt was written."]
+        return [found_nothing(trials, floor)]
     n_val = (attrs.get(schema.TASK) or {}).get("data", {}).get("val")
     rise = last_epoch_rise(best.user_attrs.get(schema.CURVE) or [], n_val)
     if rise is None:
@@ -244,6 +254,33 @@ def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[st
     return [f"the budget may be too short: the best trial (#{best.number}) was still improving at its last epoch, "
             f"validation {100 * before:.1f}% -> {100 * after:.1f}% ({z:.1f} standard errors of the {n_val} "
             f"validation examples); more epochs (e.g. {2 * epochs} instead of {epochs}) may reach higher."]
+
+
+def found_nothing(trials: Sequence[optuna.trial.FrozenTrial], floor: float | None) -> str:
+    """Why a search has no best: no trial finished, every trial diverged or failed, or the best is within
+    noise of chance (at or below ``floor``). No configuration is then presented as the best.
+
+    Example:
+        >>> found_nothing([], None)
+        'the search found nothing: no trial finished, so no configuration is presented as its best and no best.json or best.pt was written.'
+    """
+    from optuna.trial import TrialState
+
+    end = ", so no configuration is presented as its best and no best.json or best.pt was written."
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    if not finished:
+        return "the search found nothing: no trial finished" + end
+    bad = [t for t in finished if t.state == TrialState.FAIL or schema.outcome_of(t) == schema.OUTCOME_DIVERGED]
+    if len(bad) == len(finished):
+        return (f"the search found nothing: all {len(finished)} of its trials diverged or failed" + end
+                + " Its LR region is too hot: the range test may have read its curve too high (try --space prior, "
+                  "or a lower lr_range).")
+    values = [t.value for t in finished if t.state == TrialState.COMPLETE and t.value is not None
+              and schema.outcome_of(t) != schema.OUTCOME_DIVERGED]
+    if not values:
+        return f"the search found nothing: none of its {len(finished)} trials completed (the others were pruned)" + end
+    return (f"the search found nothing: its best validation accuracy {100 * max(values):.2f}% is within noise of "
+            f"chance (at most {100 * (floor or 0):.2f}%)" + end)
 
 
 def last_epoch_rise(curve: Sequence[Mapping[str, Any]], n_val: int | None) -> tuple[float, float, float] | None:

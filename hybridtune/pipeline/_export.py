@@ -51,7 +51,7 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
     current best trial was retrained for the test, the seed and metrics of its first test retrain (the one
     whose weights go into ``best.pt``) and the test accuracy over all its seeds."""
     attrs = study.user_attrs
-    best = schema.best_trial(study.get_trials(deepcopy=False))
+    best = schema.best_trial(study.get_trials(deepcopy=False), floor=schema.study_floor(study))
     if best is None:
         return None
     config = config_from_dict(attrs.get(schema.CONFIG) or {})

@@ -221,6 +221,12 @@ def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, prob
     sizes = batch_sizes(task, ref_batch_size=probe_bs, floor=config.batch_size_floor,
                         ceiling=config.batch_size_ceiling, epochs=config.epochs)
     space = search_space(priors, sizes, lr_range=config.lr_range, weight_decay=config.weight_decay)
+    if config.space == "prior":  # wide bounds, the priors as the sampler's evidence (stored for every process)
+        from ..study._prior_sampler import prior_guided
+
+        space, record = prior_guided(priors, space, lr_range=config.lr_range, positions=config.suggestions,
+                                     confidence=config.prior_confidence)
+        study.set_user_attr(schema.PRIOR_SAMPLER, record)
     study.set_user_attr(schema.SPACE, space.to_dict())
     return study, priors, space
 
@@ -240,6 +246,8 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
     firsts = [space.params_for(lr=suggested_peak(priors.lr_max, config.lr_range, pos), momentum=priors.momentum,
                                weight_decay=priors.weight_decay, batch_size=min(space.batch_sizes))
               for pos in config.suggestions]
+    if config.space == "prior":  # the prior-guided sampler sets their LR, from the evidence when they start
+        firsts = [{k: v for k, v in f.items() if k != space.lr_name} for f in firsts]
     queue_search(study, config.trials, firsts)
     if budget is not None and budget["examples"] - priors.cost.examples < budget["per_trial"]:
         _log.warning("study %s: the probes (%d examples) left less than one trial (%d) of the budget (%d)",
@@ -315,17 +323,24 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
         if role != schema.SEARCH:
             _test_best(study, task, config, tick=tick)
             continue
-        best = schema.best_trial(study.get_trials(deepcopy=False))
+        best = schema.best_trial(study.get_trials(deepcopy=False), floor=_floor(task))
         stale = out is not None and best is not None and not artefacts_current(study, best.number, out)
         tested = _test_best(study, task, config, need_model=keep_model or stale, tick=tick)
         if tested is not None and out is not None:
             write_artefacts(study, recipe_of(study, store), tested.model, out)  # type: ignore[arg-type]
         elif best is None:
-            _log.warning("study %s: the search has no completed trial; no best.json or best.pt written", name)
+            _log.warning("study %s: the search found nothing (no completed trial above chance); no best.json or "
+                         "best.pt written", name)
         model = tested.model if tested is not None and keep_model else None
     if progress is not None:
         progress("test", total, total)
     return model
+
+
+def _floor(task: Task) -> float | None:
+    """The task's :func:`~hybridtune.study._schema.chance_floor`: a best at or below it is no best."""
+    return schema.chance_floor(task.data.num_classes, len(task.data.val),  # type: ignore[arg-type]
+                               schema.metric_name(task))
 
 
 def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_model: bool = False,
@@ -335,7 +350,7 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
     records are kept while the best trial stays the same. The first seed is retrained again when its model
     is needed (the weights and the recorded scores are then of one run). Returns the first seed's retrain,
     or ``None`` when it was not retrained now."""
-    best = schema.best_trial(study.get_trials(deepcopy=False))
+    best = schema.best_trial(study.get_trials(deepcopy=False), floor=_floor(task))
     if best is None:
         return None
     seeds = config.test_seed_list

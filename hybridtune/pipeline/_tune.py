@@ -109,8 +109,9 @@ class TuneResult:
             grid, or for ``quick``).
         name: the study's name.
         recipe: the chosen recipe (what ``best.json`` holds), or ``None`` when no trial completed.
-        model: the chosen configuration's trained model from the test retrain, with ``tune(...,
-            keep_model=True)``; ``None`` otherwise (no model is kept that nobody asked for).
+        model: the chosen configuration's trained model from its retrain on the first test seed (the recipe's
+            seed), with ``tune(..., keep_model=True)``; ``None`` otherwise (no model is kept that nobody asked
+            for).
         warnings: what the user should know (e.g. "the budget may be too short: ...").
     """
 

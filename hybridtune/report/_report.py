@@ -31,7 +31,9 @@ _log = logging.getLogger(__name__)
 _COLORS = {"search": "#1f77b4", "grid": "#7f7f7f", "random": "#ff7f0e"}
 _OUTCOME_COLORS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d62728", "fail": "#7f7f7f"}
 #: Figure ids as stored for optuna-dashboard (valid HTML ids).
-FIGURE_IDS = ("best-vs-cost", "intermediate-values", "param-importances", "range-test", "momentum-runs")
+FIGURE_IDS = ("best-vs-cost", "lr-trials", "intermediate-values", "param-importances", "range-test", "momentum-runs")
+_SOURCE_COLORS = {"suggestion": "#2ca02c", "prior": "#1f77b4", "wide": "#ff7f0e", "incumbent": "#9467bd",
+                  "narrow band": "#1f77b4", "enqueued": "#2ca02c"}
 
 
 def _pct(v: float | None) -> str:
@@ -131,6 +133,59 @@ def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy
     return fig
 
 
+def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = None) -> Any:
+    """Each finished search trial's last validation accuracy against its 1cycle peak LR (the search's LR
+    parameter: at the probes' batch size when the space has one), coloured by what drew it: the range
+    test's ``suggestion``, the ``prior``, the ``wide`` space or around the ``incumbent`` (``--space prior``),
+    or the ``narrow band``. Pruned trials are open circles at their last epoch, diverged ones crosses at
+    the bottom. On the LR axis: the search's bounds and, for ``--space prior``, the prior's density.
+    """
+    import math
+
+    import plotly.graph_objects as go
+    from optuna.trial import TrialState
+
+    space = result.space or {}
+    lr_name = "base_lr" if space.get("ref_batch_size") else "lr"
+    fig = go.Figure()
+    groups: dict[str, list[tuple[float, float, str, str]]] = {}
+    for t in trials:
+        if lr_name not in t.params or not t.state.is_finished():
+            continue
+        source = "suggestion" if t.user_attrs.get(schema.SOURCE) else \
+            str(t.user_attrs.get(schema.SOURCE_DRAW) or "narrow band")
+        outcome = schema.outcome_of(t)
+        accs = [e.get("val_acc") for e in t.user_attrs.get(schema.CURVE) or [] if e.get("val_acc") is not None]
+        y = 0.0 if outcome in (schema.OUTCOME_DIVERGED, schema.OUTCOME_FAILED) or t.state == TrialState.FAIL \
+            else (accs[-1] if accs else t.value or 0.0)
+        symbol = "x" if y == 0.0 else "circle-open" if t.state == TrialState.PRUNED else "circle"
+        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, f"trial {t.number} ({outcome})"))
+    for source, pts in groups.items():
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=source,
+                                 marker={"symbol": [p[2] for p in pts], "size": 10,
+                                         "color": _SOURCE_COLORS.get(source, "#7f7f7f")},
+                                 text=[p[3] for p in pts], hovertemplate="%{text}<br>LR %{x:.3g}: %{y:.4f}"))
+    lo, hi = (space.get("lr") or (None, None))
+    label = "wide bounds" if space.get("source") == "prior-guided" else "search band"
+    for x in (lo, hi):
+        if x:
+            fig.add_vline(x=x, line_dash="dash", line_color="#7f7f7f", annotation_text=label)
+    prior = ((result.prior_sampler or {}).get("params") or {}).get(lr_name)
+    if prior and lo and hi:
+        centre, sigma = math.log10(prior["centre"]), min(2.0, 0.5 / prior["confidence"])
+        xs = [10 ** (math.log10(lo) + (math.log10(hi) - math.log10(lo)) * i / 200) for i in range(201)]
+        dens = [math.exp(-0.5 * ((math.log10(x) - centre) / sigma) ** 2) for x in xs]
+        fig.add_trace(go.Scatter(x=xs, y=dens, mode="lines", name=f"prior (confidence {prior['confidence']:.2f})",
+                                 line={"color": "#1f77b4", "dash": "dot"}, yaxis="y2", hoverinfo="skip"))
+        fig.update_layout(yaxis2={"title": "prior density (peak = 1)", "overlaying": "y", "side": "right",
+                                  "range": [0, 1.05], "showgrid": False})
+    fig.update_xaxes(type="log", title=f"{lr_name} (1cycle peak{' at the probes batch size' if lr_name == 'base_lr' else ''})")
+    fig.update_layout(title=title or f"{result.name}: the search's trials against the LR, by source",
+                      yaxis_title="validation accuracy at the last epoch", template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
 def param_importances(study: Any) -> dict[str, float]:
     """Optuna's parameter importances of ``study`` (its default evaluator), parameters with one value
     dropped. Raises ``ValueError``/``RuntimeError`` as Optuna does when there are too few trials."""
@@ -182,6 +237,7 @@ def report_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     figs["best-vs-cost"] = best_so_far_figure(result)
     search = optuna.load_study(study_name=result.name, storage=storage)
+    figs["lr-trials"] = lr_trials_figure(result, search.get_trials(deepcopy=False))
     figs["intermediate-values"] = intermediate_values_figure(
         search.get_trials(deepcopy=False), title=f"{result.name}: validation accuracy per epoch (search)")
     figs["param-importances"] = importances_figure(search)
@@ -269,6 +325,9 @@ def summary_markdown(result: StudyResult) -> str:
     rows = summary_rows(result)
     cols = list(rows[0]) if rows else []
     lines = [f"# hybridtune study `{result.name}`", ""]
+    if result.found_nothing:
+        lines += [f"**The study found nothing.** {w[0].upper() + w[1:]}" for w in result.warnings
+                  if "found nothing" in w] + [""]
     verdict = result.verdict or result.no_verdict
     if verdict:
         lines += [f"**Verdict**: {verdict}", ""]

@@ -28,6 +28,9 @@ SAMPLERS = ("random", "tpe")
 PRUNERS = ("asha", "median", "hyperband", "none")
 BASELINES = BASELINE_ROLES
 PRESETS = ("default", "quick")
+#: ``narrow``: the search draws the 1cycle peak from the hard band ``lr_range x lr_max`` (the range test as a
+#: wall); ``prior``: from wide bounds, guided by the priors as evidence (:mod:`hybridtune.study._prior_sampler`).
+SPACES = ("narrow", "prior")
 #: The test retrains' seeds start here, offset by the study's seed (:attr:`StudyConfig.test_seed_list`): never a
 #: seed a trial ran with, so the test score carries none of the luck the selection saw on the study's seed.
 TEST_SEED_OFFSET = 1000
@@ -51,6 +54,14 @@ class StudyConfig:
             annealing both get enough steps); a smaller dataset gets more epochs, not fewer steps. A resumed
             study keeps the epochs it was created with.
         sampler: ``random`` (default) or ``tpe``.
+        space: ``narrow`` (default): the search draws the 1cycle peak LR from the hard band ``lr_range x
+            lr_max`` and the momentum from the priors' band; ``prior``: from wide bounds, each trial's values
+            from the prior (a log-normal around the priors, as wide as their measured confidence is low), the
+            wide space or around the best so far, with shares that move away from the prior as its trials do
+            worse or diverge (:class:`hybridtune.study._prior_sampler.PriorSampler`; it is its own sampler,
+            so ``sampler`` must stay ``random``).
+        prior_confidence: with ``space="prior"``, the confidence in (0, 1] of the LR and momentum priors,
+            instead of the one the probes measured (``Priors.lr_confidence``, ``momentum_confidence``).
         pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.
         baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
         budget: the search's budget as a fraction of the grid's cost in training examples (cells x epochs x
@@ -113,6 +124,8 @@ class StudyConfig:
     trials: int = 20
     epochs: int | None = None
     sampler: str = "random"
+    space: str = "narrow"
+    prior_confidence: float | None = None
     pruner: str = "asha"
     baselines: tuple[str, ...] = (GRID,)
     budget: float | None = None
@@ -159,6 +172,14 @@ class StudyConfig:
             raise ConfigError(f"seed must be an integer >= 0, but got seed={self.seed!r}.")
         check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("pruner", self.pruner, PRUNERS)
+        check_choice("space", self.space, SPACES)
+        if self.space == "prior" and self.sampler != "random":
+            raise ConfigError(f"sampler must be random with space='prior' (the prior-guided sampler draws every "
+                              f"value itself), but got sampler={self.sampler!r}.")
+        if self.prior_confidence is not None and (isinstance(self.prior_confidence, bool)
+                                                  or not _finite(self.prior_confidence)
+                                                  or not 0 < self.prior_confidence <= 1):
+            raise ConfigError(f"prior_confidence must be in (0, 1], but got prior_confidence={self.prior_confidence!r}.")
         check_choice("preset", self.preset, PRESETS)
         check_choice("probe_range_extend", self.probe_range_extend, EXTEND_MODES)
         baselines = (self.baselines,) if isinstance(self.baselines, str) else tuple(self.baselines)

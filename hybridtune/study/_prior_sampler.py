@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _log = logging.getLogger(__name__)
 
 #: The trial user attribute that records which source drew the trial's prior parameters.
-SOURCE_DRAW = "source_draw"
+SOURCE_DRAW = schema.SOURCE_DRAW
 PRIOR, WIDE, INCUMBENT, ENQUEUED = "prior", "wide", "incumbent", "enqueued"
 SOURCES = (PRIOR, WIDE, INCUMBENT)
 #: ``log``: the value's log10; ``log1m``: log10(1 - value), for a momentum (0.9 and 0.99 a decade apart).
@@ -86,6 +86,11 @@ INCUMBENT_AFTER = 4
 INCUMBENT_MAX = 0.75
 #: The trials within which the synthetic test's best recovers a 10x-misplaced, fully trusted prior.
 RECOVERY_TRIALS = 30
+#: A range-test suggestion that comes after a diverged or failed trial sits at least this factor below the
+#: lowest LR that diverged: a decade, as a diverged 1cycle peak is typically several times too hot.
+SUGGESTION_STEP = 10.0
+#: The confidence of a prior whose probes measured none (priors stored before confidences existed).
+UNMEASURED_CONFIDENCE = 0.25
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,11 @@ class PriorSampler(optuna.samplers.BaseSampler):
         priors: parameter name (as the trial suggests it: ``lr`` or ``base_lr``, ``momentum``) ->
             :class:`ParamPrior`. A prior applies to a continuous ``suggest_float`` parameter.
         seed: with each trial's number, the seed of every draw.
+        suggestions: parameter name -> the range test's suggestions, by index. A queued trial that holds
+            suggestion ``i`` (user attributes ``source`` and ``suggestion``, see
+            :func:`hybridtune.study._queue.fill_search_queue`) and leaves that parameter open gets value ``i``,
+            but never more than :data:`SUGGESTION_STEP` below the lowest value of a trial that diverged or
+            failed before it: the suggestions follow the evidence too.
 
     Example:
         >>> import optuna
@@ -216,7 +226,8 @@ class PriorSampler(optuna.samplers.BaseSampler):
         []
     """
 
-    def __init__(self, priors: Mapping[str, ParamPrior], *, seed: int = 0) -> None:
+    def __init__(self, priors: Mapping[str, ParamPrior], *, seed: int = 0,
+                 suggestions: Mapping[str, Sequence[float]] | None = None) -> None:
         if not priors:
             raise ConfigError("priors must name at least one parameter, but got none.")
         for name, p in priors.items():
@@ -225,6 +236,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
                                   f"{name}={type(p).__name__}.")
         self.priors = dict(priors)
         self.seed = int(seed)
+        self.suggestions = {k: tuple(float(v) for v in vs) for k, vs in (suggestions or {}).items()}
         self.confidence = sum(p.confidence for p in self.priors.values()) / len(self.priors)
         self._plans: dict[tuple[str, int], _Plan] = {}  # this process's trials, from before_trial to after_trial
 
@@ -283,6 +295,14 @@ class PriorSampler(optuna.samplers.BaseSampler):
     def _draw(self, study: optuna.Study, trial: FrozenTrial, name: str, dist: FloatDistribution) -> float:
         """One prior parameter's value, the same whether it is sampled relatively or independently."""
         p, plan = self.priors[name], self._plan(study, trial)
+        held = trial.user_attrs.get(schema.SUGGESTION) if trial.user_attrs.get(schema.SOURCE) else None
+        if held is not None and int(held) < len(self.suggestions.get(name, ())):
+            value = self.suggestions[name][int(held)]
+            hot = [t.params[name] for t in _finished(study.get_trials(deepcopy=False), trial.number)
+                   if _is_bad(t) and name in t.params]
+            if hot:
+                value = min(value, min(hot) / SUGGESTION_STEP)
+            return float(min(max(value, dist.low), dist.high))
         rng = np.random.default_rng(_seed(self.seed, trial.number, name))
         if plan.draw == WIDE:
             lo, hi = max(p.bounds[0], dist.low), min(p.bounds[1], dist.high)
@@ -317,3 +337,51 @@ def _record(study: optuna.Study, trial: FrozenTrial, source: str) -> None:
     (as Optuna's own GridSampler does). Isolated here; ``test_prior_sampler.py`` fails loudly if it breaks.
     """
     study._storage.set_trial_user_attr(trial._trial_id, SOURCE_DRAW, source)
+
+
+def prior_guided(priors: Any, narrow: Any, *, lr_range: Sequence[float], positions: Sequence[float],
+                 confidence: float | None = None) -> tuple[Any, dict[str, Any]]:
+    """The search space and the sampler's record (:data:`~hybridtune.study._schema.PRIOR_SAMPLER`) of
+    ``space="prior"``: the narrow space's batch sizes and weight decay, with the LR and momentum bounds widened
+    to the random baseline's textbook bounds (and to the prior's central 68%), and one :class:`ParamPrior`
+    each: the LR centred on the log-middle of the narrow band (``10**0.5 x lr_max`` by default, at the probes'
+    batch size), the momentum on the priors' momentum, each with the probes' measured confidence (or
+    ``confidence``). The range test's suggestions sit at ``positions`` in the narrow band, as in the narrow
+    search.
+
+    Args:
+        priors: the :class:`hybridtune.Priors`.
+        narrow: the narrow :class:`hybridtune.SearchSpace` built from them (:func:`hybridtune.search_space`).
+        lr_range: the narrow band in multiples of ``lr_max``.
+        positions: the suggestions' positions in that band (``StudyConfig.suggestions``).
+        confidence: overrides both measured confidences.
+    """
+    from ..space._space import SearchSpace, suggested_peak, wide_space
+
+    wide = wide_space(narrow.optimizer, narrow.batch_sizes, weight_decay=narrow.weight_decay)
+    measured = priors.lr_confidence or UNMEASURED_CONFIDENCE
+    lr = ParamPrior(centre=suggested_peak(priors.lr_max, lr_range, 0.5), confidence=confidence or measured,
+                    bounds=(min(wide.lr[0], narrow.lr[0]), max(wide.lr[1], narrow.lr[1])))
+    params = {narrow.lr_name: lr}
+    momentum = narrow.momentum
+    if narrow.momentum is not None and wide.momentum is not None and priors.momentum is not None:
+        m = ParamPrior(centre=priors.momentum, scale="log1m",
+                       confidence=confidence or priors.momentum_confidence or UNMEASURED_CONFIDENCE,
+                       bounds=(min(wide.momentum[0], narrow.momentum[0]), max(wide.momentum[1], narrow.momentum[1])))
+        params["momentum"] = m
+        momentum = (max(0.0, m.bounds[0]), min(m.bounds[1], 0.999))
+    space = SearchSpace(optimizer=narrow.optimizer, lr=lr.bounds, ref_batch_size=narrow.ref_batch_size,
+                        momentum=momentum, batch_sizes=narrow.batch_sizes, weight_decay=narrow.weight_decay,
+                        zero_weight_decay=narrow.zero_weight_decay, source="prior-guided")
+    record = {"params": {k: {"centre": p.centre, "confidence": p.confidence, "bounds": list(p.bounds),
+                             "scale": p.scale} for k, p in params.items()},
+              "suggestions": {narrow.lr_name: [suggested_peak(priors.lr_max, lr_range, pos) for pos in positions]}}
+    return space, record
+
+
+def sampler_from_record(record: Mapping[str, Any], *, seed: int) -> PriorSampler:
+    """The :class:`PriorSampler` a stored :func:`prior_guided` record describes (every process builds the same)."""
+    params = {k: ParamPrior(centre=float(v["centre"]), confidence=float(v["confidence"]),
+                            bounds=tuple(v["bounds"]), scale=str(v["scale"]))  # type: ignore[arg-type]
+              for k, v in record["params"].items()}
+    return PriorSampler(params, seed=seed, suggestions=record.get("suggestions"))

@@ -320,8 +320,15 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
     def sampled(role: str) -> Phase:
         study = optuna.load_study(study_name=schema.study_name(name, role), storage=store)
         space = SearchSpace.from_dict(study.user_attrs[schema.SPACE])
-        study.sampler = make_sampler(config.sampler, config.seed,
-                                     int(study.user_attrs.get(schema.SAMPLER_OFFSET, 0)), salt)
+        record = study.user_attrs.get(schema.PRIOR_SAMPLER) if role == schema.SEARCH else None
+        if record is not None and config.space == "prior":
+            # its draws depend on the stored history and (seed, trial number) only: no offset, no salt
+            from ._prior_sampler import sampler_from_record
+
+            study.sampler = sampler_from_record(record, seed=config.seed)
+        else:
+            study.sampler = make_sampler(config.sampler, config.seed,
+                                         int(study.user_attrs.get(schema.SAMPLER_OFFSET, 0)), salt)
         study.pruner = make_pruner(config.pruner, config.epochs)
         cap = None if config.budgeted else config.trials  # a budget sizes the queue itself (fill_search_queue)
         return Phase(role, study, objective(space, prune), total=config.trials, cap=cap)

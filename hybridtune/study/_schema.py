@@ -121,6 +121,9 @@ READY = "ready"
 TEST = "test"
 #: The study's budget in training examples, when it has one (see :func:`record_budget`).
 BUDGET = "budget"
+#: The prior-guided search's priors as its sampler reads them (``--space prior``): parameter name ->
+#: ``ParamPrior`` fields, and the range test's suggestions (see :mod:`hybridtune.study._prior_sampler`).
+PRIOR_SAMPLER = "prior_sampler"
 #: ``Comparison.to_dict()``, saved for optuna-dashboard.
 COMPARISON = "comparison"
 #: A study's total ``Cost.to_dict()`` (for optuna-dashboard); on a trial, that trial's cost.
@@ -150,6 +153,8 @@ SOURCE = "source"
 SUGGESTION = "suggestion"
 
 SUGGESTION_SOURCE = "range test suggestion"
+#: Which source drew a prior-guided trial's values: ``prior``, ``wide``, ``incumbent`` or ``enqueued``.
+SOURCE_DRAW = "source_draw"
 
 OUTCOME_COMPLETED = "completed"
 OUTCOME_PRUNED = "pruned"
@@ -165,15 +170,44 @@ def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
     return str(trial.user_attrs.get(OUTCOME, trial.state.name.lower()))
 
 
-def best_trial(trials: Sequence[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial | None:
-    """The completed, non-diverged trial with the highest value (the earliest on a tie)."""
+def best_trial(trials: Sequence[optuna.trial.FrozenTrial], *,
+               floor: float | None = None) -> optuna.trial.FrozenTrial | None:
+    """The completed, non-diverged trial with the highest value (the earliest on a tie); ``None`` when there
+    is none, or when the best does not rise above ``floor`` (:func:`chance_floor`: a study that found
+    nothing never presents a chance-level configuration as its best)."""
     from optuna.trial import TrialState
 
     ok = [t for t in trials if t.state == TrialState.COMPLETE and outcome_of(t) != OUTCOME_DIVERGED
           and t.value is not None and math.isfinite(t.value)]
     if not ok:
         return None
-    return max(ok, key=lambda t: (t.value, -t.number))
+    best = max(ok, key=lambda t: (t.value, -t.number))
+    return None if floor is not None and best.value <= floor else best  # type: ignore[operator]
+
+
+#: "Within noise of chance": a validation accuracy at most this many binomial standard errors above chance.
+CHANCE_Z = 2.0
+
+
+def chance_floor(num_classes: int | None, n_val: int | None, metric: str | None = None) -> float | None:
+    """The validation accuracy a study's best must beat to have found anything: chance (1 / classes) plus
+    :data:`CHANCE_Z` binomial standard errors on the validation split; ``None`` for a metric that is not an
+    accuracy (``metric``, the objective's name; ``None`` is the validation accuracy), or an unknown split.
+
+    Example:
+        >>> round(chance_floor(10, 749), 4)
+        0.1219
+    """
+    if metric not in (None, VALIDATION_ACCURACY) or not num_classes or not n_val:
+        return None
+    p = 1.0 / num_classes
+    return p + CHANCE_Z * math.sqrt(p * (1 - p) / n_val)
+
+
+def study_floor(study: optuna.Study) -> float | None:
+    """:func:`chance_floor` of a search study, from its stored task description and metric name."""
+    data = (study.user_attrs.get(TASK) or {}).get("data") or {}
+    return chance_floor(data.get("num_classes"), data.get("val"), (study.metric_names or [VALIDATION_ACCURACY])[0])
 
 
 def record_artefacts(trial: int, *, recipe: str, checkpoint: str) -> dict[str, Any]:
@@ -241,9 +275,12 @@ def identity(task: Task, config: StudyConfig, role: str, extra: Mapping[str, Any
 
 def probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
     """The probes' part of the search study's identity (their result is cached as :data:`PRIORS`)."""
-    return {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
-            "probe_range_extend": config.probe_range_extend,
-            "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
+    ident = {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
+             "probe_range_extend": config.probe_range_extend,
+             "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
+    if config.space != "narrow":  # (only then: a study stored before spaces had a choice resumes as it was)
+        ident["space"] = config.space
+    return ident
 
 
 def task_description(task: Task) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 A spec has up to five tables; every key is optional and anything left out keeps its default::
 
     [task]    model, dataset, optimizer, device, model_args = {depth = 8}
-    [study]   name, trials, epochs, sampler, pruner, baselines = ["grid"], budget, budget_examples, test_seeds,
-              match_z, tolerance, seed, quick, test
+    [study]   name, trials, epochs, sampler, space, pruner, baselines = ["grid"], budget, budget_examples,
+              test_seeds, match_z, tolerance, seed, quick, test
     [probes]  batch_size, range_steps, range_extend, momentum_epochs, momenta = [0.99, 0.97, 0.95, 0.9]
-    [space]   weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling, suggestions = [0.5, 0.75]
+    [space]   prior_confidence, weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling,
+              suggestions = [0.5, 0.75]
     [grid]    lr = [...], momentum = [...], weight_decay = [...], batch_size = [...]
 
 An unknown table or key, or a value of the wrong type, is a :class:`ConfigError` naming the key and the
@@ -53,7 +54,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str, str]]] = {
     "task": {"model": (*_STR, "model"), "dataset": (*_STR, "data"), "optimizer": (*_STR, "optimizer"),
              "device": (*_STR, "device"), "model_args": (*_TABLE, "model_kwargs")},
     "study": {"name": (*_STR, "name"), "trials": (*_INT, "trials"), "epochs": (*_INT, "epochs"),
-              "sampler": (*_STR, "sampler"), "pruner": (*_STR, "pruner"), "baselines": (*_STRS, "baselines"),
+              "sampler": (*_STR, "sampler"), "space": (*_STR, "space"), "pruner": (*_STR, "pruner"), "baselines": (*_STRS, "baselines"),
               "budget": (*_NUM, "budget"), "budget_examples": (*_INT, "budget_examples"),
               "test_seeds": (*_INT, "test_seeds"), "match_z": (*_NUM, "match_z"),
               "tolerance": (*_NUM, "tolerance"), "seed": (*_INT, "seed"), "quick": (*_BOOL, "quick"),
@@ -61,7 +62,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str, str]]] = {
     "probes": {"batch_size": (*_INT, "probe_batch_size"), "range_steps": (*_INT, "probe_range_steps"),
                "range_extend": (*_STR, "probe_range_extend"),
                "momentum_epochs": (*_INT, "probe_momentum_epochs"), "momenta": (*_NUMS, "probe_momenta")},
-    "space": {"weight_decay": (*_PAIR, "weight_decay"), "batch_size_floor": (*_INT, "batch_size_floor"),
+    "space": {"prior_confidence": (*_NUM, "prior_confidence"), "weight_decay": (*_PAIR, "weight_decay"), "batch_size_floor": (*_INT, "batch_size_floor"),
               "batch_size_ceiling": (*_INT, "batch_size_ceiling"), "suggestions": (*_NUMS, "suggestions")},
     "grid": {"lr": (*_NUMS, "lr"), "momentum": (*_NUMS, "momentum"), "weight_decay": (*_NUMS, "weight_decay"),
              "batch_size": (*_INTS, "batch_size")},

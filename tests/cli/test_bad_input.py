@@ -48,6 +48,8 @@ def files(tmp_path_factory):
     (d / "wrong_type.toml").write_text('[task]\nmodel = "cnn"\n[study]\ntrials = "ten"\n')
     (d / "unknown_table.toml").write_text('model = "cnn"\n')
     (d / "not_toml.toml").write_text("model = = cnn\n")
+    (d / "bad_confidence.toml").write_text('[task]\nmodel = "cnn"\n[study]\nspace = "prior"\n'
+                                           '[space]\nprior_confidence = 1.5\n')
     (d / "bad_suggestion.toml").write_text('[task]\nmodel = "cnn"\n[space]\nsuggestions = [3.0, -1.0]\n')
     return d
 
@@ -107,6 +109,13 @@ CASES = [
     (["study", "--model", "mlp", "--dataset", SYN, "--epochs", "2", "--budget", "0.01", "--name", "b"],
      "budget must pay for at least one full trial (2 epochs x 140 training examples = 280 examples, the probes "
      "not included), but got budget=0.01 x the grid's"),
+    # the prior-guided search (issue 14)
+    (["study", "--space", "wide"], "argument --space: invalid choice: 'wide'"),
+    (["study", "--space", "prior", "--sampler", "tpe", "--dataset", SYN],
+     "sampler must be random with space='prior' (the prior-guided sampler draws every value itself), but got "
+     "sampler='tpe'."),
+    (["study", "--spec", "{d}/bad_confidence.toml"], "prior_confidence must be in (0, 1], but got "
+                                                      "prior_confidence=1.5."),
     (["study", "--test-seeds", "0"], "--test-seeds: must be a positive integer, but got 0"),
     (["study", "--match-z", "-1"], "--match-z: must be a finite number >= 0, but got -1"),
     # models

@@ -97,6 +97,27 @@ def test_quick_is_a_smoke_run_and_draws_no_verdict(tmp_path: Path) -> None:
     assert "no verdict: this is a smoke run" in html and "Verdict" in html
 
 
+def test_a_study_that_found_nothing_says_so_and_exits_3(tmp_path: Path) -> None:
+    # a search band a thousand times above the priors: every trial diverges
+    task = ht.Task(model="cnn", data="synthetic:n=400,classes=4,noise=1.5", device="cpu")
+    url = f"sqlite:///{tmp_path / 'n.db'}"
+    r = ht.run_study(task, ht.StudyConfig(name="none", trials=2, epochs=1, probe_batch_size=32, baselines=(),
+                                          suggestions=(1.0,), lr_range=(1e4, 1e5), test_seeds=1),
+                     storage=url, out=tmp_path / "none")
+    assert r.found_nothing and r.search.best_config is None and r.search.n_diverged == 2
+    out = tmp_path / "r.json"
+    p = run_cli("report", "--name", "none", "--storage", url, "--json", str(out), "--out", str(tmp_path / "r.html"),
+                cwd=tmp_path)
+    assert p.returncode == 3, p.stderr
+    text = " ".join(p.stdout.split())
+    assert "the search found nothing: all 2 of its trials diverged or failed" in text
+    assert "the study found nothing (exit code 3)" in text
+    d = json.loads(out.read_text())
+    assert d["search"]["best_config"] is None and any("found nothing" in w for w in d["warnings"])
+    html = (tmp_path / "r.html").read_text()
+    assert html.index("The study found nothing") < html.index("<table>")  # at the top
+
+
 def test_spec_build_lays_overrides_over_the_spec_over_the_defaults(tmp_path: Path) -> None:
     assert ht.StudySpec.default().build() == ({"model": "resnet", "data": "mnist5k", "optimizer": "momentum",
                                                "device": "auto"}, ht.StudyConfig())

@@ -59,7 +59,7 @@ def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path
         search = _get(port, f"/api/studies/{ids['dash']}")
         assert search["name"] == "dash" and len(search["trials"]) == 3
         assert "# hybridtune study `dash`" in search["note"]["body"]
-        assert "grid best" in search["note"]["body"].lower() or "Target" in search["note"]["body"]
+        assert "**Verdict**: the search" in search["note"]["body"] and "Match at: " in search["note"]["body"]
         assert "best.json" in search["note"]["body"] and "best.pt" in search["note"]["body"]
         assert search["objective_names"] == ["validation accuracy"]  # not "Objective 0"
         figures = {g["id"]: json.loads(g["graph_object"]) for g in search["plotly_graph_objects"]}

@@ -265,3 +265,61 @@ def test_wide_bounds_are_widened_to_cover_the_prior() -> None:
     m = ParamPrior(0.9, 1.0, (0.95, 0.99), scale="log1m")  # 1 - m within half a decade of 0.1
     assert m.bounds == pytest.approx((1 - 10 ** -0.5, 0.99))
     assert ParamPrior(0.1, 1.0, (1e-5, 10.0)).bounds == (1e-5, 10.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# The range test's suggestions follow the evidence too
+
+
+def test_the_next_suggestion_moves_below_an_lr_that_diverged() -> None:
+    s = PriorSampler({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0))}, seed=0, suggestions={"lr": [0.3, 0.5]})
+    study = study_of(s)
+    for i in range(2):  # as hybridtune's queue holds them: momentum fixed, the LR left to the sampler
+        study.enqueue_trial({"momentum": 0.9}, user_attrs={"source": "range test suggestion", "suggestion": i})
+    study.optimize(lambda t: bowl(t, lr_opt=0.01, diverge_above=0.1), n_trials=2)
+    first, second = study.trials
+    assert first.params["lr"] == pytest.approx(0.3) and first.user_attrs["outcome"] == "diverged"
+    # its own value was 0.5; a decade below the LR that diverged instead
+    assert second.params["lr"] == pytest.approx(0.03) and "outcome" not in second.user_attrs
+    # without that evidence the second suggestion keeps its place
+    calm = study_of(PriorSampler({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0))}, seed=0, suggestions={"lr": [0.3, 0.5]}))
+    for i in range(2):
+        calm.enqueue_trial({"momentum": 0.9}, user_attrs={"source": "range test suggestion", "suggestion": i})
+    calm.optimize(bowl, n_trials=2)
+    assert [t.params["lr"] for t in calm.trials] == [pytest.approx(0.3), pytest.approx(0.5)]
+
+
+# ----------------------------------------------------------------------------------------------
+# In a study: --space prior end to end
+
+
+def test_a_prior_guided_study_resumes_with_the_same_sequence(tiny_task: ht.Task, tmp_path: Path) -> None:
+    kw = dict(epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9), batch_size_floor=16, baselines=(),
+              space="prior", test=False, dashboard=False, artefacts=False)
+
+    def params(url: str) -> list[dict[str, Any]]:
+        study = optuna.load_study(study_name="p", storage=url)
+        return [dict(t.params, source=t.user_attrs.get(SOURCE_DRAW)) for t in study.get_trials()]
+
+    one = f"sqlite:///{tmp_path / 'one.db'}"
+    r = ht.run_study(tiny_task, ht.StudyConfig(name="p", trials=6, **kw), storage=one)
+    assert r.prior_sampler["params"]["base_lr"]["confidence"] == pytest.approx(r.priors.lr_confidence)
+    assert r.space["source"] == "prior-guided" and r.space["lr"][0] < r.priors.lr_max < r.space["lr"][1]
+    two = f"sqlite:///{tmp_path / 'two.db'}"
+    ht.run_study(tiny_task, ht.StudyConfig(name="p", trials=3, **kw), storage=two)
+    ht.run_study(tiny_task, ht.StudyConfig(name="p", trials=6, **kw), storage=two)  # resumed: three more
+    assert params(one) == params(two)
+    assert all(p["source"] in (ENQUEUED, *SOURCES) for p in params(one))
+    # the space is part of what a resumed study must keep
+    with pytest.raises(ht.ConfigError, match="space"):
+        ht.run_study(tiny_task, ht.StudyConfig(name="p", trials=6, **{**kw, "space": "narrow"}), storage=two)
+
+
+def test_space_choices_are_checked() -> None:
+    with pytest.raises(ht.ConfigError, match=r"sampler must be random with space='prior' .* but got sampler='tpe'"):
+        ht.StudyConfig(space="prior", sampler="tpe")
+    with pytest.raises(ht.ConfigError, match=r"space must be one of narrow, prior, but got 'wide'"):
+        ht.StudyConfig(space="wide")
+    for bad in (0, 1.5, -0.2, float("nan")):
+        with pytest.raises(ht.ConfigError, match=r"prior_confidence must be in \(0, 1\]"):
+            ht.StudyConfig(space="prior", prior_confidence=bad)

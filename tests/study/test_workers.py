@@ -82,16 +82,18 @@ def _study_args(name: str, url: str, *extra: str) -> list[str]:
             "--threads", "1", "--no-test", "--quiet", *extra]
 
 
-@pytest.mark.parametrize("n_workers", [2, 4])
-def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monkeypatch, n_workers: int) -> None:
+@pytest.mark.parametrize("n_workers, space", [(2, "narrow"), (4, "narrow"), (2, "prior")])
+def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monkeypatch, n_workers: int,
+                                                   space: str) -> None:
     """The coordinator and its workers run the exact global number of trials, each grid cell once, and a
-    worker reads the priors from the study instead of probing (this process is one of the workers)."""
+    worker reads the priors from the study instead of probing (this process is one of the workers). With
+    ``--space prior`` every process builds the same prior-guided sampler from the study."""
     name = _name("workers")
     trials = 10
     workers = [_spawn("worker", "--name", name, "--storage", pg, "--threads", "1", "--quiet",
                       cwd=tmp_path, log=tmp_path / f"worker{i}.log") for i in range(n_workers - 1)]
-    coordinator = _spawn(*_study_args(name, pg, "--trials", str(trials), "--baseline", "grid,random"),
-                         cwd=tmp_path, log=tmp_path / "study.log")
+    coordinator = _spawn(*_study_args(name, pg, "--trials", str(trials), "--baseline", "grid,random",
+                                      "--space", space), cwd=tmp_path, log=tmp_path / "study.log")
 
     import hybridtune.probes._priors as priors_module
 
@@ -117,6 +119,11 @@ def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monk
     # the comparison rebuilt from storage counts every process's trials
     result = ht.load_result(name, storage=pg)
     assert result.search.n_trials == trials and result.grid.n_trials == 4
+    if space == "prior":  # every sampled trial records its source; the suggestions are the first two
+        assert result.prior_sampler is not None and result.space["source"] == "prior-guided"
+        sampled = [t for t in search if not t.user_attrs.get("source")]
+        assert len(sampled) == trials - 2
+        assert {t.user_attrs["source_draw"] for t in sampled} <= {"prior", "wide", "incumbent"}
 
 
 def test_worker_trials_cap_and_a_study_it_cannot_rebuild(pg: str, tiny_task: ht.Task) -> None:
