@@ -71,6 +71,11 @@ def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: st
                             momentum_epochs=config.probe_momentum_epochs, momenta=config.probe_momenta,
                             seed=seed, range_extend=config.probe_range_extend)
     probe_seconds = time.perf_counter() - t0
+    # issue 13's budget: 0.1 of the textbook grid's cost (the grid itself is not run here), probes included
+    from hybridtune.study._budget import grid_examples
+
+    grid = ht.grid_space(task, overrides=config.grid)
+    budget = round(BUDGET * grid_examples(grid, n_train=len(task.data.train), epochs=int(config.epochs)))
     rows = []
     for variant in variants:
         factor, momentum = VARIANTS[variant]
@@ -79,7 +84,7 @@ def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: st
             name = f"mp-{task_name}-seed{seed}-{variant.replace('/', '_')}-{space}"
             t1 = time.perf_counter()
             r = ht.tune(task, priors=p, storage=storage, name=name, seed=seed, epochs=config.epochs,
-                        budget=BUDGET, space=space, test_seeds=test_seeds, grid=config.grid,
+                        budget_examples=budget, space=space, test_seeds=test_seeds, grid=config.grid,
                         probe_momenta=config.probe_momenta, dashboard=False)
             search = r.result.search
             d = search.to_dict()

@@ -208,10 +208,6 @@ def _run_study(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    if args.trials is not None and (args.budget is not None or args.budget_examples is not None):
-        raise ConfigError(f"--trials and --budget must not both be given (a budget decides how many trials "
-                          f"run), but got --trials {args.trials} and --budget "
-                          f"{args.budget if args.budget is not None else f'-examples {args.budget_examples}'}.")
     task_kw, config = build_study(args)
     url, storage = _open(args)  # a bad URL or an unreachable database fails here, before any work
     task = Task(**task_kw)

@@ -160,6 +160,8 @@ def compare(outcomes: Mapping[str, StudyOutcome], *, n_val: int | None = None, m
     grid = outcomes.get(schema.GRID)
     grid_best = grid.best_value if grid is not None else None
     rule = "points" if tolerance is not None or not n_val else "se"
+    if rule == "points" and tolerance is None:
+        tolerance = 0.5  # a metric that is not an accuracy on a known split: the old rule, in points
     target = noise = None
     if grid_best is not None:
         target, noise = match_target(grid_best, n_val=n_val, match_z=match_z, tolerance=tolerance)

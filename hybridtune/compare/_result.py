@@ -89,13 +89,14 @@ class StudyResult:
         c = self.comparison
         m = c.rows[schema.SEARCH]
         d = m.difference_vs_grid
-        test = "" if d is None else (f"; retrained on {len(d.seeds)} seeds, its test accuracy is "
-                                     f"{_pm(m.test_score)} against the grid's {_pm(c.rows[schema.GRID].test_score)} "
-                                     f"(difference {_pm(d, signed=True)} points)")
+        test = "" if d is None else (f"; retrained on {len(d.seeds)} seed{'s' if len(d.seeds) > 1 else ''}, its test "
+                                     f"accuracy is {_pm(m.test_score)} against the grid's "
+                                     f"{_pm(c.rows[schema.GRID].test_score)} (difference {_pm(d, signed=True)} points"
+                                     f"{'; one seed has no standard error, so noise is not judged' if d.se is None else ''})")
         spent = "" if m.total_ratio is None else f"; in all it used {m.total_ratio:.2f} of the grid's cost"
         worse = d is not None and d.mean < 0 and d.beyond_noise
         if m.best_value is None:
-            return f"the search did not match the grid: it completed no trial{spent}."
+            return f"the search did not match the grid: it found nothing above chance{spent}."
         if m.matched and not worse:
             better = " and beat it on test beyond noise" if d is not None and d.mean > 0 and d.beyond_noise else ""
             return (f"the search matched the grid within noise at {m.cost_ratio:.2f} of its cost{better}"

@@ -15,7 +15,9 @@ from typing import Any
 from .._core._json import finite_json
 
 #: Two results are "within noise" of each other when their paired difference is at most this many of its
-#: standard errors (about a 95% interval for the mean of a few seeds' differences).
+#: standard errors. A conventional bar, not a significance test: with 3 seeds (2 degrees of freedom) +-2 SE
+#: is about an 82% interval (95% would need 4.3 SE), so "beyond noise" here is a screen, and the benchmarks
+#: report the differences with their SEs for a reader to weigh.
 NOISE_Z = 2.0
 
 

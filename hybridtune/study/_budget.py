@@ -58,9 +58,27 @@ def study_budget(config: StudyConfig, *, n_train: int, grid: GridSpace) -> dict[
 
 
 def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:
-    """Training examples a study has used: its ``start`` (the probes) and every trial that recorded a cost."""
-    return int(budget.get("start", 0)) + sum(int((t.user_attrs.get(schema.COST) or {}).get("examples", 0))
-                                            for t in trials if t.state.is_finished())
+    """Training examples a study has used: its ``start`` (the probes) and every trial that recorded a cost; a
+    trial that ran out of memory records none and is charged a full trial (so a study whose every batch size
+    runs out of memory still ends). Interrupted or killed trials' partial work is not counted."""
+    total = int(budget.get("start", 0))
+    for t in trials:
+        if not t.state.is_finished():
+            continue
+        cost = t.user_attrs.get(schema.COST)
+        if cost is not None:
+            total += int(cost.get("examples", 0))
+        elif t.user_attrs.get(schema.OUTCOME) == schema.OUTCOME_FAILED:
+            total += int(budget["per_trial"])
+    return total
+
+
+def over_budget(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any], number: int) -> bool:
+    """Whether trial ``number``, about to start, could overrun: what was spent, a full trial for every other
+    running one and a full trial for itself exceed the budget (a resumed study may hold more queued tickets
+    than a smaller budget pays for)."""
+    others = sum(t.state.name == "RUNNING" and t.number != number for t in trials)
+    return spent(trials, budget) + (others + 1) * int(budget["per_trial"]) > int(budget["examples"])
 
 
 def affordable(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:

@@ -198,6 +198,10 @@ class StudyConfig:
             raise ConfigError(f"budget must be a fraction of the grid's cost > 0 (e.g. 0.1), but got "
                               f"budget={self.budget!r}.")
         pos_int("budget_examples", self.budget_examples, optional=True)
+        if self.budget is not None and GRID not in self.baselines:
+            raise ConfigError(f"budget (a fraction of the grid's cost) needs the grid baseline; without it give "
+                              f"budget_examples, but got budget={self.budget!r} with baselines="
+                              f"{', '.join(self.baselines) or 'none'}.")
         if self.budget is not None and self.budget_examples is not None:
             raise ConfigError(f"budget and budget_examples must not both be given (one budget: a fraction of the "
                               f"grid's cost or a number of examples), but got budget={self.budget!r}, "

@@ -11,6 +11,7 @@ from .._core._errors import TrialFailed
 from .._core._json import finite_json
 from ..train._loop import train
 from . import _schema as schema
+from ._budget import over_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -81,6 +82,10 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
     import optuna
 
     tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
+    budget = trial.study.user_attrs.get(schema.BUDGET)
+    if budget is not None and over_budget(trial.study.get_trials(deepcopy=False), budget, trial.number):
+        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_OVER_BUDGET)
+        raise TrialFailed(f"the study's budget of {budget['examples']:,} examples cannot pay for this trial")
     trial.set_user_attr(schema.HYPERPARAMS, finite_json(hp.to_dict()))
     trial.set_user_attr(schema.WORKER, worker_id())
     pruned_at: list[int] = []

@@ -164,7 +164,13 @@ def _finished(trials: Sequence[FrozenTrial], number: int = -1) -> list[FrozenTri
 
 
 def _is_bad(t: FrozenTrial) -> bool:
-    return t.state == TrialState.FAIL or t.user_attrs.get(schema.OUTCOME) == schema.OUTCOME_DIVERGED
+    """A trial that says its region is too hot: it diverged, or failed for a reason of its own other than
+    running out of memory (a batch-size problem) or being interrupted or killed (no outcome at all)."""
+    outcome = t.user_attrs.get(schema.OUTCOME)
+    if outcome == schema.OUTCOME_DIVERGED:
+        return True
+    return t.state == TrialState.FAIL and outcome not in (None, schema.OUTCOME_FAILED, schema.OUTCOME_INTERRUPTED,
+                                                          schema.OUTCOME_OVER_BUDGET)
 
 
 def _is_prior(t: FrozenTrial) -> bool:
@@ -255,7 +261,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
             history = _finished(study.get_trials(deepcopy=False), trial.number)
             good = _good(history, _maximize(study))
             incumbent = good[-1].params if good else {}
-            if any(name in fixed for name in self.priors):
+            if trial.user_attrs.get(schema.SOURCE) or any(name in fixed for name in self.priors):
                 self._plans[key] = _Plan(source=ENQUEUED, draw=PRIOR, incumbent=incumbent)
             else:
                 shares = shares_of(history, self.confidence, maximize=_maximize(study))

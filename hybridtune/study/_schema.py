@@ -163,6 +163,9 @@ OUTCOME_DIVERGED = "diverged"
 OUTCOME_FAILED = "failed"
 #: Ctrl-C: a resumed study runs it again.
 OUTCOME_INTERRUPTED = "interrupted"
+#: Taken from the queue when its study's budget could no longer pay for it (a resumed study given a smaller
+#: budget): failed before training, at no cost.
+OUTCOME_OVER_BUDGET = "over budget"
 
 
 def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
@@ -279,7 +282,7 @@ def probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
              "probe_range_extend": config.probe_range_extend,
              "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
     if config.space != "narrow":  # (only then: a study stored before spaces had a choice resumes as it was)
-        ident["space"] = config.space
+        ident.update(space=config.space, prior_confidence=config.prior_confidence)
     return ident
 
 

@@ -123,9 +123,32 @@ class StudySpec:
         task_kw.update({k: v for k, v in given.items() if k in TASK_KEYS and k != "model_kwargs"})
         if given.get("model_kwargs"):
             task_kw["model_kwargs"] = {**task_kw.get("model_kwargs", {}), **given["model_kwargs"]}
-        study_kw = {**self.study, **{k: v for k, v in given.items() if k in config_fields}}
+        flags = {k: v for k, v in given.items() if k in config_fields}
+        study_kw = _one_size(self.study, flags)
         quick = given.get("quick", self.quick)
         return task_kw, (StudyConfig.quick(**study_kw) if quick else StudyConfig(**study_kw))
+
+
+_BUDGETS = ("budget", "budget_examples")
+
+
+def _one_size(spec: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """The spec's study settings with the flags laid over them, where ``trials`` and a budget are two ways to
+    size the search: given together in one layer they are refused; a flag's one replaces the spec's other
+    (``--budget 0.1`` over a spec's ``trials = 20``)."""
+    for layer, where in ((spec, "in the spec"), (flags, "as overrides (flags)")):
+        given = [k for k in ("trials", *_BUDGETS) if layer.get(k) is not None]
+        if "trials" in given and len(given) > 1:
+            raise ConfigError(f"trials and {given[1]} must not both be given (a budget decides how many trials "
+                              f"run), but got trials={layer['trials']!r} and {given[1]}={layer[given[1]]!r} "
+                              f"{where}.")
+    merged = {**spec, **flags}
+    if any(flags.get(k) is not None for k in _BUDGETS):
+        merged.pop("trials", None)
+    elif flags.get("trials") is not None:
+        for k in _BUDGETS:
+            merged.pop(k, None)
+    return merged
 
 
 def _unknown(kind: str, got: str, valid: list[str], where: str) -> ConfigError:

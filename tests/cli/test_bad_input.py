@@ -104,8 +104,13 @@ CASES = [
     (["study", "--budget", "0.1", "--budget-examples", "5000", "--dataset", SYN],
      "budget and budget_examples must not both be given"),
     (["study", "--budget", "0.1", "--trials", "5", "--dataset", SYN],
-     "--trials and --budget must not both be given (a budget decides how many trials run), but got --trials 5 "
-     "and --budget 0.1."),
+     "trials and budget must not both be given (a budget decides how many trials run), but got trials=5 and "
+     "budget=0.1 as overrides (flags)."),
+    (["study", "--budget", "0.1", "--baseline", "none", "--dataset", SYN],
+     "budget (a fraction of the grid's cost) needs the grid baseline; without it give budget_examples, but got "
+     "budget=0.1 with baselines=none."),
+    (["train", "--model", "resnet", "--dataset", "mnist1d"],
+     "model 'resnet' must get image inputs (channels, height, width), but got input shape (1, 40)"),
     (["study", "--model", "mlp", "--dataset", SYN, "--epochs", "2", "--budget", "0.01", "--name", "b"],
      "budget must pay for at least one full trial (2 epochs x 140 training examples = 280 examples, the probes "
      "not included), but got budget=0.01 x the grid's"),

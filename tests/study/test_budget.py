@@ -105,3 +105,33 @@ def test_json_carries_budget_test_scores_differences_and_the_normalised_score(bu
         assert set(c[role]["difference_vs_grid"]) >= {"mean", "se"}
     assert c["grid"]["difference_vs_grid"] is None
     assert isinstance(d["verdict"], str) and d["no_verdict"] is None
+
+
+def test_trials_and_a_budget_size_the_search_one_at_a_time(tmp_path) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text("[study]\ntrials = 12\nbaselines = [\"grid\"]\n")
+    # a flag's budget replaces the spec's trials (flags override the spec), and the other way round
+    assert ht.load_spec(spec).build(budget=0.1)[1].budgeted
+    spec.write_text("[study]\nbudget = 0.1\n")
+    _, config = ht.load_spec(spec).build(trials=7)
+    assert config.trials == 7 and not config.budgeted
+    spec.write_text("[study]\ntrials = 12\nbudget = 0.1\n")
+    with pytest.raises(ht.ConfigError, match=r"trials and budget must not both be given .* in the spec"):
+        ht.load_spec(spec).build()
+    with pytest.raises(ht.ConfigError, match="budget .* needs the grid baseline"):
+        ht.StudyConfig(budget=0.1, baselines=("random",))
+    assert ht.StudyConfig(budget_examples=10_000, baselines=()).budgeted  # in examples, no grid is needed
+
+
+def test_a_resumed_study_with_a_smaller_budget_does_not_overrun(tiny_task: ht.Task, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    kw = {**SMALL, "baselines": (), "test": False, "dashboard": False, "artefacts": False}
+    first = ht.run_study(tiny_task, ht.StudyConfig(name="r", trials=2, **kw), storage=url)
+    study = optuna.load_study(study_name="r", storage=url)
+    for _ in range(6):  # tickets left from a larger run (as after Ctrl-C)
+        study.enqueue_trial({})
+    budget = first.priors.cost.examples + 2 * 2 * len(tiny_task.data.train)  # the probes and two trials
+    again = ht.run_study(tiny_task, ht.StudyConfig(name="r", budget_examples=budget, **kw), storage=url)
+    assert again.search.cost.examples <= budget
+    over = [t for t in study.get_trials() if t.user_attrs.get("outcome") == "over budget"]
+    assert over and all(t.state == TrialState.FAIL and "cost" not in t.user_attrs for t in over)
