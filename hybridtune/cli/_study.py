@@ -146,7 +146,8 @@ def _print_result(con: Any, result: Any) -> None:
 
     from ..report import explain_lines, summary_rows
 
-    rows = [{k: v for k, v in r.items() if k != "epochs"} for r in summary_rows(result)]
+    # the terminal's table leaves out the examples, epochs and seconds (cost/grid says it; the report has them)
+    rows = [{k: v for k, v in r.items() if k not in ("examples", "epochs", "seconds")} for r in summary_rows(result)]
     table = Table(title=f"study {result.name}: cost-fair comparison", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=(0, 0), pad_edge=False)
     for col in (rows[0] if rows else {}):

@@ -14,8 +14,10 @@ with ``c`` the mean confidence of the priors:
 2. its logit then falls by
    - ``n / (10 + 20 c)`` after ``n`` finished trials: the prior's pull fades over about a small study's
      budget, longer the better it was measured (piBO's decay);
-   - 1 for every trial of the prior's (drawn from it, or a queued range-test suggestion) that diverged or
-     failed: a diverged trial is evidence that its region is too hot;
+   - 1 for every trial of the prior's (drawn from it, or a queued range-test suggestion) that diverged,
+     ended within noise of chance (a hybridtune search's chance floor: a peak far too high often collapses
+     to one class with a finite loss) or failed for a reason of its own (not out of memory, not killed):
+     such a trial is evidence that its region is too hot;
    - 0.5 for every trial of the prior's that did worse than the best result of the trials drawn before it:
      the prior keeps its share only while its draws still find something better than what is in;
 3. of the rest, the incumbent takes ``g / (g + 4)`` (at most 3/4) once there are ``g`` completed,
@@ -163,11 +165,15 @@ def _finished(trials: Sequence[FrozenTrial], number: int = -1) -> list[FrozenTri
             and t.user_attrs.get(schema.OUTCOME) != schema.OUTCOME_INTERRUPTED]
 
 
-def _is_bad(t: FrozenTrial) -> bool:
-    """A trial that says its region is too hot: it diverged, or failed for a reason of its own other than
-    running out of memory (a batch-size problem) or being interrupted or killed (no outcome at all)."""
+def _is_bad(t: FrozenTrial, floor: float | None = None) -> bool:
+    """A trial that says its region is too hot: it diverged, it ended within noise of chance (at or below
+    ``floor``: a 1cycle peak far too high often collapses to one class without a non-finite loss), or it
+    failed for a reason of its own other than running out of memory (a batch-size problem) or being
+    interrupted or killed (no outcome at all)."""
     outcome = t.user_attrs.get(schema.OUTCOME)
     if outcome == schema.OUTCOME_DIVERGED:
+        return True
+    if floor is not None and t.state == TrialState.COMPLETE and t.value is not None and t.value <= floor:
         return True
     return t.state == TrialState.FAIL and outcome not in (None, schema.OUTCOME_FAILED, schema.OUTCOME_INTERRUPTED,
                                                           schema.OUTCOME_OVER_BUDGET)
@@ -178,14 +184,15 @@ def _is_prior(t: FrozenTrial) -> bool:
             or t.user_attrs.get(schema.SOURCE) == schema.SUGGESTION_SOURCE)
 
 
-def _good(trials: Sequence[FrozenTrial], maximize: bool) -> list[FrozenTrial]:
+def _good(trials: Sequence[FrozenTrial], maximize: bool, floor: float | None = None) -> list[FrozenTrial]:
     """The completed, non-diverged trials, worst first; on a tie the earlier trial counts as the better."""
-    ok = [t for t in trials if t.state == TrialState.COMPLETE and not _is_bad(t) and t.value is not None
+    ok = [t for t in trials if t.state == TrialState.COMPLETE and not _is_bad(t, floor) and t.value is not None
           and math.isfinite(t.value)]
     return sorted(ok, key=lambda t: ((t.value if maximize else -t.value), -t.number))  # type: ignore[operator]
 
 
-def shares_of(trials: Sequence[FrozenTrial], confidence: float, *, maximize: bool = True) -> dict[str, float]:
+def shares_of(trials: Sequence[FrozenTrial], confidence: float, *, maximize: bool = True,
+              floor: float | None = None) -> dict[str, float]:
     """The three sources' shares after ``trials``, for priors of mean ``confidence``: the rule of the module
     docstring (trials still running or waiting, and interrupted ones, are no evidence).
 
@@ -194,10 +201,10 @@ def shares_of(trials: Sequence[FrozenTrial], confidence: float, *, maximize: boo
         {'prior': 0.9, 'wide': 0.1, 'incumbent': 0.0}
     """
     trials = _finished(trials)
-    good = _good(trials, maximize)
+    good = _good(trials, maximize, floor)
     start = START_SHARE + START_CONFIDENT * confidence
     logit = math.log(start / (1 - start)) - len(trials) / (DECAY_TRIALS + DECAY_CONFIDENT * confidence)
-    logit -= DIVERGED * sum(_is_bad(t) for t in trials if _is_prior(t))
+    logit -= DIVERGED * sum(_is_bad(t, floor) for t in trials if _is_prior(t))
     rank = {t.number: i for i, t in enumerate(good)}  # 0 is the worst
     best_before = -1
     for t in sorted(good, key=lambda t: t.number):
@@ -252,19 +259,19 @@ class PriorSampler(optuna.samplers.BaseSampler):
     def shares(self, study: optuna.Study, number: int = -1) -> dict[str, float]:
         """The sources' shares for trial ``number`` (default: the next one), from the finished trials."""
         trials = _finished(study.get_trials(deepcopy=False), number)
-        return shares_of(trials, self.confidence, maximize=_maximize(study))
+        return shares_of(trials, self.confidence, maximize=_maximize(study), floor=_floor(study))
 
     def _plan(self, study: optuna.Study, trial: FrozenTrial) -> _Plan:
         key = (study.study_name, trial.number)
         if key not in self._plans:
             fixed = trial.system_attrs.get("fixed_params") or {}  # what enqueue_trial fixed (no public accessor)
             history = _finished(study.get_trials(deepcopy=False), trial.number)
-            good = _good(history, _maximize(study))
+            good = _good(history, _maximize(study), _floor(study))
             incumbent = good[-1].params if good else {}
             if trial.user_attrs.get(schema.SOURCE) or any(name in fixed for name in self.priors):
                 self._plans[key] = _Plan(source=ENQUEUED, draw=PRIOR, incumbent=incumbent)
             else:
-                shares = shares_of(history, self.confidence, maximize=_maximize(study))
+                shares = shares_of(history, self.confidence, maximize=_maximize(study), floor=_floor(study))
                 rng = np.random.default_rng([self.seed, trial.number])
                 source = str(rng.choice(SOURCES, p=[shares[s] / sum(shares.values()) for s in SOURCES]))
                 self._plans[key] = _Plan(source=source, draw=source, incumbent=incumbent)
@@ -305,7 +312,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
         if held is not None and int(held) < len(self.suggestions.get(name, ())):
             value = self.suggestions[name][int(held)]
             hot = [t.params[name] for t in _finished(study.get_trials(deepcopy=False), trial.number)
-                   if _is_bad(t) and name in t.params]
+                   if _is_bad(t, _floor(study)) and name in t.params]
             if hot:
                 value = min(value, min(hot) / SUGGESTION_STEP)
             return float(min(max(value, dist.low), dist.high))
@@ -330,6 +337,12 @@ class PriorSampler(optuna.samplers.BaseSampler):
 
 def _maximize(study: optuna.Study) -> bool:
     return study.direction.name == "MAXIMIZE"
+
+
+def _floor(study: optuna.Study) -> float | None:
+    """A hybridtune search's chance floor (:func:`~hybridtune.study._schema.study_floor`): a trial at or below
+    it found nothing; ``None`` for any other study."""
+    return schema.study_floor(study) if _maximize(study) else None
 
 
 def _seed(seed: int, number: int, name: str) -> int:

@@ -326,3 +326,18 @@ def test_space_choices_are_checked() -> None:
     for bad in (0, 1.5, -0.2, float("nan")):
         with pytest.raises(ht.ConfigError, match=r"prior_confidence must be in \(0, 1\]"):
             ht.StudyConfig(space="prior", prior_confidence=bad)
+
+
+def test_a_suggestion_that_collapsed_to_chance_counts_as_too_hot(tiny_task: ht.Task, tmp_path: Path) -> None:
+    # a band 30x too hot: the first suggestion ends at chance with a finite loss (it does not diverge)
+    kw = dict(trials=2, epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9), batch_size_floor=16,
+              baselines=(), space="prior", test=False, dashboard=False, artefacts=False, lr_range=(300, 3000))
+    r = ht.run_study(tiny_task, ht.StudyConfig(name="hot", **kw), storage=f"sqlite:///{tmp_path / 'h.db'}")
+    first, second = optuna.load_study(study_name="hot", storage=f"sqlite:///{tmp_path / 'h.db'}").get_trials()
+    from hybridtune.study._schema import chance_floor
+
+    floor = chance_floor(4, len(tiny_task.data.val))
+    assert first.value <= floor  # found nothing, whether it diverged or collapsed
+    # the second suggestion moved a decade below the first, instead of going higher (its own place)
+    assert second.params["base_lr"] == pytest.approx(first.params["base_lr"] / 10)
+    assert r.search.n_trials == 2
