@@ -91,7 +91,7 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
                                          name=f"{role} matches the grid", showlegend=True))
     if result.budget is not None and x == "examples":
         fig.add_vline(x=result.budget["examples"], line_dash="dashdot", line_color="#2ca02c",
-                      annotation_text="budget", annotation_position="top left")
+                      annotation_text="budget", annotation_position="bottom right")
     label = {"examples": "cumulative training examples", "epochs": "cumulative epochs",
              "seconds": "cumulative wall seconds"}[x]
     fig.update_layout(title=f"{result.name}: best validation accuracy against cost", xaxis_title=label,
@@ -166,10 +166,10 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
                                          "color": _SOURCE_COLORS.get(source, "#7f7f7f")},
                                  text=[p[3] for p in pts], hovertemplate="%{text}<br>LR %{x:.3g}: %{y:.4f}"))
     lo, hi = (space.get("lr") or (None, None))
-    label = "wide bounds" if space.get("source") == "prior-guided" else "search band"
-    for x in (lo, hi):
-        if x:
-            fig.add_vline(x=x, line_dash="dash", line_color="#7f7f7f", annotation_text=label)
+    if lo and hi:  # a trace, not add_vline: plotly misplaces a vline's annotation on a log axis
+        label = "wide bounds" if space.get("source") == "prior-guided" else "search band"
+        fig.add_trace(go.Scatter(x=[lo, lo, None, hi, hi], y=[0, 1, None, 0, 1], mode="lines", name=label,
+                                 line={"color": "#7f7f7f", "dash": "dash"}, hoverinfo="skip"))
     prior = ((result.prior_sampler or {}).get("params") or {}).get(lr_name)
     if prior and lo and hi:
         centre, sigma = math.log10(prior["centre"]), min(2.0, 0.5 / prior["confidence"])
@@ -310,8 +310,8 @@ def explain_lines(result: StudyResult) -> list[str]:
     b = result.budget
     if b is not None:
         frac = "" if b.get("fraction") is None else f" ({b['fraction']:g} of the grid's {b['grid_examples']:,})"
-        lines.append(f"budget: {b['examples']:,} training examples{frac} for the search, its probes included, and "
-                     f"for the random baseline")
+        also = ", and the same for the random baseline" if result.random is not None else ""
+        lines.append(f"budget: {b['examples']:,} training examples{frac} for the search, its probes included{also}")
     if result.random is not None and c.search_vs_random is not None:
         score = "undefined" if c.normalised_score is None else f"{c.normalised_score:.2f}"
         lines.append(f"priors' gain over random search on test: {_pm(c.search_vs_random, signed=True)} points; "
