@@ -122,6 +122,11 @@ class StudyResult:
                     f"trials say nothing about the method; run without --quick for a comparison")
         if self.grid is None or self.comparison.grid_best_value is None:
             return "no verdict: there is no grid result to compare with"
+        cells = (self.grid_space or {}).get("cells")
+        done = self.grid.n_complete + self.grid.n_diverged
+        if cells and done < cells:
+            return (f"no verdict: the grid ran {done} of its {cells} cells (an interrupted study); run the same "
+                    f"command again to finish it")
         return None
 
     @property

@@ -135,3 +135,13 @@ def test_a_resumed_study_with_a_smaller_budget_does_not_overrun(tiny_task: ht.Ta
     assert again.search.cost.examples <= budget
     over = [t for t in study.get_trials() if t.user_attrs.get("outcome") == "over budget"]
     assert over and all(t.state == TrialState.FAIL and "cost" not in t.user_attrs for t in over)
+
+
+def test_no_verdict_against_a_grid_that_did_not_finish(budgeted) -> None:
+    import dataclasses
+
+    result, _ = budgeted
+    assert result.verdict is not None
+    partial = dataclasses.replace(result, grid_space={**result.grid_space, "cells": 9})
+    assert partial.verdict is None
+    assert partial.no_verdict.startswith("no verdict: the grid ran 4 of its 9 cells (an interrupted study)")
