@@ -82,12 +82,6 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
     import optuna
 
     tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
-    budget = trial.study.user_attrs.get(schema.BUDGET)
-    if budget is not None and over_budget(trial.study.get_trials(deepcopy=False), budget, trial.number):
-        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_OVER_BUDGET)
-        raise TrialFailed(f"the study's budget of {budget['examples']:,} examples cannot pay for this trial")
-    trial.set_user_attr(schema.HYPERPARAMS, finite_json(hp.to_dict()))
-    trial.set_user_attr(schema.WORKER, worker_id())
     pruned_at: list[int] = []
     # the range test's suggestions run to the end: the pruner still records them (the bar for the others)
     suggestion = bool(trial.user_attrs.get(schema.SOURCE))
@@ -102,7 +96,11 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
             return True
         return None
 
-    try:
+    try:  # from the trial's first storage call on: Ctrl-C anywhere in it marks it interrupted
+        if config.budgeted:
+            _check_budget(trial)
+        trial.set_user_attr(schema.HYPERPARAMS, finite_json(hp.to_dict()))
+        trial.set_user_attr(schema.WORKER, worker_id())
         r = train(task, tc, on_epoch=on_epoch)
     except KeyboardInterrupt:
         trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_INTERRUPTED)
@@ -122,6 +120,14 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
         return chance
     trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_COMPLETED)
     return float(r.val_acc)
+
+
+def _check_budget(trial: optuna.Trial) -> None:
+    """Fail the trial before it trains (``outcome="over budget"``) when its study's budget cannot pay for it."""
+    budget = trial.study.user_attrs.get(schema.BUDGET)
+    if budget is not None and over_budget(trial.study.get_trials(deepcopy=False), budget, trial.number):
+        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_OVER_BUDGET)
+        raise TrialFailed(f"the study's budget of {budget['examples']:,} examples cannot pay for this trial")
 
 
 def _fail_out_of_memory(trial: optuna.Trial, task: Task, hp: Hyperparams, exc: BaseException) -> None:
