@@ -311,8 +311,9 @@ class PriorSampler(optuna.samplers.BaseSampler):
         held = trial.user_attrs.get(schema.SUGGESTION) if trial.user_attrs.get(schema.SOURCE) else None
         if held is not None and int(held) < len(self.suggestions.get(name, ())):
             value = self.suggestions[name][int(held)]
+            floor = _floor(study)  # once: it reads the study's stored attributes
             hot = [t.params[name] for t in _finished(study.get_trials(deepcopy=False), trial.number)
-                   if _is_bad(t, _floor(study)) and name in t.params]
+                   if _is_bad(t, floor) and name in t.params]
             if hot:
                 value = min(value, min(hot) / SUGGESTION_STEP)
             return float(min(max(value, dist.low), dist.high))
