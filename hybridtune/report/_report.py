@@ -159,7 +159,12 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
         y = 0.0 if outcome in (schema.OUTCOME_DIVERGED, schema.OUTCOME_FAILED) or t.state == TrialState.FAIL \
             else (accs[-1] if accs else t.value or 0.0)
         symbol = "x" if y == 0.0 else "circle-open" if t.state == TrialState.PRUNED else "circle"
-        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, f"trial {t.number} ({outcome})"))
+        note = f"trial {t.number} ({outcome})"
+        if t.user_attrs.get(schema.SUGGESTION_MOVE):  # a suggestion that followed the trials before it
+            note += f", moved {t.user_attrs[schema.SUGGESTION_MOVE]} on the evidence"
+        if isinstance(t.user_attrs.get(schema.LOSS_RISE), (int, float)):
+            note += f", loss climbed {t.user_attrs[schema.LOSS_RISE]:.2f} at its peak LR"
+        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, note))
     for source, pts in groups.items():
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=source,
                                  marker={"symbol": [p[2] for p in pts], "size": 10,

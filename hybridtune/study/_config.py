@@ -59,7 +59,9 @@ class StudyConfig:
             from the prior (a log-normal around the priors, as wide as their measured confidence is low), the
             wide space or around the best so far, with shares that move away from the prior as its trials do
             worse or diverge (:class:`hybridtune.study._prior_sampler.PriorSampler`; it is its own sampler,
-            so ``sampler`` must stay ``random``).
+            so ``sampler`` must stay ``random``). Its second suggestion moves a decade from the first, down
+            after a run that was too hot, up after one that trained cleanly
+            (:func:`~hybridtune.study._prior_sampler.stepped_suggestion`).
         prior_confidence: with ``space="prior"``, the confidence in (0, 1] of the LR and momentum priors,
             instead of the one the probes measured (``Priors.lr_confidence``, ``momentum_confidence``).
         pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.

@@ -81,7 +81,10 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
     """
     import optuna
 
-    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed)
+    # the prior-guided sampler reads how far each trial's loss climbed at its peak LR (a per-step record: on
+    # CUDA a sync every step, so only there)
+    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed,
+                         record_steps=config.space == "prior")
     pruned_at: list[int] = []
     # the range test's suggestions run to the end: the pruner still records them (the bar for the others)
     suggestion = bool(trial.user_attrs.get(schema.SOURCE))
@@ -150,3 +153,6 @@ def _record_run(trial: optuna.Trial, r: TrainResult) -> None:
         {"epoch": e.epoch, "val_acc": e.val_acc, "val_loss": e.val_loss, "train_loss": e.train_loss,
          "train_acc": e.train_acc, "seconds": e.seconds, "examples": e.examples} for e in r.epochs]))
     trial.set_user_attr(schema.STOP_REASON, r.stop_reason)
+    rise = r.trace.loss_rise() if r.trace is not None else None
+    if rise is not None:
+        trial.set_user_attr(schema.LOSS_RISE, rise)

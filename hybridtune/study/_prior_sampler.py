@@ -32,6 +32,13 @@ within 2x of the optimum after 30 trials on 3 seeds of 16; with these constants 
 trials, the held-out seeds 100-139 within 23 (:data:`RECOVERY_TRIALS` states 30), and a correct, fully
 trusted prior was within 2x by its 8th trial.
 
+The range test's suggestions still open the study, and they follow the evidence too
+(:func:`stepped_suggestion`): a suggestion that starts after a trial that was too hot (diverged, collapsed
+to chance, or its training loss climbed back at its peak LR) moves a decade below it; one that starts after
+a trial that trained cleanly moves a decade above it, toward where training breaks. With a budget of two
+trials (0.1 of the textbook grid) this is the whole search, and it is what recovers a range test that read a
+decade too low or too high.
+
 Interrupted trials (Ctrl-C) are no evidence. Decisions depend only on the stored history and on
 ``numpy.random.default_rng([seed, trial.number, ...])``, never on a stateful RNG, so workers sharing a study
 agree on the rule and a resumed study draws the same sequence. Each trial's source is stored as the user
@@ -65,6 +72,8 @@ _log = logging.getLogger(__name__)
 #: The trial user attribute that records which source drew the trial's prior parameters.
 SOURCE_DRAW = schema.SOURCE_DRAW
 PRIOR, WIDE, INCUMBENT, ENQUEUED = "prior", "wide", "incumbent", "enqueued"
+#: How a range-test suggestion moved on the evidence (user attribute :data:`~schema.SUGGESTION_MOVE`).
+DOWN, UP, BETWEEN = "down", "up", "between"
 SOURCES = (PRIOR, WIDE, INCUMBENT)
 #: ``log``: the value's log10; ``log1m``: log10(1 - value), for a momentum (0.9 and 0.99 a decade apart).
 SCALES = ("log", "log1m")
@@ -88,9 +97,14 @@ INCUMBENT_AFTER = 4
 INCUMBENT_MAX = 0.75
 #: The trials within which the synthetic test's best recovers a 10x-misplaced, fully trusted prior.
 RECOVERY_TRIALS = 30
-#: A range-test suggestion that comes after a diverged or failed trial sits at least this factor below the
-#: lowest LR that diverged: a decade, as a diverged 1cycle peak is typically several times too hot.
+#: A range-test suggestion that comes after finished trials moves this factor from them (see
+#: :func:`stepped_suggestion`): a decade, the error the benchmark's misreadings make either way.
 SUGGESTION_STEP = 10.0
+#: A trial whose training loss climbed back by more than this fraction of its starting loss at its peak LR
+#: (:meth:`hybridtune.StepTrace.loss_rise`) was warm: at or near where training breaks. On the model zoo
+#: (seeds 0-2, ``benchmarks/suggestion_steps.py``) runs around the best peak climbed 0.05-0.17, runs
+#: a decade below it 0.02-0.07, and runs a decade above it 0.17-0.27 where they still trained.
+WARM_RISE = 0.15
 #: The confidence of a prior whose probes measured none (priors stored before confidences existed).
 UNMEASURED_CONFIDENCE = 0.25
 
@@ -180,8 +194,57 @@ def _is_bad(t: FrozenTrial, floor: float | None = None) -> bool:
 
 
 def _is_prior(t: FrozenTrial) -> bool:
+    """A trial the prior answers for: drawn from it, or a range-test suggestion not moved up off it (a
+    suggestion moved a decade up tests the region above the prior, and failing there is no evidence against
+    it)."""
     return (t.user_attrs.get(SOURCE_DRAW) == PRIOR
-            or t.user_attrs.get(schema.SOURCE) == schema.SUGGESTION_SOURCE)
+            or (t.user_attrs.get(schema.SOURCE) == schema.SUGGESTION_SOURCE
+                and t.user_attrs.get(schema.SUGGESTION_MOVE) != UP))
+
+
+def _is_warm(t: FrozenTrial) -> bool:
+    """A finished trial whose training loss climbed back at its peak LR by more than :data:`WARM_RISE`."""
+    rise = t.user_attrs.get(schema.LOSS_RISE)
+    return isinstance(rise, (int, float)) and rise > WARM_RISE
+
+
+def _is_clean(t: FrozenTrial, floor: float | None) -> bool:
+    """A completed trial that trained well above chance with its loss falling through its peak LR: evidence
+    that training breaks somewhere above its LR, not how far."""
+    rise = t.user_attrs.get(schema.LOSS_RISE)
+    return (t.state == TrialState.COMPLETE and not _is_bad(t, floor) and isinstance(rise, (int, float))
+            and rise <= WARM_RISE)
+
+
+def stepped_suggestion(value: float, trials: Sequence[FrozenTrial], name: str,
+                       floor: float | None = None) -> tuple[float, str | None]:
+    """Where a range-test suggestion's ``value`` of parameter ``name`` moves after the finished ``trials``,
+    and which way (``down``, ``up``, ``between`` or ``None``):
+
+    - **down**, to at most a :data:`SUGGESTION_STEP` below the lowest value that was too hot: a trial that
+      diverged, ended within noise of chance or failed on its own (:func:`_is_bad`), or one that was warm
+      (:func:`_is_warm`);
+    - **up**, to at least a :data:`SUGGESTION_STEP` above the highest value that trained cleanly
+      (:func:`_is_clean`) when none was too hot. A clean run only bounds from below where training breaks,
+      and 1cycle's best peak sits just under that edge (Smith and Topin 2019), so the step goes toward it:
+      if the range test read a decade too low this lands where it should have, and if it read right the
+      step is too hot and the clean trial stays the best;
+    - **between** a clean value and a hot one above it: their geometric middle.
+
+    Example:
+        >>> stepped_suggestion(0.3, [], "lr")
+        (0.3, None)
+    """
+    hot = [t.params[name] for t in trials if name in t.params and (_is_bad(t, floor) or _is_warm(t))]
+    clean = [t.params[name] for t in trials if name in t.params and _is_clean(t, floor)]
+    if hot:
+        below = [c for c in clean if c < min(hot)]
+        if below:
+            return math.sqrt(max(below) * min(hot)), BETWEEN
+        return (min(hot) / SUGGESTION_STEP, DOWN) if value > min(hot) / SUGGESTION_STEP else (value, None)
+    if clean and value < max(clean) * SUGGESTION_STEP:
+        return max(clean) * SUGGESTION_STEP, UP
+    return value, None
 
 
 def _good(trials: Sequence[FrozenTrial], maximize: bool, floor: float | None = None) -> list[FrozenTrial]:
@@ -227,8 +290,9 @@ class PriorSampler(optuna.samplers.BaseSampler):
         suggestions: parameter name -> the range test's suggestions, by index. A queued trial that holds
             suggestion ``i`` (user attributes ``source`` and ``suggestion``, see
             :func:`hybridtune.study._queue.fill_search_queue`) and leaves that parameter open gets value ``i``,
-            but never more than :data:`SUGGESTION_STEP` below the lowest value of a trial that diverged or
-            failed before it: the suggestions follow the evidence too.
+            moved by the evidence of the trials finished before it (:func:`stepped_suggestion`: a decade
+            down after one that was too hot, a decade up after one that trained cleanly): the suggestions
+            follow the evidence too.
 
     Example:
         >>> import optuna
@@ -310,12 +374,11 @@ class PriorSampler(optuna.samplers.BaseSampler):
         p, plan = self.priors[name], self._plan(study, trial)
         held = trial.user_attrs.get(schema.SUGGESTION) if trial.user_attrs.get(schema.SOURCE) else None
         if held is not None and int(held) < len(self.suggestions.get(name, ())):
-            value = self.suggestions[name][int(held)]
-            floor = _floor(study)  # once: it reads the study's stored attributes
-            hot = [t.params[name] for t in _finished(study.get_trials(deepcopy=False), trial.number)
-                   if _is_bad(t, floor) and name in t.params]
-            if hot:
-                value = min(value, min(hot) / SUGGESTION_STEP)
+            value, move = stepped_suggestion(self.suggestions[name][int(held)],
+                                             _finished(study.get_trials(deepcopy=False), trial.number), name,
+                                             _floor(study))
+            if move is not None:
+                _record(study, trial, move, key=schema.SUGGESTION_MOVE)
             return float(min(max(value, dist.low), dist.high))
         rng = np.random.default_rng(_seed(self.seed, trial.number, name))
         if plan.draw == WIDE:
@@ -350,13 +413,13 @@ def _seed(seed: int, number: int, name: str) -> int:
     return int(np.random.SeedSequence([seed, number, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
-def _record(study: optuna.Study, trial: FrozenTrial, source: str) -> None:
-    """Store a trial's source as its :data:`SOURCE_DRAW` user attribute.
+def _record(study: optuna.Study, trial: FrozenTrial, value: str, *, key: str = SOURCE_DRAW) -> None:
+    """Store a trial's source as its :data:`SOURCE_DRAW` user attribute (or ``value`` as ``key``).
 
     A sampler sees a ``FrozenTrial``; writing to it goes through the storage with the trial's id, both private
     (as Optuna's own GridSampler does). Isolated here; ``test_prior_sampler.py`` fails loudly if it breaks.
     """
-    study._storage.set_trial_user_attr(trial._trial_id, SOURCE_DRAW, source)
+    study._storage.set_trial_user_attr(trial._trial_id, key, value)
 
 
 def prior_guided(priors: Any, narrow: Any, *, lr_range: Sequence[float], positions: Sequence[float],

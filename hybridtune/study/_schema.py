@@ -143,6 +143,9 @@ WORKER = "worker"
 CURVE = "curve"
 #: The trainer's stop reason.
 STOP_REASON = "stop_reason"
+#: With ``space="prior"``: how far its training loss climbed back at its peak LR, as a fraction of its starting
+#: loss (:meth:`hybridtune.StepTrace.loss_rise`).
+LOSS_RISE = "loss_rise"
 #: One of the ``OUTCOME_*`` values below.
 OUTCOME = "outcome"
 #: Why a failed trial failed (out of memory, interrupted).
@@ -155,6 +158,9 @@ SUGGESTION = "suggestion"
 SUGGESTION_SOURCE = "range test suggestion"
 #: Which source drew a prior-guided trial's values: ``prior``, ``wide``, ``incumbent`` or ``enqueued``.
 SOURCE_DRAW = "source_draw"
+#: How a prior-guided study's range-test suggestion moved on the evidence of the trials before it: ``down``,
+#: ``up`` or ``between`` (:func:`hybridtune.study._prior_sampler.stepped_suggestion`).
+SUGGESTION_MOVE = "suggestion_move"
 
 OUTCOME_COMPLETED = "completed"
 OUTCOME_PRUNED = "pruned"

@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 import hybridtune as ht
 from hybridtune.space._space import SearchSpace
 from hybridtune.study._prior_sampler import (ENQUEUED, INCUMBENT, PRIOR, RECOVERY_TRIALS, SOURCE_DRAW, SOURCES,
-                                             WIDE, ParamPrior, PriorSampler, shares_of)
+                                             WIDE, ParamPrior, PriorSampler, shares_of, stepped_suggestion)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -292,6 +292,79 @@ def test_the_next_suggestion_moves_below_an_lr_that_diverged() -> None:
     assert [t.params["lr"] for t in calm.trials] == [pytest.approx(0.3), pytest.approx(0.5)]
 
 
+def _opened_by_suggestions(rise_at: Any, **bowl_kw: Any) -> optuna.Study:
+    """Two range-test suggestions (0.3, then its own 0.5) on a bowl whose runs record a loss rise ``rise_at(lr)``."""
+    s = PriorSampler({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0))}, seed=0, suggestions={"lr": [0.3, 0.5]})
+    study = study_of(s)
+    for i in range(2):
+        study.enqueue_trial({"momentum": 0.9}, user_attrs={"source": "range test suggestion", "suggestion": i})
+
+    def objective(trial: optuna.Trial) -> float:
+        value = bowl(trial, **bowl_kw)
+        trial.set_user_attr("loss_rise", rise_at(trial.params["lr"]))
+        return value
+
+    study.optimize(objective, n_trials=2)
+    return study
+
+
+def test_the_next_suggestion_moves_a_decade_up_after_a_clean_trial() -> None:
+    # the first trained cleanly (its loss kept falling at its peak): the range test may have read low
+    first, second = _opened_by_suggestions(lambda lr: 0.05).trials
+    assert second.params["lr"] == pytest.approx(3.0) and second.user_attrs["suggestion_move"] == "up"
+    assert "suggestion_move" not in first.user_attrs
+    # a suggestion moved up and failing there is no evidence against the prior; one that stayed is
+    up = _trial(0, 0.1, source=ENQUEUED, outcome="diverged")
+    up.user_attrs.update({"source": "range test suggestion", "suggestion_move": "up"})
+    assert shares_of([up], 1.0) == shares_of([_trial(0, 0.1, source=WIDE, outcome="diverged")], 1.0)
+    assert shares_of([up], 1.0)[PRIOR] > shares_of([_trial(0, 0.1, outcome="diverged")], 1.0)[PRIOR]
+
+
+def test_the_next_suggestion_moves_a_decade_down_after_a_warm_trial() -> None:
+    # the first trained, but its loss climbed back at its peak: near where training breaks
+    first, second = _opened_by_suggestions(lambda lr: 0.3).trials
+    assert first.value > 0.1 and "outcome" not in first.user_attrs  # it did not diverge
+    assert second.params["lr"] == pytest.approx(0.03) and second.user_attrs["suggestion_move"] == "down"
+    # at the threshold itself the run still counts as clean
+    from hybridtune.study._prior_sampler import WARM_RISE
+
+    assert _opened_by_suggestions(lambda lr: WARM_RISE).trials[1].params["lr"] == pytest.approx(3.0)
+
+
+def _run(number: int, lr: float, *, value: float = 0.9, rise: float | None = 0.05,
+         outcome: str = "completed") -> optuna.trial.FrozenTrial:
+    attrs: dict[str, Any] = {"outcome": outcome}
+    if rise is not None:
+        attrs["loss_rise"] = rise
+    t = optuna.trial.create_trial(state=TrialState.COMPLETE, value=value, params={"lr": lr},
+                                  distributions={"lr": FloatDistribution(1e-6, 10.0, log=True)}, user_attrs=attrs)
+    t.number = number
+    return t
+
+
+def test_stepped_suggestion_follows_the_evidence() -> None:
+    # no evidence, or none on this parameter: the suggestion keeps its place
+    assert stepped_suggestion(0.5, [], "lr") == (0.5, None)
+    assert stepped_suggestion(0.5, [_run(0, 0.3)], "momentum") == (0.5, None)
+    # a run that stored no loss rise (a narrow study's, an old one) is no evidence either way
+    assert stepped_suggestion(0.5, [_run(0, 0.3, rise=None)], "lr") == (0.5, None)
+    # clean: at least a decade above the highest clean run
+    assert stepped_suggestion(0.5, [_run(0, 0.3), _run(1, 0.1)], "lr") == (pytest.approx(3.0), "up")
+    assert stepped_suggestion(5.0, [_run(0, 0.3)], "lr") == (5.0, None)  # already above
+    # too hot: diverged, collapsed to the chance floor, or warm; at most a decade below the lowest
+    assert stepped_suggestion(0.5, [_run(0, 0.3, value=0.1, outcome="diverged", rise=None)], "lr") == \
+        (pytest.approx(0.03), "down")
+    assert stepped_suggestion(0.5, [_run(0, 0.3, value=0.11)], "lr", floor=0.12) == (pytest.approx(0.03), "down")
+    assert stepped_suggestion(0.5, [_run(0, 0.3, rise=0.4), _run(1, 1.0, rise=0.9)], "lr") == \
+        (pytest.approx(0.03), "down")
+    assert stepped_suggestion(0.01, [_run(0, 0.3, rise=0.4)], "lr") == (0.01, None)  # already below
+    # a clean run below a hot one: their geometric middle
+    assert stepped_suggestion(0.5, [_run(0, 0.3), _run(1, 3.0, value=0.1, outcome="diverged")], "lr") == \
+        (pytest.approx(math.sqrt(0.9)), "between")
+    # a clean run above the lowest hot one does not make a bracket: down from the hot one
+    assert stepped_suggestion(0.5, [_run(0, 1.0), _run(1, 0.3, rise=0.5)], "lr") == (pytest.approx(0.03), "down")
+
+
 # ----------------------------------------------------------------------------------------------
 # In a study: --space prior end to end
 
@@ -313,6 +386,17 @@ def test_a_prior_guided_study_resumes_with_the_same_sequence(tiny_task: ht.Task,
     ht.run_study(tiny_task, ht.StudyConfig(name="p", trials=6, **kw), storage=two)  # resumed: three more
     assert params(one) == params(two)
     assert all(p["source"] in (ENQUEUED, *SOURCES) for p in params(one))
+    # every finished trial stored how far its loss climbed at its peak LR: the suggestions' evidence
+    finished = [t for t in optuna.load_study(study_name="p", storage=one).get_trials()
+                if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    assert finished and all(0 <= t.user_attrs["loss_rise"] < 10 for t in finished)
+    second = [t for t in finished if t.user_attrs.get("suggestion") == 1]
+    first = [t for t in finished if t.user_attrs.get("suggestion") == 0]
+    if first and second:  # the second followed the first's evidence, a decade either way
+        ratio = second[0].params["base_lr"] / first[0].params["base_lr"]
+        assert second[0].user_attrs.get("suggestion_move") in ("up", "down")
+        assert ratio == pytest.approx(10.0 if second[0].user_attrs["suggestion_move"] == "up" else 0.1, rel=1e-6) \
+            or second[0].params["base_lr"] in (r.space["lr"][0], r.space["lr"][1])
     # the space is part of what a resumed study must keep
     with pytest.raises(ht.ConfigError, match="space"):
         ht.run_study(tiny_task, ht.StudyConfig(name="p", trials=6, **{**kw, "space": "narrow"}), storage=two)
@@ -340,4 +424,10 @@ def test_a_suggestion_that_collapsed_to_chance_counts_as_too_hot(tiny_task: ht.T
     assert first.value <= floor  # found nothing, whether it diverged or collapsed
     # the second suggestion moved a decade below the first, instead of going higher (its own place)
     assert second.params["base_lr"] == pytest.approx(first.params["base_lr"] / 10)
+    assert second.user_attrs["suggestion_move"] == "down"
     assert r.search.n_trials == 2
+    # the report's LR figure says so when a reader hovers over the trial
+    from hybridtune.report._report import lr_trials_figure
+
+    texts = [x for tr in lr_trials_figure(r, [first, second]).data if tr.text is not None for x in tr.text]
+    assert any(x.startswith(f"trial {second.number} ") and "moved down on the evidence" in x for x in texts)

@@ -266,3 +266,33 @@ def test_the_trained_model_is_kept_only_when_asked(tiny_task: ht.Task) -> None:
         kept.model = None  # type: ignore[misc]
     given = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4))
     assert ht.train(tiny_task, cfg, model=given, keep_model=True).model is given
+
+
+def test_loss_rise_reads_a_climb_at_the_peak_lr_not_a_fall_or_one_bad_batch() -> None:
+    import numpy as np
+
+    from hybridtune.train._results import RISE_MIN_STEPS, StepTrace
+
+    lrs = tuple(np.r_[np.linspace(0.1, 1, 60), np.linspace(1, 0.01, 140)])
+    falling = np.linspace(2.0, 0.2, 200)
+    assert StepTrace(lrs, (), tuple(falling)).loss_rise() == 0.0
+    spike = falling.copy()
+    spike[70] = 50.0  # one bad batch, and a NaN, at the peak
+    spike[71] = math.nan
+    assert StepTrace(lrs, (), tuple(spike)).loss_rise() == 0.0
+    # down to 1.0 in the warm-up, back up to 1.5 while the LR is high: a quarter of the starting 2.0
+    climb = np.r_[np.linspace(2.0, 1.0, 50), np.full(50, 1.5), np.linspace(1.5, 0.5, 100)]
+    assert StepTrace(lrs, (), tuple(climb)).loss_rise() == pytest.approx(0.25, abs=0.02)
+    # the same climb after the LR has annealed below half its peak is not read
+    late = np.r_[np.linspace(2.0, 1.0, 150), np.full(50, 1.5)]
+    assert StepTrace(lrs, (), tuple(late)).loss_rise() == 0.0
+    assert StepTrace(lrs[:RISE_MIN_STEPS - 1], (), tuple(falling[:RISE_MIN_STEPS - 1])).loss_rise() is None
+    assert StepTrace(lrs, (), tuple(-falling)).loss_rise() is None  # a loss that is not positive
+
+
+def test_a_too_hot_onecycle_run_climbs_more_than_a_moderate_one(tiny_task: ht.Task) -> None:
+    cfg = ht.TrainConfig(optimizer="momentum", lr=0.05, epochs=3, batch_size=16, schedule="onecycle",
+                         record_steps=True, seed=0, eval_every=0)
+    calm, hot = ht.train(tiny_task, cfg).trace.loss_rise(), ht.train(tiny_task, cfg.replace(lr=20.0)).trace.loss_rise()
+    assert calm is not None and calm < 0.15
+    assert hot is None or hot > 0.15  # None: so hot its loss went non-finite
