@@ -26,16 +26,15 @@ per seed), the paired differences, the cost ratios and the normalised score; per
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import now, stamp, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 #: task -> (spec, optimizer override)
@@ -136,11 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "hybrid_vs_grid.json"))
     args = ap.parse_args(argv)
     import optuna
-    import torch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows: list[dict[str, Any]] = []
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started = now()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     for task in args.tasks:
@@ -155,18 +153,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{task} seed {seed}: test search {pct(s['test_accuracy'])} grid {pct(g['test_accuracy'])} "
                   f"random {pct(r['test_accuracy'])}; search cost {s['cost_ratio_to_grid']:.3f} of the grid "
                   f"({row['wall_seconds_this_call']:.0f}s)", flush=True)
-            payload = {"benchmark": "hybrid_vs_grid (issue 13)", "started": started,
-                       "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                       "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                       "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                                   "cpus": os.cpu_count(), "torch": torch.__version__,
-                                   "torch_threads": torch.get_num_threads(),
-                                   "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
-                       "budget": BUDGET, "held_out_seeds": args.seeds, "test_seeds": args.test_seeds,
-                       "summary": summarize(rows), "runs": rows}
-            tmp = out.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(payload, indent=2, allow_nan=False, default=float) + "\n")
-            os.replace(tmp, out)
+            write_json(out, {**stamp("hybrid_vs_grid (issue 13)", started), "budget": BUDGET,
+                             "held_out_seeds": args.seeds, "test_seeds": args.test_seeds,
+                             "summary": summarize(rows), "runs": rows})
     print(json.dumps(summarize(rows), indent=2))
     return 0
 
