@@ -162,7 +162,9 @@ def _fit(task: Task, model: nn.Module, config: TrainConfig, spe: int, total_step
         run.reason += f"; target {config.target_metric} >= {config.target:g} not reached"
     cost = Cost(examples=run.examples, steps=run.step, seconds=time.perf_counter() - run.t0,
                 eval_examples=run.eval_examples, epochs=run.examples / (spe * config.batch_size))
-    trace = StepTrace(tuple(run.lrs), tuple(run.momenta), tuple(run.losses)) if config.record_steps else None
+    # a loss read for a step that never finished (the one that diverged) is not the trace's
+    trace = StepTrace(tuple(run.lrs), tuple(run.momenta), tuple(run.losses[:len(run.lrs)])) \
+        if config.record_steps else None
     return TrainResult(status=run.status, stop_reason=run.reason, epochs=tuple(run.epochs), cost=cost,
                        config=config, target=run.target, trace=trace)
 
@@ -179,8 +181,9 @@ def _prepare(task: Task, model: nn.Module, config: TrainConfig, total_steps: int
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, total_steps=total_steps, steps_per_epoch=spe)
     step_model: nn.Module = torch.compile(model) if config.compile else model  # type: ignore[assignment]
-    # Reading the loss every step costs nothing on the CPU; on CUDA it is a sync, so only every 16 steps.
-    sync_every = 1 if (device.type != "cuda" or on_step is not None or config.record_steps) else 16
+    # Reading the loss every step costs nothing on the CPU; on CUDA it is a sync, so only every 16 steps (a
+    # step trace is filled at each read: it needs no sync of its own).
+    sync_every = 1 if (device.type != "cuda" or on_step is not None) else 16
     return _Parts(model=model, step_model=step_model, optimizer=optimizer, scheduler=scheduler, device=device,
                   generator=torch.Generator().manual_seed(config.seed), sync_every=sync_every,
                   channels_last=channels_last, autocast=autocast(device, config.amp))
@@ -218,7 +221,7 @@ def _steps(task: Task, parts: _Parts, config: TrainConfig, run: _RunState,
     correct = torch.zeros((), device=device, dtype=torch.long if task.metric is None else torch.float64)
     examples = steps = 0
     pending: list[torch.Tensor] = []
-    loss_f = math.nan  # read every step whenever it is used (on_step, record_steps: sync_every == 1)
+    loss_f = math.nan  # read every step whenever on_step uses it (sync_every == 1)
     for x, y in batches(task.data.train, config.batch_size, parts.generator, device):
         if parts.channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -230,7 +233,10 @@ def _steps(task: Task, parts: _Parts, config: TrainConfig, run: _RunState,
             loss = task.loss(out.float(), y)
         pending.append(loss.detach())
         if len(pending) >= parts.sync_every:  # before backward: a diverged loss never reaches the weights
-            loss_f = run.check_divergence(pending, "at" if parts.sync_every == 1 else "near")[-1]
+            read = run.check_divergence(pending, "at" if parts.sync_every == 1 else "near")
+            loss_f = read[-1]
+            if config.record_steps:
+                run.losses.extend(read)
             if not run.running:
                 break
         optimizer.zero_grad(set_to_none=True)
@@ -247,7 +253,6 @@ def _steps(task: Task, parts: _Parts, config: TrainConfig, run: _RunState,
         examples += len(y)
         if config.record_steps:
             run.lrs.append(lr_now)
-            run.losses.append(loss_f)
         if on_step is not None and on_step(run.step - 1, lr_now, loss_f):
             run.stop("stopped", f"stopped by the step callback at step {run.step - 1}")
             break
@@ -256,8 +261,10 @@ def _steps(task: Task, parts: _Parts, config: TrainConfig, run: _RunState,
             break
         if run.step >= run.total_steps:
             break
-    if pending and run.running:
-        run.check_divergence(pending, "near")
+    if pending:  # the steps since the last read (a stopped run's too, for its trace)
+        read = run.check_divergence(pending, "near") if run.running else torch.stack(pending).tolist()
+        if config.record_steps:
+            run.losses.extend(read)
     return loss_sum, correct, examples, steps
 
 

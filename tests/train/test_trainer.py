@@ -296,3 +296,23 @@ def test_a_too_hot_onecycle_run_climbs_more_than_a_moderate_one(tiny_task: ht.Ta
     calm, hot = ht.train(tiny_task, cfg).trace.loss_rise(), ht.train(tiny_task, cfg.replace(lr=20.0)).trace.loss_rise()
     assert calm is not None and calm < 0.15
     assert hot is None or hot > 0.15  # None: so hot its loss went non-finite
+
+
+def test_a_step_trace_read_every_16_steps_is_the_trace_read_every_step(tiny_task: ht.Task, monkeypatch) -> None:
+    # on CUDA the loss is read (a sync) every 16 steps; the trace must not need a sync of its own per step
+    from hybridtune.train import _loop
+
+    cfg = ht.TrainConfig(optimizer="momentum", lr=0.05, epochs=2, batch_size=16, schedule="onecycle",
+                         record_steps=True, seed=1, eval_every=0)
+    every_step = ht.train(tiny_task, cfg).trace
+    prepare = _loop._prepare
+
+    def every_16(*args, **kw):  # type: ignore[no-untyped-def]
+        import dataclasses
+
+        return dataclasses.replace(prepare(*args, **kw), sync_every=16)
+
+    monkeypatch.setattr(_loop, "_prepare", every_16)
+    batched = ht.train(tiny_task, cfg).trace
+    assert len(batched.losses) == len(batched.lrs) == len(every_step.lrs) > 16
+    assert batched.losses == pytest.approx(every_step.losses) and batched.lrs == every_step.lrs
