@@ -12,6 +12,10 @@ a SQLite file: an interrupted run resumes.
 
     python benchmarks/misleading_priors.py                          # 3 tasks x seeds 3, 4, 5
     python benchmarks/misleading_priors.py --tasks cnn1d --seeds 3 --variants x1 x10
+    python benchmarks/misleading_priors.py --trials 20 --variants x1 --out benchmarks/results/space_trials20.json
+
+``--trials N`` runs each study for N trials instead of the budget (the default study's 20): with the range
+test's own priors (x1), that is the question of which space should be the default.
 
 Seeds 3-5 are held out: the sampler's constants were set on synthetic objectives (seeds 0-23 of
 tests/study/test_prior_sampler.py's bowls) and nothing was tuned on these tasks or seeds.
@@ -23,16 +27,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import json
 import math
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import now, stamp, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"cnn1d": ("cnn1d-mnist1d.toml", None), "cnn": ("cnn-mnist5k.toml", None),
@@ -56,7 +59,9 @@ def distort(priors: Any, factor: float, momentum: float | None) -> Any:
 
 
 def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: str,
-                  test_seeds: int) -> list[dict[str, Any]]:
+                  test_seeds: int, trials: int | None = None) -> list[dict[str, Any]]:
+    import optuna
+
     import hybridtune as ht
 
     spec_file, optimizer = TASKS[task_name]
@@ -81,10 +86,11 @@ def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: st
         factor, momentum = VARIANTS[variant]
         p = distort(priors, factor, momentum)
         for space in SPACES:
-            name = f"mp-{task_name}-seed{seed}-{variant.replace('/', '_')}-{space}"
+            name = f"mp-{task_name}-seed{seed}-{variant.replace('/', '_')}-{space}" + (f"-t{trials}" if trials else "")
             t1 = time.perf_counter()
             r = ht.tune(task, priors=p, storage=storage, name=name, seed=seed, epochs=config.epochs,
-                        budget_examples=budget, space=space, test_seeds=test_seeds, grid=config.grid,
+                        **({"trials": trials} if trials else {"budget_examples": budget}), space=space,
+                        test_seeds=test_seeds, grid=config.grid,
                         probe_momenta=config.probe_momenta, dashboard=False)
             search = r.result.search
             d = search.to_dict()
@@ -95,6 +101,11 @@ def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: st
                 "best_value": search.best_value, "best_config": search.best_config,
                 "test_accuracy": d["test_accuracy"], "examples": search.cost.examples,
                 "budget_examples": (r.result.budget or {}).get("examples"), "n_trials": search.n_trials,
+                "trials": [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
+                            "source": t.user_attrs.get("source_draw") or t.user_attrs.get("source"),
+                            "move": t.user_attrs.get("suggestion_move"), "loss_rise": t.user_attrs.get("loss_rise"),
+                            "outcome": t.user_attrs.get("outcome")}
+                           for t in optuna.load_study(study_name=name, storage=storage).get_trials()],
                 "n_pruned": search.n_pruned, "n_diverged": search.n_diverged, "warnings": list(r.warnings),
                 "found_nothing": r.result.found_nothing, "wall_seconds": time.perf_counter() - t1,
                 "probe_seconds": probe_seconds})
@@ -158,31 +169,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", nargs="+", type=int, default=[3, 4, 5])
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--test-seeds", type=int, default=3)
+    ap.add_argument("--trials", type=int, default=None, help="N trials per study instead of the budget")
     ap.add_argument("--storage", default=f"sqlite:///{ROOT / 'benchmarks' / 'results' / 'misleading_priors.db'}")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "misleading_priors.json"))
     args = ap.parse_args(argv)
     import optuna
-    import torch
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started = now()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for task in args.tasks:
         for seed in args.seeds:
-            rows += run_task_seed(task, seed, args.variants, storage=args.storage, test_seeds=args.test_seeds)
-            payload = {"benchmark": "misleading_priors (issue 14)", "started": started,
-                       "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                       "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                       "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                                   "cpus": os.cpu_count(), "torch": torch.__version__,
-                                   "torch_threads": torch.get_num_threads()},
-                       "budget": BUDGET, "held_out_seeds": args.seeds, "test_seeds": args.test_seeds,
-                       "summary": summarize(rows), "runs": rows}
-            tmp = out.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(payload, indent=2, allow_nan=False, default=float) + "\n")
-            os.replace(tmp, out)
+            rows += run_task_seed(task, seed, args.variants, storage=args.storage, test_seeds=args.test_seeds,
+                                  trials=args.trials)
+            write_json(out, {**stamp("misleading_priors (issue 14)", started), "budget": None if args.trials else BUDGET, "trials": args.trials,
+                             "held_out_seeds": args.seeds, "test_seeds": args.test_seeds,
+                             "summary": summarize(rows), "runs": rows})
     print(json.dumps(summarize(rows), indent=2))
     return 0
 

@@ -101,9 +101,12 @@ RECOVERY_TRIALS = 30
 #: :func:`stepped_suggestion`): a decade, the error the benchmark's misreadings make either way.
 SUGGESTION_STEP = 10.0
 #: A trial whose training loss climbed back by more than this fraction of its starting loss at its peak LR
-#: (:meth:`hybridtune.StepTrace.loss_rise`) was warm: at or near where training breaks. On the model zoo
-#: (seeds 0-2, ``benchmarks/suggestion_steps.py``) runs around the best peak climbed 0.05-0.17, runs
-#: a decade below it 0.02-0.07, and runs a decade above it 0.17-0.27 where they still trained.
+#: (:meth:`hybridtune.StepTrace.loss_rise`) was warm: at or near where training breaks. On the model zoo's LR map
+#: (``benchmarks/suggestion_steps.py``, seeds 0-2) runs a decade below the range test's suggestions climbed
+#: 0.02-0.12, runs at them 0.05-0.41 (the CNN's upper suggestion is already warm on some seeds) and runs a decade
+#: above them that still trained 0.09-1.0. Replayed on that map, this threshold with a decade's step either way
+#: lost at most 0.5 validation points to the narrow search's two suggestions at x1/10, x1 and x10 on every task;
+#: 0.2, or no warm signal at all, lost 1.7-2.6 on cnn1d at x10 (a model that still trains there).
 WARM_RISE = 0.15
 #: The confidence of a prior whose probes measured none (priors stored before confidences existed).
 UNMEASURED_CONFIDENCE = 0.25
