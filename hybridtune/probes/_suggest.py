@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .._core._errors import ConfigError
+from .._core._smooth import running_median
 
 #: Fewer finite points than this cannot show a fall, a minimum and a rise.
 MIN_POINTS = 8
@@ -90,15 +91,6 @@ class _Curve:
         return float(self.lrs[i])
 
 
-def _running_median(y: np.ndarray, window: int) -> np.ndarray:
-    if window < 3 or len(y) < window:
-        return y.copy()
-    half = window // 2
-    padded = np.pad(y, half, mode="edge")
-    view = np.lib.stride_tricks.sliding_window_view(padded, window)
-    return np.median(view, axis=1)
-
-
 def _local_linear(x: np.ndarray, y: np.ndarray, bandwidth: float) -> np.ndarray:
     """Gaussian-weighted local-linear regression of ``y`` on ``x`` at every ``x``.
 
@@ -153,7 +145,7 @@ def _prepare(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.nda
                           f"followed by {lr[i + 1]:.6g}.")
     x = np.log10(lr)
     window = max(5, (len(loss) // 50) | 1)  # odd, >= 5 points: two bad batches in a row never move it
-    smooth = _local_linear(x, _running_median(loss, window), bandwidth)
+    smooth = _local_linear(x, running_median(loss, window), bandwidth)
     resid = loss - smooth
     noise = float(1.4826 * np.median(np.abs(resid - np.median(resid))))  # robust sigma of one batch's loss
     # the starting level: the median over the first tenth of the sweep's decades (at least 3 points), not

@@ -81,8 +81,7 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
     """
     import optuna
 
-    # the prior-guided sampler reads how far each trial's loss climbed at its peak LR (a per-step record: on
-    # CUDA a sync every step, so only there)
+    # the prior-guided sampler reads how far each trial's loss climbed at its peak LR, from its step trace
     tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed,
                          record_steps=config.space == "prior")
     pruned_at: list[int] = []

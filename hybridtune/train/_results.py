@@ -128,15 +128,16 @@ class StepTrace:
         """
         import numpy as np
 
+        from .._core._smooth import running_median
+
         lr = np.asarray(self.lrs, dtype=np.float64)
         loss = np.asarray(self.losses, dtype=np.float64)
         ok = np.isfinite(lr) & np.isfinite(loss)
         lr, loss = lr[ok], loss[ok]
         if len(loss) < RISE_MIN_STEPS:
             return None
-        w = max(5, len(loss) // 40)
-        half = w // 2
-        smooth = np.array([np.median(loss[max(0, i - half):i + half + 1]) for i in range(len(loss))])
+        w = max(5, len(loss) // 40) | 1  # odd: centred
+        smooth = running_median(loss, w)
         head = float(np.median(loss[:w]))
         if not head > 0:
             return None
