@@ -14,10 +14,10 @@ Example:
 from __future__ import annotations
 
 from ._core import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, TrialFailed,
-                    UnknownNameError, open_storage, redact)
-from .task import (MODELS, MOMENTUM_OPTIMIZERS, OPTIMIZERS, DataSplits, Task, TensorSplit, create_model,
+                    UnknownNameError, __version__, open_storage, redact)  # noqa: F401  (hybridtune.__version__)
+from .task import (MODELS, MOMENTUM_OPTIMIZERS, OPTIMIZERS, DataSplits, Task, TensorSplit, create_model, evaluate,
                    list_datasets, list_models, load_dataset, make_splits, resolve_device)
-from .train import (SCHEDULES, Cost, EpochStats, Recipe, StepTrace, TargetHit, TrainConfig, TrainResult, evaluate,
+from .train import (SCHEDULES, Cost, EpochStats, Recipe, StepTrace, TargetHit, TrainConfig, TrainResult,
                     load_checkpoint, param_groups, read_recipe, train)
 from .probes import (LRBand, MomentumRamp, MomentumRun, Priors, RangeTestResult, find_priors, lr_range_test,
                      momentum_ramp, momentum_runs, suggest_band, suggest_min_div10, suggest_steepest,
@@ -29,10 +29,8 @@ from .compare import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult,
 from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBand, ProcedureResult, RedFlag,
                           SweepResult, SweepRun, landscape, procedure, red_flags, successful_band, sweep)
 from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
-from .pipeline import (Exported, FitResult, ProxyResult, TuneResult, export_study, fit, objective, proxy_study, rebuild_report,
-                       resolve_config, run_study, study_recipe, tune)
-
-from ._core._version import __version__  # noqa: F401  (hybridtune.__version__)
+from .pipeline import (Exported, FitResult, ProxyResult, TuneResult, export_study, fit, objective, proxy_study,
+                       rebuild_report, resolve_config, run_study, study_recipe, tune)
 
 __all__ = [
     # errors and storage

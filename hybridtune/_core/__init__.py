@@ -1,14 +1,32 @@
-"""Shared foundations: the error hierarchy, registries with a friendly miss, JSON helpers, shared types,
-opening a storage."""
+"""Shared foundations: the error hierarchy, registries with a friendly miss, input checks, JSON and file
+helpers, shared types, opening a storage, the version."""
 
 from __future__ import annotations
 
 from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, TrialFailed,
                       UnknownNameError)
+from ._files import atomic_write, check_writable, write_text
 from ._json import finite_json
-from ._registry import did_you_mean
-from ._storage import open_storage, redact
+from ._registry import (Registry, check_choice, did_you_mean, is_user_reference, load_user_callable,
+                        unknown_name_message, user_file_digest)
+from ._smooth import running_median
+from ._storage import (DEFAULT_STORAGE, GRACE_SECONDS, HEARTBEAT_SECONDS, SHARED_HINT, coordinator_lock, is_shared,
+                       open_storage, redact, resolve_storage_url, storage_url, study_names)
 from ._types import Progress
+from ._version import __version__
 
-__all__ = ["ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "Progress", "StorageError",
-    "TrialFailed", "UnknownNameError", "did_you_mean", "finite_json", "open_storage", "redact"]
+__all__ = [
+    # errors
+    "ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError", "TrialFailed",
+    "UnknownNameError",
+    # registries and input checks
+    "Registry", "check_choice", "did_you_mean", "is_user_reference", "load_user_callable", "unknown_name_message",
+    "user_file_digest",
+    # files and JSON
+    "atomic_write", "check_writable", "finite_json", "write_text",
+    # storage
+    "DEFAULT_STORAGE", "GRACE_SECONDS", "HEARTBEAT_SECONDS", "SHARED_HINT", "coordinator_lock", "is_shared",
+    "open_storage", "redact", "resolve_storage_url", "storage_url", "study_names",
+    # shared types and helpers
+    "Progress", "__version__", "running_median",
+]

@@ -16,8 +16,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
-from .._core._files import write_text
-from .._core import ConfigError, finite_json
+from .._core import ConfigError, finite_json, write_text
 
 EXIT_USAGE = 2
 #: ``study`` and ``report``: the study ran (or was read) but found nothing: every trial diverged or failed, or

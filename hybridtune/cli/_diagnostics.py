@@ -6,8 +6,7 @@ import argparse
 from typing import Any
 
 from .._core import ConfigError
-from ..diagnostics import landscape, procedure, sweep
-from ..diagnostics._sweep import log_lrs
+from ..diagnostics import landscape, log_lrs, procedure, sweep
 from ._common import (BaseCommand, ProgressBars, add_output_options, add_task_options, console, fmt, library_default,
                       make_task, nonneg_float, num, positive_float, positive_int, quiet_optuna, write_json)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from .._core import ConfigError, open_storage, redact
-from ..study import StudyConfig, StudySpec, load_spec
-from ..study._config import BUDGET_EPOCHS, BUDGET_STEPS, SPACES
+from ..study import BUDGET_EPOCHS, BUDGET_STEPS, SPACES, StudyConfig, StudySpec, load_spec
 from ._common import (EXIT_FOUND_NOTHING, BaseCommand, ProgressBars, add_output_options, add_task_options, console, fmt,
-                      library_default, nonneg_float, num, parse_model_args, positive_float, positive_int, quiet_optuna, write_json)
+                      library_default, nonneg_float, num, parse_model_args, positive_float, positive_int, quiet_optuna,
+                      write_json)
 
 
 def _baselines(text: str) -> tuple[str, ...]:
@@ -26,14 +26,14 @@ def _baselines(text: str) -> tuple[str, ...]:
 
 
 def _storage_option(p: Any) -> None:
-    from .._core._storage import DEFAULT_STORAGE
+    from .._core import DEFAULT_STORAGE
 
     p.add_argument("--storage", metavar="URL",
                    help=f"Optuna storage URL (default: {DEFAULT_STORAGE}), e.g. postgresql://user:password@host/db")
 
 
 def _heartbeat_options(p: Any) -> None:
-    from .._core._storage import GRACE_SECONDS, HEARTBEAT_SECONDS
+    from .._core import GRACE_SECONDS, HEARTBEAT_SECONDS
 
     p.add_argument("--heartbeat-interval", type=positive_int, metavar="SECONDS",
                    help=f"each running trial's process records a heartbeat this often (default: {HEARTBEAT_SECONDS})")
@@ -44,7 +44,7 @@ def _heartbeat_options(p: Any) -> None:
 
 def _open(args: argparse.Namespace) -> tuple[str, Any]:
     """The storage's URL (for printing, password hidden by :func:`redact`) and the storage, opened once."""
-    from .._core._storage import resolve_storage_url
+    from .._core import resolve_storage_url
 
     url = resolve_storage_url(args.storage)
     storage = open_storage(url, heartbeat_interval=getattr(args, "heartbeat_interval", None),
@@ -199,8 +199,7 @@ def _size(config: StudyConfig) -> str:
 def _run_study(args: argparse.Namespace) -> int:
     import time
 
-    from ..pipeline import run_study
-    from ..pipeline._run import resolve_config
+    from ..pipeline import resolve_config, run_study
     from ..task import Task
 
     quiet_optuna(args)
@@ -359,7 +358,7 @@ def _named_study(args: argparse.Namespace) -> tuple[Any, Any, str]:
 def _only_study(storage: Any) -> str:
     """The one search study in ``storage`` (its baselines, ``-grid`` and ``-random``, and studies hybridtune did
     not make aside)."""
-    from ..study._schema import search_studies
+    from ..study import search_studies
 
     searches = search_studies(storage)
     if len(searches) != 1:
@@ -378,7 +377,7 @@ class ExportCommand(BaseCommand):
                    "retraining the stored best configuration once, as the study's test retrain did.")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        from ..pipeline._export import export_study
+        from ..pipeline import export_study
 
         p.add_argument("--name", help="the study (default: the only one in the storage)")
         _storage_option(p)
@@ -389,7 +388,7 @@ class ExportCommand(BaseCommand):
         add_output_options(p)
 
     def take_action(self, args: argparse.Namespace) -> int:
-        from ..pipeline._export import export_study
+        from ..pipeline import export_study
 
         con, storage, name = _named_study(args)
         con.print(f"[bold]export[/] {name}: the recipe from storage; the weights by retraining its best "
@@ -434,7 +433,7 @@ class DashboardCommand(BaseCommand):
 
         from optuna_dashboard import run_server
 
-        from .._core._storage import resolve_storage_url, study_names
+        from .._core import resolve_storage_url, study_names
 
         quiet_optuna(args)
         con = console(args)

@@ -7,9 +7,9 @@ import argparse
 from typing import Any
 
 from .._core import ConfigError, redact
-from ._common import (BaseCommand, ProgressBars, add_output_options, add_task_options, check_file_path,
-                      choices_help, console, fmt, library_default, nonneg_float, num, parse_model_args,
-                      positive_float, positive_int, write_json)
+from ._common import (BaseCommand, ProgressBars, add_output_options, add_task_options, check_file_path, choices_help,
+                      console, fmt, library_default, nonneg_float, num, parse_model_args, positive_float, positive_int,
+                      write_json)
 
 #: Flags that are single trainer settings: what the user sets replaces that one value of the library's
 #: defaults, the config or the recipe (a flag left unset falls through to them).
@@ -26,7 +26,7 @@ class TrainCommand(BaseCommand):
                    "(cached per task), or from --recipe / --from-study.")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        from ..pipeline._fit import FIT_DEFAULTS, TRAIN_ON, fit
+        from ..pipeline import FIT_DEFAULTS, TRAIN_ON, fit
         from ..train import TrainConfig
 
         def default(name: str) -> Any:
@@ -69,7 +69,7 @@ class TrainCommand(BaseCommand):
     def take_action(self, args: argparse.Namespace) -> int:
         from rich.table import Table
 
-        from ..pipeline._fit import fit
+        from ..pipeline import fit
 
         con = console(args)
         check_file_path("--json", args.json)
@@ -130,7 +130,7 @@ def _recipe(args: argparse.Namespace) -> Any:
     if args.recipe:
         return read_recipe(args.recipe)
     if args.from_study:
-        from ..pipeline._export import study_recipe
+        from ..pipeline import study_recipe
 
         return study_recipe(args.from_study, storage=args.storage)
     return None

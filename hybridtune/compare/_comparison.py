@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._core._json import finite_json
-from ..study import _schema as schema
-from ..train._results import Cost
+from .._core import finite_json
+from ..study import keys
+from ..train import Cost
 from ._outcome import StudyOutcome
 from ._stats import Difference, TestScore, accuracy_se, normalised_score
 
@@ -157,7 +157,7 @@ def compare(outcomes: Mapping[str, StudyOutcome], *, n_val: int | None = None, m
     ``None``, the rest is still filled in. Without ``n_val`` (a metric that is not an accuracy on a known
     split) the standard-error rule falls back to 0.5 points.
     """
-    grid = outcomes.get(schema.GRID)
+    grid = outcomes.get(keys.GRID)
     grid_best = grid.best_value if grid is not None else None
     rule = "points" if tolerance is not None or not n_val else "se"
     if rule == "points" and tolerance is None:
@@ -182,10 +182,10 @@ def compare(outcomes: Mapping[str, StudyOutcome], *, n_val: int | None = None, m
         rows[role] = Match(role=role, best_value=o.best_value, matched=hit is not None,
                            trials_to_match=None if hit is None else hit[0] + 1, cost_to_match=cost,
                            cost_ratio=ratio, seconds_ratio=sratio, total_cost=o.cost, test_score=o.test_score,
-                           difference_vs_grid=None if role == schema.GRID else Difference.of(o.test_score,
+                           difference_vs_grid=None if role == keys.GRID else Difference.of(o.test_score,
                                                                                               grid_score),
                            total_ratio=total)
-    search, random = outcomes.get(schema.SEARCH), outcomes.get(schema.RANDOM)
+    search, random = outcomes.get(keys.SEARCH), outcomes.get(keys.RANDOM)
     score, note = normalised_score(search.test_score if search else None, grid_score,
                                    random.test_score if random else None)
     return Comparison(rule=rule, match_z=float(match_z), tolerance=None if tolerance is None else float(tolerance),

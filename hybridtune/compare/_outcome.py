@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core._json import finite_json
-from ..study import _schema as schema
-from ..study._schema import best_trial, outcome_of
-from ..train._results import Cost
+from .._core import finite_json
+from ..study import keys
+from ..train import Cost
 from ._stats import TestScore
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
+
+
+def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
+    """A trial's stored outcome, or its state in lower case when it stored none."""
+    return str(trial.user_attrs.get(keys.OUTCOME, trial.state.name.lower()))
+
+
+def best_trial(trials: Sequence[optuna.trial.FrozenTrial], *,
+               floor: float | None = None) -> optuna.trial.FrozenTrial | None:
+    """The completed, non-diverged trial with the highest value (the earliest on a tie); ``None`` when there
+    is none, or when the best does not rise above ``floor`` (:func:`~hybridtune.task.chance_floor`: a study
+    that found nothing never presents a chance-level configuration as its best)."""
+    from optuna.trial import TrialState
+
+    ok = [t for t in trials if t.state == TrialState.COMPLETE and outcome_of(t) != keys.OUTCOME_DIVERGED
+          and t.value is not None and math.isfinite(t.value)]
+    if not ok:
+        return None
+    best = max(ok, key=lambda t: (t.value, -t.number))
+    return None if floor is not None and best.value <= floor else best  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -121,16 +141,16 @@ def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Co
     with cumulative cost from ``start`` and the best value so far (diverged trials never count as best)."""
     from optuna.trial import TrialState
 
-    done = [t for t in trials if t.state.is_finished() and schema.COST in t.user_attrs]
+    done = [t for t in trials if t.state.is_finished() and keys.COST in t.user_attrs]
     done.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
     cum = start or Cost()
     best: float | None = None
     points = []
     for t in done:
-        c = Cost.from_dict(t.user_attrs[schema.COST])
+        c = Cost.from_dict(t.user_attrs[keys.COST])
         cum = cum + c
         outcome = outcome_of(t)
-        value = t.value if t.state == TrialState.COMPLETE and outcome != schema.OUTCOME_DIVERGED else None
+        value = t.value if t.state == TrialState.COMPLETE and outcome != keys.OUTCOME_DIVERGED else None
         if value is not None and (best is None or value > best):
             best = value
         points.append(HistoryPoint(number=t.number, state=t.state.name, outcome=outcome,
@@ -140,7 +160,7 @@ def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Co
 
 
 def score_of_record(record: dict[str, Any] | None, *, chance: float = 0.0) -> TestScore | None:
-    """The :class:`TestScore` of a stored test record (:func:`hybridtune.study._schema.record_test`): each
+    """The :class:`TestScore` of a stored test record (:func:`hybridtune.study.keys.record_test`): each
     seed's test accuracy, a diverged retrain counted at ``chance``. A record written before retrains had
     seeds (one run, no ``runs`` list) gives a one-seed score.
 
@@ -163,7 +183,7 @@ def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.tria
                         probe_cost: Cost | None = None, test: dict[str, Any] | None = None,
                         chance: float = 0.0, floor: float | None = None) -> StudyOutcome:
     """A :class:`StudyOutcome` computed from stored trials alone (``chance``: what a diverged test retrain
-    counts as; ``floor``: a best at or below it is no best, see :func:`~hybridtune.study._schema.chance_floor`)."""
+    counts as; ``floor``: a best at or below it is no best, see :func:`~hybridtune.task.chance_floor`)."""
     from optuna.trial import TrialState
 
     history = history_from_trials(trials, start=probe_cost)
@@ -171,11 +191,11 @@ def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.tria
     total = history[-1].cumulative if history else (probe_cost or Cost())
     if test is not None and (best is None or test.get("trial") != best.number):
         test = None  # stale: the best changed since it was tested
-    diverged = [outcome_of(t) == schema.OUTCOME_DIVERGED for t in trials]
+    diverged = [outcome_of(t) == keys.OUTCOME_DIVERGED for t in trials]
     return StudyOutcome(
         role=role, study_name=study_name, best_value=None if best is None else best.value,
         best_trial=None if best is None else best.number, best_params=dict(best.params) if best else {},
-        best_config=dict(best.user_attrs.get(schema.HYPERPARAMS, {})) if best else None,
+        best_config=dict(best.user_attrs.get(keys.HYPERPARAMS, {})) if best else None,
         n_trials=sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials),
         n_complete=sum(t.state == TrialState.COMPLETE and not d for t, d in zip(trials, diverged)),
         n_pruned=sum(t.state == TrialState.PRUNED for t in trials),

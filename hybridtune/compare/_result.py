@@ -7,18 +7,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._registry import did_you_mean
-from .._core._storage import open_storage, redact
-from ..study import _schema as schema
+from .._core import ConfigError, did_you_mean, finite_json, open_storage, redact
+from ..study import keys, study_floor
+from ..task import VALIDATION_ACCURACY, chance_level
 from ._comparison import Comparison, compare
-from ._outcome import StudyOutcome, outcome_from_trials
+from ._outcome import StudyOutcome, best_trial, outcome_from_trials, outcome_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from ..probes._priors import Priors
+    from ..probes import Priors
 
 #: "Still improving clearly": the best trial's validation accuracy rose over its last epoch by more than this
 #: many standard errors of the difference of two accuracies on the validation split (binomial, taken as
@@ -68,7 +66,7 @@ class StudyResult:
     artefacts: dict[str, Any] | None = None
     #: what the user should know, one sentence each (e.g. "the budget may be too short: ...")
     warnings: tuple[str, ...] = ()
-    #: the search's budget (:func:`hybridtune.study._schema.record_budget`), or ``None`` when ``trials`` sized it
+    #: the search's budget (:func:`hybridtune.study.keys.record_budget`), or ``None`` when ``trials`` sized it
     budget: dict[str, Any] | None = None
     #: ``--space prior``: the priors as its sampler reads them (centre, confidence, bounds per parameter)
     prior_sampler: dict[str, Any] | None = None
@@ -87,11 +85,11 @@ class StudyResult:
         if self.no_verdict is not None:
             return None
         c = self.comparison
-        m = c.rows[schema.SEARCH]
+        m = c.rows[keys.SEARCH]
         d = m.difference_vs_grid
         test = "" if d is None else (f"; retrained on {len(d.seeds)} seed{'s' if len(d.seeds) > 1 else ''}, its test "
                                      f"accuracy is {_pm(m.test_score)} against the grid's "
-                                     f"{_pm(c.rows[schema.GRID].test_score)} (difference {_pm(d, signed=True)} points"
+                                     f"{_pm(c.rows[keys.GRID].test_score)} (difference {_pm(d, signed=True)} points"
                                      f"{'; one seed has no standard error, so noise is not judged' if d.se is None else ''})")
         spent = "" if m.total_ratio is None else f"; in all it used {m.total_ratio:.2f} of the grid's cost"
         worse = d is not None and d.mean < 0 and d.beyond_noise
@@ -190,55 +188,55 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     """
     import optuna
 
-    from .._core._storage import study_names
-    from ..probes._priors import Priors
+    from .._core import study_names
+    from ..probes import Priors
 
     store = open_storage(storage, must_exist=True)
     names = study_names(store)
     if name not in names:
         hint = did_you_mean(name, names)
-        listed = ", ".join(schema.search_names(names)) or "none"
+        listed = ", ".join(keys.search_names(names)) or "none"
         raise ConfigError(f"name must be a study in the storage ({listed}), but got {name!r}.{hint}")
     study = optuna.load_study(study_name=name, storage=store)
     attrs = study.user_attrs
-    config = dict(attrs.get(schema.CONFIG, {}))
+    config = dict(attrs.get(keys.CONFIG, {}))
     tol = config.get("tolerance") if tolerance is None else float(tolerance)
-    data = dict((attrs.get(schema.TASK) or {}).get("data") or {})
-    chance = 1.0 / int(data["num_classes"]) if data.get("num_classes") else 0.0
+    data = dict((attrs.get(keys.TASK) or {}).get("data") or {})
+    chance = chance_level(data.get("num_classes"))
     # the standard-error rule needs an accuracy on a validation split of known size
-    n_val = data.get("val") if (study.metric_names or [schema.VALIDATION_ACCURACY])[0] == \
-        schema.VALIDATION_ACCURACY else None
-    floor = schema.study_floor(study)
-    priors = Priors.from_dict(attrs[schema.PRIORS]) if attrs.get(schema.PRIORS) else None
+    n_val = data.get("val") if (study.metric_names or [VALIDATION_ACCURACY])[0] == \
+        VALIDATION_ACCURACY else None
+    floor = study_floor(study)
+    priors = Priors.from_dict(attrs[keys.PRIORS]) if attrs.get(keys.PRIORS) else None
     trials = study.get_trials(deepcopy=False)
     outcomes: dict[str, StudyOutcome] = {
-        schema.SEARCH: outcome_from_trials(schema.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
-                                           test=attrs.get(schema.TEST), chance=chance, floor=floor)}
+        keys.SEARCH: outcome_from_trials(keys.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
+                                           test=attrs.get(keys.TEST), chance=chance, floor=floor)}
     grid_space_d = None
-    for role in schema.BASELINE_ROLES:
-        sname = schema.study_name(name, role)
+    for role in keys.BASELINE_ROLES:
+        sname = keys.study_name(name, role)
         if sname not in names:
             continue
         s = optuna.load_study(study_name=sname, storage=store)
         outcomes[role] = outcome_from_trials(role, sname, s.get_trials(deepcopy=False),
-                                             test=s.user_attrs.get(schema.TEST), chance=chance, floor=floor)
-        if role == schema.GRID:
-            grid_space_d = s.user_attrs.get(schema.GRID_SPACE)
+                                             test=s.user_attrs.get(keys.TEST), chance=chance, floor=floor)
+        if role == keys.GRID:
+            grid_space_d = s.user_attrs.get(keys.GRID_SPACE)
     comparison = compare(outcomes, n_val=n_val, match_z=float(config.get("match_z", 1.0)),
                          tolerance=None if tol is None else float(tol))
     storage_url = redact(storage) if isinstance(storage, str) else redact(getattr(store, "url", "") or "")
-    return StudyResult(name=name, storage=storage_url, task=dict(attrs.get(schema.TASK, {})), config=config,
-                       priors=priors, space=attrs.get(schema.SPACE), grid_space=grid_space_d,
-                       search=outcomes[schema.SEARCH], grid=outcomes.get(schema.GRID),
-                       random=outcomes.get(schema.RANDOM), comparison=comparison,
-                       artefacts=_artefacts(attrs, outcomes[schema.SEARCH]),
-                       warnings=tuple(study_warnings(trials, attrs, floor=floor)), budget=attrs.get(schema.BUDGET),
-                       prior_sampler=attrs.get(schema.PRIOR_SAMPLER))
+    return StudyResult(name=name, storage=storage_url, task=dict(attrs.get(keys.TASK, {})), config=config,
+                       priors=priors, space=attrs.get(keys.SPACE), grid_space=grid_space_d,
+                       search=outcomes[keys.SEARCH], grid=outcomes.get(keys.GRID),
+                       random=outcomes.get(keys.RANDOM), comparison=comparison,
+                       artefacts=_artefacts(attrs, outcomes[keys.SEARCH]),
+                       warnings=tuple(study_warnings(trials, attrs, floor=floor)), budget=attrs.get(keys.BUDGET),
+                       prior_sampler=attrs.get(keys.PRIOR_SAMPLER))
 
 
 def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any] | None:
-    """The stored :data:`~hybridtune.study._schema.ARTEFACTS`, unless they belong to an earlier best trial."""
-    stored = attrs.get(schema.ARTEFACTS)
+    """The stored :data:`~hybridtune.study.keys.ARTEFACTS`, unless they belong to an earlier best trial."""
+    stored = attrs.get(keys.ARTEFACTS)
     if not stored or search.best_trial is None or stored.get("trial") != search.best_trial:
         return None
     return dict(stored)
@@ -248,15 +246,15 @@ def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[st
                    floor: float | None = None) -> list[str]:
     """What a search's result should say beside its numbers: that it found nothing (:func:`found_nothing`),
     or a best trial still improving clearly at its last epoch (see :data:`IMPROVING_Z`)."""
-    best = schema.best_trial(trials, floor=floor)
+    best = best_trial(trials, floor=floor)
     if best is None:
         return [found_nothing(trials, floor)]
-    n_val = (attrs.get(schema.TASK) or {}).get("data", {}).get("val")
-    rise = last_epoch_rise(best.user_attrs.get(schema.CURVE) or [], n_val)
+    n_val = (attrs.get(keys.TASK) or {}).get("data", {}).get("val")
+    rise = last_epoch_rise(best.user_attrs.get(keys.CURVE) or [], n_val)
     if rise is None:
         return []
     before, after, z = rise
-    epochs = len(best.user_attrs.get(schema.CURVE) or [])
+    epochs = len(best.user_attrs.get(keys.CURVE) or [])
     return [f"the budget may be too short: the best trial (#{best.number}) was still improving at its last epoch, "
             f"validation {100 * before:.1f}% -> {100 * after:.1f}% ({z:.1f} standard errors of the {n_val} "
             f"validation examples); more epochs (e.g. {2 * epochs} instead of {epochs}) may reach higher."]
@@ -276,13 +274,13 @@ def found_nothing(trials: Sequence[optuna.trial.FrozenTrial], floor: float | Non
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
     if not finished:
         return "the search found nothing: no trial finished" + end
-    bad = [t for t in finished if t.state == TrialState.FAIL or schema.outcome_of(t) == schema.OUTCOME_DIVERGED]
+    bad = [t for t in finished if t.state == TrialState.FAIL or outcome_of(t) == keys.OUTCOME_DIVERGED]
     if len(bad) == len(finished):
         return (f"the search found nothing: all {len(finished)} of its trials diverged or failed" + end
                 + " Its LR region is too hot: the range test may have read its curve too high (try --space prior, "
                   "or a lower lr_range).")
     values = [t.value for t in finished if t.state == TrialState.COMPLETE and t.value is not None
-              and schema.outcome_of(t) != schema.OUTCOME_DIVERGED]
+              and outcome_of(t) != keys.OUTCOME_DIVERGED]
     if not values:
         return f"the search found nothing: none of its {len(finished)} trials completed (the others were pruned)" + end
     return (f"the search found nothing: its best validation accuracy {100 * max(values):.2f}% is within noise of "

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._core._json import finite_json
+from .._core import finite_json
 
 #: Two results are "within noise" of each other when their paired difference is at most this many of its
 #: standard errors. A conventional bar, not a significance test: with 3 seeds (2 degrees of freedom) +-2 SE

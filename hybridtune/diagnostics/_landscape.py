@@ -17,12 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from ..task._task import Task
-from ..train._config import TrainConfig
-from ..train._loop import train
-from ..train._results import Cost, TrainResult
+from .._core import ConfigError, finite_json
+from ..task import Task
+from ..train import Cost, TrainConfig, TrainResult, train
 
 
 @dataclass(frozen=True)

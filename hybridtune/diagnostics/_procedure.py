@@ -21,17 +21,10 @@ from typing import Any
 
 import torch
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._types import Progress
-from ..probes._priors import momentum_ramp
-from ..probes._rangetest import lr_range_test
-from ..task._data import DataSplits, TensorSplit, checked_splits
-from ..task._optim import DEFAULT_MOMENTUM, optimizer_info
-from ..task._task import Task
-from ..train._config import TrainConfig
-from ..train._loop import train
-from ..train._results import Cost, TrainResult
+from .._core import ConfigError, Progress, finite_json
+from ..probes import lr_range_test, momentum_ramp
+from ..task import DEFAULT_MOMENTUM, DataSplits, Task, TensorSplit, checked_splits, optimizer_info
+from ..train import Cost, TrainConfig, TrainResult, train
 
 _log = logging.getLogger(__name__)
 
@@ -225,7 +218,7 @@ def check_loss_falls(task: Task, *, batch_size: int = 128, seed: int = 0) -> tup
 
 def check_chance(task: Task, result: TrainResult) -> RedFlag:
     """After training, validation accuracy stuck at 1/classes means the model learnt nothing that transfers."""
-    chance = 1 / task.data.num_classes
+    chance = task.chance
     acc = result.best_val_acc
     margin = max(0.05, 0.5 * chance)
     bad = acc is None or acc < chance + margin

@@ -16,16 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._registry import check_choice
-from .._core._types import Progress
-from ..probes._rangetest import lr_range_test
-from ..task._optim import OPTIMIZER_REGISTRY, OPTIMIZERS
-from ..task._task import Task
-from ..train._config import TrainConfig
-from ..train._loop import train
-from ..train._results import Cost
+from .._core import ConfigError, Progress, check_choice, finite_json
+from ..probes import lr_range_test
+from ..task import OPTIMIZER_REGISTRY, OPTIMIZERS, Task
+from ..train import Cost, TrainConfig, train
 
 _log = logging.getLogger(__name__)
 
@@ -253,8 +247,8 @@ def _grid_study(name: str, storage: Any, space: dict[str, list[Any]], objective:
     """Every cell of ``space`` once, through the study's grid runner: a re-run runs only the missing cells."""
     import optuna
 
-    from ..space._space import shuffled_cells
-    from ..study._queue import run_grid
+    from ..space import shuffled_cells
+    from ..study import run_grid
 
     # the sampler is never asked (every cell is queued with its values); seeded for reproducibility anyway
     study = optuna.create_study(study_name=name, storage=storage, direction="minimize", load_if_exists=True,

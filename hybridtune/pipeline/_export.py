@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._storage import open_storage, redact, storage_url
-from .._core._types import Progress
-from ..compare._outcome import score_of_record
-from ..space._space import Hyperparams
-from ..study import _schema as schema
-from ..study._config import config_from_dict
-from ..train._checkpoint import Recipe, _versions, save_checkpoint, save_recipe
+from .._core import ConfigError, Progress, finite_json, open_storage, redact, storage_url
+from ..compare import best_trial, score_of_record
+from ..space import Hyperparams
+from ..study import config_from_dict, keys, search_studies, study_floor
+from ..task import VALIDATION_ACCURACY
+from ..train import Recipe, library_versions, save_checkpoint, save_recipe
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -51,18 +48,18 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
     current best trial was retrained for the test, the seed and metrics of its first test retrain (the one
     whose weights go into ``best.pt``) and the test accuracy over all its seeds."""
     attrs = study.user_attrs
-    best = schema.best_trial(study.get_trials(deepcopy=False), floor=schema.study_floor(study))
+    best = best_trial(study.get_trials(deepcopy=False), floor=study_floor(study))
     if best is None:
         return None
-    config = config_from_dict(attrs.get(schema.CONFIG) or {})
-    ident = attrs.get(schema.IDENTITY) or {}
-    described = attrs.get(schema.TASK) or {}
-    names = attrs.get(schema.RECIPE) or {
+    config = config_from_dict(attrs.get(keys.CONFIG) or {})
+    ident = attrs.get(keys.IDENTITY) or {}
+    described = attrs.get(keys.TASK) or {}
+    names = attrs.get(keys.RECIPE) or {
         "model": described.get("model"), "model_kwargs": dict(described.get("model_kwargs") or {}),
         "data": (described.get("data") or {}).get("name"), "optimizer": described.get("optimizer"),
         "rebuildable": False}
     epochs = int(ident.get("epochs") or config.epochs)  # the resolved budget (identity), else the config's
-    test = attrs.get(schema.TEST) or {}
+    test = attrs.get(keys.TEST) or {}
     if test.get("trial") != best.number:
         test = {}
     # the weights written beside the recipe are of the retrain on the first test seed (a record stored
@@ -70,11 +67,11 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
     runs = test.get("runs")
     first = runs[0] if runs else test
     seed = int(first.get("seed", config.seed))
-    train = Hyperparams(**best.user_attrs[schema.HYPERPARAMS]).train_config(
+    train = Hyperparams(**best.user_attrs[keys.HYPERPARAMS]).train_config(
         optimizer=names["optimizer"], epochs=epochs, seed=seed)
     metrics = {"val_accuracy": first.get("val_accuracy", best.value), "test_accuracy": first.get("test_accuracy"),
                "test_loss": first.get("test_loss"), "search_val_accuracy": best.value,
-               "metric": (study.metric_names or [schema.VALIDATION_ACCURACY])[0]}
+               "metric": (study.metric_names or [VALIDATION_ACCURACY])[0]}
     score = score_of_record(test, chance=float(test.get("chance", 0.0)))
     if score is not None and runs:
         metrics.update(test_accuracy_mean=score.mean, test_accuracy_se=score.se, test_seeds=list(score.seeds))
@@ -82,7 +79,7 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
     return Recipe(task=dict(names), input_shape=tuple(int(s) for s in data.get("input_shape") or ()),
                   num_classes=int(data.get("num_classes") or 0), train=train, metrics=finite_json(metrics),
                   source={"study": study.study_name, "trial": best.number, "storage": storage_label(store)},
-                  versions=_versions())
+                  versions=library_versions())
 
 
 def write_artefacts(study: optuna.Study, recipe: Recipe, model: nn.Module, out: str | Path) -> dict[str, Any]:
@@ -93,16 +90,16 @@ def write_artefacts(study: optuna.Study, recipe: Recipe, model: nn.Module, out: 
         raise ConfigError(f"the artefacts' folder must be a folder, but got {str(out)!r}, which is a file.")
     recipe_path = save_recipe(recipe, folder / RECIPE_FILE)
     checkpoint_path = save_checkpoint(folder / CHECKPOINT_FILE, model, recipe)
-    record = schema.record_artefacts(int(recipe.source["trial"]), recipe=str(recipe_path.resolve()),
+    record = keys.record_artefacts(int(recipe.source["trial"]), recipe=str(recipe_path.resolve()),
                                      checkpoint=str(checkpoint_path.resolve()))
-    study.set_user_attr(schema.ARTEFACTS, record)
+    study.set_user_attr(keys.ARTEFACTS, record)
     _log.info("wrote %s and %s", recipe_path, checkpoint_path)
     return record
 
 
 def artefacts_current(study: optuna.Study, trial: int, out: str | Path) -> bool:
     """Whether ``out`` already holds the artefacts of ``trial`` (as recorded on the study)."""
-    stored = study.user_attrs.get(schema.ARTEFACTS) or {}
+    stored = study.user_attrs.get(keys.ARTEFACTS) or {}
     folder = Path(out)
     return (stored.get("trial") == trial and stored.get("recipe") == str((folder / RECIPE_FILE).resolve())
             and (folder / RECIPE_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file())
@@ -112,15 +109,14 @@ def _search_study(name: str, store: Any) -> optuna.Study:
     """The search study ``name``: only one hybridtune made (with its identity) holds a chosen recipe."""
     import optuna
 
-    from .._core._registry import did_you_mean
-    from .._core._storage import study_names
+    from .._core import did_you_mean, study_names
 
-    searches = schema.search_studies(store)
+    searches = search_studies(store)
     if name in searches:
         return optuna.load_study(study_name=name, storage=store)
     listed = ", ".join(searches) or "none"
     if name in study_names(store):
-        what = "a baseline's study" if schema.is_baseline_name(name) else "not a study hybridtune made"
+        what = "a baseline's study" if keys.is_baseline_name(name) else "not a study hybridtune made"
         raise ConfigError(f"name must be a hybridtune search study (a -grid or -random baseline, or a study made "
                           f"by plain Optuna, holds no recipe), but got {name!r}, which is {what}; the search "
                           f"studies there: {listed}.")
@@ -197,7 +193,7 @@ def export_study(name: str, *, storage: Any = None, out: str | Path | None = Non
         >>> import hybridtune as ht
         >>> ht.export_study("resnet-mnist5k", out="final/")  # doctest: +SKIP
     """
-    from ..train._retrain import train_and_test
+    from ..train import train_and_test
 
     store = open_storage(storage, must_exist=True)
     study = _search_study(name, store)

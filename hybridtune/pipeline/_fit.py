@@ -30,27 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._core._errors import ConfigError, ProbeError
-from .._core._json import finite_json
-from .._core._registry import check_choice
-from .._core._types import Progress
-from ..probes._priors import Priors, find_priors
-from ..space._space import dataset_batch_ceiling, scale_lr, suggested_peak
-from ..study._config import StudyConfig
-from ..task._data import DataSplits, TensorSplit, checked_splits
-from ..task._datasets import _cache_dir
-from ..task._optim import MOMENTUM_OPTIMIZERS
-from .._core._files import check_writable, write_text
-from ..train._checkpoint import Recipe, save_checkpoint
-from ..train._config import TrainConfig
-from ..train._results import Cost, EpochStats, TrainResult
-from ..train._retrain import train_and_test
-from ..train._schedules import onecycle_momentum
+from .._core import ConfigError, ProbeError, Progress, check_choice, check_writable, finite_json, write_text
+from ..probes import Priors, find_priors
+from ..space import dataset_batch_ceiling, scale_lr, suggested_peak
+from ..study import StudyConfig
+from ..task import MOMENTUM_OPTIMIZERS, DataSplits, TensorSplit, cache_dir, checked_splits
+from ..train import (Cost, EpochStats, Recipe, TrainConfig, TrainResult, onecycle_momentum, save_checkpoint,
+                     train_and_test)
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from ..task._task import Task
+    from ..task import Task
 
 _log = logging.getLogger(__name__)
 
@@ -335,8 +326,7 @@ def _cache_key(task: Task, probe: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     import torch
 
-    from .._core._registry import user_file_digest
-    from .._core._version import __version__
+    from .._core import __version__, user_file_digest
 
     files = {key: digest for key in ("model", "data") if (digest := user_file_digest(names.get(key))) is not None}
     return {"format": _CACHE_FORMAT, "hybridtune": str(__version__), "torch": str(torch.__version__),
@@ -352,7 +342,7 @@ def _cache_path(task: Task, probe: Mapping[str, Any]) -> Path | None:
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
     # a digest and a sanitised label, never the name itself: a model given as a path ("../nets.py:tiny",
     # "/abs/x.py:f") would put the file outside the cache folder
-    return _cache_dir() / "priors" / f"{_file_label(task.model_name)}-{task.optimizer}-{digest}.json"
+    return cache_dir() / "priors" / f"{_file_label(task.model_name)}-{task.optimizer}-{digest}.json"
 
 
 def _file_label(name: str) -> str:

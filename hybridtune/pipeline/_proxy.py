@@ -15,15 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._storage import open_storage
-from .._core._types import Progress
+from .._core import ConfigError, Progress, finite_json, open_storage
 from ..compare import StudyResult, load_result
-from ..space._space import Hyperparams
-from ..study._config import StudyConfig, default_name
-from ..task._task import Task
-from ..train._retrain import train_and_test
+from ..space import Hyperparams
+from ..study import StudyConfig, default_name
+from ..task import Task
+from ..train import train_and_test
 from ._export import default_out
 from ._run import run_study
 

@@ -2,7 +2,7 @@
 split -> a cost-fair comparison -> the dashboard.
 
 :func:`run_study` is the whole pipeline in one call; the ``hybridtune study`` command is a thin layer over
-it. What a study stores is described in :mod:`hybridtune.study._schema`; the queue every process takes
+it. What a study stores is described in :mod:`hybridtune.study.keys`; the queue every process takes
 trials from in :mod:`hybridtune.study._queue`.
 """
 
@@ -13,25 +13,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._storage import open_storage
-from .._core._types import Progress
-from ..compare import StudyResult, load_result
-from ..space._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space,
-                            search_space, suggested_peak, wide_space)
-from ..study import _schema as schema
-from ..study._budget import study_budget
-from ..study._config import StudyConfig, default_name
-from ..study._queue import (await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search,
-                            work)
-from ..task._task import Task
-from ..train._retrain import Tested, train_and_test
+from .._core import ConfigError, Progress, open_storage
+from ..compare import StudyResult, best_trial, load_result
+from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space, search_space,
+                     suggested_peak, wide_space)
+from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_search_queue, identity, keys,
+                     open_phases, open_study, probe_identity, queue_cells, queue_search, stored_identity, study_budget,
+                     task_description, work)
+from ..task import Task
+from ..train import Tested, train_and_test
 from ._export import default_out
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from ..probes._priors import Priors
+    from ..probes import Priors
 
 _log = logging.getLogger(__name__)
 
@@ -87,7 +83,7 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
     """
     store = open_storage(storage)
     if out is None and report is not None:  # the recipe and weights go beside the report, as the CLI puts them
-        from ..report._report import report_file
+        from ..report import report_file
 
         out = report_file(report).parent
     result, _ = _run(task, config, storage=store, progress=progress, poll_seconds=poll_seconds, out=out)
@@ -114,7 +110,7 @@ def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: An
         raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
     if config.epochs is None:
         name = config.name or default_name(task, config)
-        stored = schema.stored_identity(open_storage(storage), name) or {}
+        stored = stored_identity(open_storage(storage), name) or {}
         if stored.get("epochs"):
             config = config.replace(epochs=int(stored["epochs"]))
     return config.for_task(task)
@@ -125,7 +121,7 @@ def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Prog
          keep_model: bool = False) -> tuple[StudyResult, Any]:
     """:func:`run_study` without the report; also returns the search's retrained model when ``keep_model``
     (and a chosen configuration exists), else ``None``."""
-    from .._core._storage import coordinator_lock
+    from .._core import coordinator_lock
 
     store = open_storage(storage)
     config = resolve_config(task, config, storage=store)
@@ -150,7 +146,7 @@ def rebuild_report(name: str, *, storage: Any = None, tolerance: float | None = 
         >>> import hybridtune as ht
         >>> ht.rebuild_report("resnet-mnist5k", report="runs/resnet-mnist5k/")  # doctest: +SKIP
     """
-    from ..report._report import save_to_dashboard
+    from ..report import save_to_dashboard
 
     store = open_storage(storage, must_exist=True)
     result = load_result(name, storage=store, tolerance=tolerance)
@@ -161,7 +157,7 @@ def rebuild_report(name: str, *, storage: Any = None, tolerance: float | None = 
 def _with_report(result: StudyResult, report: str | Path, store: Any) -> StudyResult:
     import dataclasses
 
-    from ..report._report import write_report
+    from ..report import write_report
 
     return dataclasses.replace(result, report=str(write_report(result, report, storage=store)))
 
@@ -177,13 +173,13 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     # 1. the search study, its priors and its space
     study, priors, space = _prepare_search(task, config, store, name, probe_bs, progress)
     # 2. every phase's trials, queued once
-    _queue_everything(task, config, store, name, study, priors, space, grid if schema.GRID in config.baselines
+    _queue_everything(task, config, store, name, study, priors, space, grid if keys.GRID in config.baselines
                       else None, budget)
     # 3. the work: this process takes trials from the queues like any worker, then waits for the others
     phases = open_phases(store, name, task, config)
     for phase in phases:
         fail_stale(phase.study)  # a trial a killed run left RUNNING: failed and queued again
-        if phase.role == schema.GRID:
+        if phase.role == keys.GRID:
             phase.refill = lambda s=phase.study: queue_cells(s, grid.cell_list(config.seed), in_run=True)
         else:
             phase.refill = lambda s=phase.study: fill_search_queue(s, config.trials, None, in_run=True)
@@ -197,7 +193,7 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     # 5. the comparison, from storage, and the dashboard (which stores it in every study)
     result = load_result(name, storage=store, tolerance=config.tolerance)
     if config.dashboard:
-        from ..report._report import save_to_dashboard
+        from ..report import save_to_dashboard
 
         save_to_dashboard(result, storage=store)
     _log.info("study %s done in %.1fs", name, time.perf_counter() - t0)
@@ -208,26 +204,26 @@ def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, prob
                     progress: Progress | None) -> tuple[optuna.Study, Priors, SearchSpace]:
     """Open (or resume) the search study, store what workers rebuild the task from, and return it with its
     priors and its space (both cached on the study)."""
-    study = schema.open_study(store, name, schema.identity(task, config, schema.SEARCH,
-                                                           schema.probe_identity(config, probe_bs)),
-                              metric=schema.metric_name(task))
-    study.set_user_attr(schema.CONFIG, config.to_dict())
-    study.set_user_attr(schema.TASK, schema.task_description(task))
-    study.set_user_attr(schema.RECIPE, task.recipe())
+    study = open_study(store, name, identity(task, config, keys.SEARCH,
+                                                           probe_identity(config, probe_bs)),
+                              metric=task.metric_name)
+    study.set_user_attr(keys.CONFIG, config.to_dict())
+    study.set_user_attr(keys.TASK, task_description(task))
+    study.set_user_attr(keys.RECIPE, task.recipe())
     priors = _priors(study, task, config, probe_bs, progress)
-    space_d = study.user_attrs.get(schema.SPACE)
+    space_d = study.user_attrs.get(keys.SPACE)
     if space_d is not None:
         return study, priors, SearchSpace.from_dict(space_d)
     sizes = batch_sizes(task, ref_batch_size=probe_bs, floor=config.batch_size_floor,
                         ceiling=config.batch_size_ceiling, epochs=config.epochs)
     space = search_space(priors, sizes, lr_range=config.lr_range, weight_decay=config.weight_decay)
     if config.space == "prior":  # wide bounds, the priors as the sampler's evidence (stored for every process)
-        from ..study._prior_sampler import prior_guided
+        from ..study import prior_guided
 
         space, record = prior_guided(priors, space, lr_range=config.lr_range, positions=config.suggestions,
                                      confidence=config.prior_confidence)
-        study.set_user_attr(schema.PRIOR_SAMPLER, record)
-    study.set_user_attr(schema.SPACE, space.to_dict())
+        study.set_user_attr(keys.PRIOR_SAMPLER, record)
+    study.set_user_attr(keys.SPACE, space.to_dict())
     return study, priors, space
 
 
@@ -253,34 +249,34 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
         _log.warning("study %s: the probes (%d examples) left less than one trial (%d) of the budget (%d)",
                      name, priors.cost.examples, budget["per_trial"], budget["examples"])
     if grid is not None:
-        gstudy = schema.open_study(store, schema.study_name(name, schema.GRID),
-                                   schema.identity(task, config, schema.GRID, {"grid": grid.to_dict()}),
-                                   pruner=optuna.pruners.NopPruner(), metric=schema.metric_name(task))
-        gstudy.set_user_attr(schema.GRID_SPACE, grid.to_dict())
+        gstudy = open_study(store, keys.study_name(name, keys.GRID),
+                                   identity(task, config, keys.GRID, {"grid": grid.to_dict()}),
+                                   pruner=optuna.pruners.NopPruner(), metric=task.metric_name)
+        gstudy.set_user_attr(keys.GRID_SPACE, grid.to_dict())
         queue_cells(gstudy, grid.cell_list(config.seed))
-    if schema.RANDOM in config.baselines:
+    if keys.RANDOM in config.baselines:
         wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
-        rstudy = schema.open_study(store, schema.study_name(name, schema.RANDOM),
-                                   schema.identity(task, config, schema.RANDOM, {"space": wide.to_dict()}),
-                                   metric=schema.metric_name(task))
-        rstudy.set_user_attr(schema.SPACE, wide.to_dict())
+        rstudy = open_study(store, keys.study_name(name, keys.RANDOM),
+                                   identity(task, config, keys.RANDOM, {"space": wide.to_dict()}),
+                                   metric=task.metric_name)
+        rstudy.set_user_attr(keys.SPACE, wide.to_dict())
         _set_budget(rstudy, budget)  # the same budget, no probes
         queue_search(rstudy, config.trials, None)
-    study.set_user_attr(schema.READY, True)  # workers may join from here on
+    study.set_user_attr(keys.READY, True)  # workers may join from here on
 
 
 def _set_budget(study: optuna.Study, budget: dict[str, Any] | None) -> None:
     """Store the study's budget (``None`` clears one that a resumed study had: ``trials`` sizes it now)."""
-    if budget is not None or study.user_attrs.get(schema.BUDGET) is not None:
-        study.set_user_attr(schema.BUDGET, budget)
+    if budget is not None or study.user_attrs.get(keys.BUDGET) is not None:
+        study.set_user_attr(keys.BUDGET, budget)
 
 
 def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
             progress: Progress | None) -> Priors:
     """The priors cached on the study, or the probes run now and their result stored."""
-    from ..probes._priors import Priors, find_priors
+    from ..probes import Priors, find_priors
 
-    cached = study.user_attrs.get(schema.PRIORS)
+    cached = study.user_attrs.get(keys.PRIORS)
     if cached is not None:
         if progress is not None:
             progress("probes (cached)", 1, 1)
@@ -294,8 +290,8 @@ def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
     priors = find_priors(task, batch_size=probe_bs, momentum_epochs=config.probe_momentum_epochs,
                          range_steps=config.probe_range_steps, momenta=config.probe_momenta, seed=config.seed,
                          progress=relay, range_extend=config.probe_range_extend)
-    study.set_user_attr(schema.PRIORS, priors.to_dict())
-    study.set_user_attr(schema.PROBE_COST, priors.cost.to_dict())
+    study.set_user_attr(keys.PRIORS, priors.to_dict())
+    study.set_user_attr(keys.PROBE_COST, priors.cost.to_dict())
     return priors
 
 
@@ -308,7 +304,7 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
 
     from ._export import artefacts_current, recipe_of, write_artefacts
 
-    roles = (schema.SEARCH,) + tuple(config.baselines)
+    roles = (keys.SEARCH,) + tuple(config.baselines)
     total = len(roles) * config.test_seeds
     done = [0]
 
@@ -319,11 +315,11 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
 
     model = None
     for role in roles:
-        study = optuna.load_study(study_name=schema.study_name(name, role), storage=store)
-        if role != schema.SEARCH:
+        study = optuna.load_study(study_name=keys.study_name(name, role), storage=store)
+        if role != keys.SEARCH:
             _test_best(study, task, config, tick=tick)
             continue
-        best = schema.best_trial(study.get_trials(deepcopy=False), floor=_floor(task))
+        best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor)
         stale = out is not None and best is not None and not artefacts_current(study, best.number, out)
         tested = _test_best(study, task, config, need_model=keep_model or stale, tick=tick)
         if tested is not None and out is not None:
@@ -337,11 +333,6 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
     return model
 
 
-def _floor(task: Task) -> float | None:
-    """The task's :func:`~hybridtune.study._schema.chance_floor`: a best at or below it is no best."""
-    return schema.chance_floor(task.data.num_classes, len(task.data.val),  # type: ignore[arg-type]
-                               schema.metric_name(task))
-
 
 def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_model: bool = False,
                tick: Any = None) -> Tested | None:
@@ -350,15 +341,14 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
     records are kept while the best trial stays the same. The first seed is retrained again when its model
     is needed (the weights and the recorded scores are then of one run). Returns the first seed's retrain,
     or ``None`` when it was not retrained now."""
-    best = schema.best_trial(study.get_trials(deepcopy=False), floor=_floor(task))
+    best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor)
     if best is None:
         return None
     seeds = config.test_seed_list
-    cached = study.user_attrs.get(schema.TEST) or {}
+    cached = study.user_attrs.get(keys.TEST) or {}
     runs = {int(r["seed"]): r for r in cached.get("runs") or () if int(r["seed"]) in seeds} \
         if cached.get("trial") == best.number else {}
-    hp = Hyperparams(**best.user_attrs[schema.HYPERPARAMS])
-    chance = 1.0 / task.data.num_classes
+    hp = Hyperparams(**best.user_attrs[keys.HYPERPARAMS])
     first = None
     for i, seed in enumerate(seeds):
         if tick is not None:
@@ -369,7 +359,7 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
         r = tested.result
         runs[seed] = {"seed": seed, "test_accuracy": tested.test_accuracy, "test_loss": tested.test_loss,
                       "val_accuracy": r.val_acc, "status": r.status, "cost": r.cost.to_dict()}
-        study.set_user_attr(schema.TEST, schema.record_test(best.number, list(runs.values()), chance=chance))
+        study.set_user_attr(keys.TEST, keys.record_test(best.number, list(runs.values()), chance=task.chance))
         if i == 0:
             first = tested
     return first

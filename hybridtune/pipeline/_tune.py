@@ -16,19 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._storage import open_storage
-from .._core._types import Progress
-from ..compare import Comparison, StudyResult
-from ..compare._stats import TestScore
-from ..probes._priors import Priors
-from ..space._space import SearchSpace
-from ..study import _schema as schema
-from ..study._config import StudyConfig, budget_epochs, default_name
-from ..study._objective import train_trial
-from ..task._task import Task
-from ..train._checkpoint import Recipe
+from .._core import ConfigError, Progress, finite_json, open_storage
+from ..compare import Comparison, StudyResult, TestScore, outcome_of
+from ..probes import Priors
+from ..space import SearchSpace
+from ..study import StudyConfig, budget_epochs, default_name, keys, set_metric_name, train_trial
+from ..task import Task
+from ..train import Recipe
 from ._export import CHECKPOINT_FILE, RECIPE_FILE, recipe_of
 from ._run import _run
 
@@ -72,10 +66,9 @@ def objective(task: Task, space: SearchSpace, *, epochs: int | None = None, seed
     if epochs is None:
         epochs = budget_epochs(len(task.data.train), min(space.batch_sizes))  # type: ignore[arg-type]
     config = StudyConfig(epochs=epochs, seed=seed)
-    chance = 1.0 / task.data.num_classes
 
     def run_trial(trial: Any) -> float:
-        return train_trial(trial, task, space.suggest(trial), config, prune=prune, chance=chance)
+        return train_trial(trial, task, space.suggest(trial), config, prune=prune, chance=task.chance)
 
     return run_trial
 
@@ -157,7 +150,7 @@ class TuneResult:
             >>> r = ht.tune(task, trials=2, epochs=1, probe_batch_size=32, keep_model=True)
             >>> model, recipe = ht.load_checkpoint(r.save("runs/mlp")["checkpoint"])  # doctest: +SKIP
         """
-        from ..train._checkpoint import save_checkpoint, save_recipe
+        from ..train import save_checkpoint, save_recipe
 
         if self.recipe is None:
             raise ConfigError(f"save needs a chosen configuration, but study {self.name!r} completed no trial.")
@@ -194,9 +187,9 @@ def trials_frame(studies: dict[str, Any]) -> Any:
     rows = []
     for role, study in studies.items():
         for t in study.get_trials(deepcopy=False):
-            cost = t.user_attrs.get(schema.COST) or {}
+            cost = t.user_attrs.get(keys.COST) or {}
             rows.append({"role": role, "number": t.number, "state": t.state.name.lower(),
-                         "outcome": schema.outcome_of(t), "value": t.value,
+                         "outcome": outcome_of(t), "value": t.value,
                          **{f"param_{k}": v for k, v in t.params.items()},
                          "examples": cost.get("examples"), "steps": cost.get("steps"),
                          "seconds": cost.get("seconds"), "epochs": cost.get("epochs"),
@@ -279,7 +272,7 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
                       trials=trials_frame(studies), comparison=result.comparison if baselines else None,
                       result=result, test_accuracy=search.test_accuracy, test_score=search.test_score,
                       name=result.name,
-                      recipe=recipe_of(studies[schema.SEARCH], store), model=model, warnings=result.warnings)
+                      recipe=recipe_of(studies[keys.SEARCH], store), model=model, warnings=result.warnings)
 
 
 def _seed_priors(task: Task, config: StudyConfig, store: Any, priors: Priors) -> None:
@@ -288,10 +281,10 @@ def _seed_priors(task: Task, config: StudyConfig, store: Any, priors: Priors) ->
 
     study_name = config.name or default_name(task, config)
     study = optuna.create_study(study_name=study_name, storage=store, direction="maximize", load_if_exists=True)
-    schema.set_metric_name(study, schema.metric_name(task))
-    cached = study.user_attrs.get(schema.PRIORS)
+    set_metric_name(study, task.metric_name)
+    cached = study.user_attrs.get(keys.PRIORS)
     if cached is not None and Priors.from_dict(cached) != priors:
         raise ConfigError(f"priors must match the ones stored with study {study_name!r}; use another name "
                           f"for a study with other priors.")
-    study.set_user_attr(schema.PRIORS, priors.to_dict())
-    study.set_user_attr(schema.PROBE_COST, priors.cost.to_dict())
+    study.set_user_attr(keys.PRIORS, priors.to_dict())
+    study.set_user_attr(keys.PROBE_COST, priors.cost.to_dict())

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._core._errors import ConfigError
+from .._core import ConfigError
 from ._suggest import _prepare
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -20,16 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._core._errors import ConfigError, ProbeError
-from .._core._json import finite_json
-from .._core._registry import check_choice
-from .._core._types import Progress
-from ..task._optim import MOMENTUM_OPTIMIZERS, OPTIMIZERS
-from ..task._task import Task
-from ..train._config import TrainConfig
-from ..train._loop import train
-from ..train._results import Cost
-from ..train._schedules import onecycle_momentum
+from .._core import ConfigError, ProbeError, Progress, check_choice, finite_json
+from ..task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
+from ..train import Cost, TrainConfig, onecycle_momentum, train
 from ._confidence import lr_confidence, momentum_confidence
 from ._rangetest import RangeTestResult, lr_range_test
 

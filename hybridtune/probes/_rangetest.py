@@ -19,17 +19,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._registry import check_choice
-from .._core._types import Progress
-from ..task._optim import OPTIMIZERS
-from ..task._task import Task
-from ..train._config import TrainConfig
-from ..train._loop import steps_per_epoch, train
-from ..train._results import Cost
-from ._suggest import (LRBand, _fall_fraction, suggest_band, suggest_min_div10, suggest_steepest,
-                       suggest_valley)
+from .._core import ConfigError, Progress, check_choice, finite_json
+from ..task import OPTIMIZERS, Task
+from ..train import Cost, TrainConfig, steps_per_epoch, train
+from ._suggest import LRBand, _fall_fraction, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
 
 _log = logging.getLogger(__name__)
 

@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core._errors import ConfigError
-from .._core._smooth import running_median
+from .._core import ConfigError, running_median
 
 #: Fewer finite points than this cannot show a fall, a minimum and a rise.
 MIN_POINTS = 8

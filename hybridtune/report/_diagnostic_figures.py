@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..diagnostics._landscape import LandscapeResult
-from ..diagnostics._procedure import ProcedureResult
-from ..diagnostics._sweep import SweepResult
+from ..diagnostics import LandscapeResult, ProcedureResult, SweepResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..probes._priors import MomentumRun
-    from ..probes._rangetest import RangeTestResult
+    from ..probes import MomentumRun, RangeTestResult
 
 _SUGGESTION_STYLE = {
     "hybridtune": ("#d62728", "solid"),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .._core._files import write_text
+from .._core import write_text
 from ..diagnostics import LandscapeResult, ProcedureResult, SweepResult
 from ..probes import Priors, RangeTestResult
 from ._diagnostic_figures import (checks_figure, landscape_figure, lr_ramp_figure, momentum_ramp_figure, valley_figure,

@@ -19,9 +19,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._files import write_text
-from ..study import _schema as schema
+from .._core import ConfigError, write_text
+from ..compare import outcome_of
+from ..study import keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..compare import StudyResult
@@ -112,10 +112,10 @@ def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy
     fig = go.Figure()
     shown: set[str] = set()
     for t in sorted(trials, key=lambda t: t.number):
-        curve = t.user_attrs.get(schema.CURVE)
+        curve = t.user_attrs.get(keys.CURVE)
         if not curve:
             continue
-        outcome = str(t.user_attrs.get(schema.OUTCOME, t.state.name.lower()))
+        outcome = str(t.user_attrs.get(keys.OUTCOME, t.state.name.lower()))
         pts = [(e["epoch"], e["val_acc"]) for e in curve if e.get("val_acc") is not None]
         if not pts:
             pts = [(0, None)]
@@ -152,18 +152,18 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
     for t in trials:
         if lr_name not in t.params or not t.state.is_finished():
             continue
-        source = "suggestion" if t.user_attrs.get(schema.SOURCE) else \
-            str(t.user_attrs.get(schema.SOURCE_DRAW) or "narrow band")
-        outcome = schema.outcome_of(t)
-        accs = [e.get("val_acc") for e in t.user_attrs.get(schema.CURVE) or [] if e.get("val_acc") is not None]
-        y = 0.0 if outcome in (schema.OUTCOME_DIVERGED, schema.OUTCOME_FAILED) or t.state == TrialState.FAIL \
+        source = "suggestion" if t.user_attrs.get(keys.SOURCE) else \
+            str(t.user_attrs.get(keys.SOURCE_DRAW) or "narrow band")
+        outcome = outcome_of(t)
+        accs = [e.get("val_acc") for e in t.user_attrs.get(keys.CURVE) or [] if e.get("val_acc") is not None]
+        y = 0.0 if outcome in (keys.OUTCOME_DIVERGED, keys.OUTCOME_FAILED) or t.state == TrialState.FAIL \
             else (accs[-1] if accs else t.value or 0.0)
         symbol = "x" if y == 0.0 else "circle-open" if t.state == TrialState.PRUNED else "circle"
         note = f"trial {t.number} ({outcome})"
-        if t.user_attrs.get(schema.SUGGESTION_MOVE):  # a suggestion that followed the trials before it
-            note += f", moved {t.user_attrs[schema.SUGGESTION_MOVE]} on the evidence"
-        if isinstance(t.user_attrs.get(schema.LOSS_RISE), (int, float)):
-            note += f", loss climbed {t.user_attrs[schema.LOSS_RISE]:.2f} at its peak LR"
+        if t.user_attrs.get(keys.SUGGESTION_MOVE):  # a suggestion that followed the trials before it
+            note += f", moved {t.user_attrs[keys.SUGGESTION_MOVE]} on the evidence"
+        if isinstance(t.user_attrs.get(keys.LOSS_RISE), (int, float)):
+            note += f", loss climbed {t.user_attrs[keys.LOSS_RISE]:.2f} at its peak LR"
         groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, note))
     for source, pts in groups.items():
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=source,
@@ -209,9 +209,9 @@ def param_importances(study: Any) -> dict[str, float]:
 
 def importances_figure(study: Any, *, title: str | None = None) -> Any:
     """A bar chart of :func:`param_importances`, or a figure that says why there is none."""
-    import plotly.graph_objects as go
-
     import warnings
+
+    import plotly.graph_objects as go
 
     title = title or f"{study.study_name}: parameter importances"
     try:
@@ -253,7 +253,7 @@ def report_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
                 figs["momentum-runs"] = momentum_runs_figure(result.priors.momentum_runs)
         except Exception as exc:  # a figure must never sink the report
             _log.warning("could not draw the probe figures: %s", exc)
-    for role in schema.BASELINE_ROLES:
+    for role in keys.BASELINE_ROLES:
         o = result.outcomes.get(role)
         if o is None:
             continue
@@ -485,8 +485,8 @@ def save_to_dashboard(result: StudyResult, *, storage: Any) -> None:
     for role, o in result.outcomes.items():
         study = optuna.load_study(study_name=o.study_name, storage=storage)
         save_note(study, note)
-        study.set_user_attr(schema.COST, o.cost.to_dict())
-        study.set_user_attr(schema.COMPARISON, comparison)
+        study.set_user_attr(keys.COST, o.cost.to_dict())
+        study.set_user_attr(keys.COMPARISON, comparison)
         for fid, fig in figs.items():
             mine = fid.startswith(f"{role}-") if role != "search" else not fid.startswith(("grid-", "random-"))
             if mine or fid == "best-vs-cost":

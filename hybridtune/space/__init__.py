@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ._space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, scale_lr, search_space,
-                     suggested_peak, wide_space)
+from ._space import (LR_RANGE, WEIGHT_DECAY_BOUNDS, GridSpace, Hyperparams, SearchSpace, batch_sizes,
+                     dataset_batch_ceiling, grid_space, scale_lr, search_space, shuffled_cells, suggested_peak,
+                     wide_space)
 
-__all__ = ["GridSpace", "Hyperparams", "SearchSpace", "batch_sizes", "grid_space", "scale_lr", "search_space",
-    "suggested_peak", "wide_space"]
+__all__ = ["LR_RANGE", "WEIGHT_DECAY_BOUNDS", "GridSpace", "Hyperparams", "SearchSpace", "batch_sizes",
+           "dataset_batch_ceiling", "grid_space", "scale_lr", "search_space", "shuffled_cells", "suggested_peak",
+           "wide_space"]

@@ -19,19 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._registry import check_choice
-from ..task._batches import autocast
-from ..task._data import TensorSplit
-from ..task._optim import MOMENTUM_OPTIMIZERS, OPTIMIZERS, optimizer_info
-from ..task._task import Task
-from ..train._config import TrainConfig
-from ..train._schedules import onecycle_momentum
+from .._core import ConfigError, check_choice
+from ..task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task, TensorSplit, autocast, optimizer_info
+from ..train import TrainConfig, onecycle_momentum
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from ..probes._priors import Priors
+    from ..probes import Priors
 
 _log = logging.getLogger(__name__)
 

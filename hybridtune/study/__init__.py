@@ -1,16 +1,35 @@
-"""One Optuna study: its config, the storage schema, the trial objective, the queue, the worker, specs.
+"""One Optuna study: its config, what it stores, the trial objective, the queue, the worker, specs.
 
-A thin public face over private modules, each with one job: ``_config`` (:class:`StudyConfig`), ``_schema``
-(every key a study stores, the role and study names; its docstring describes the storage layout),
-``_objective`` (one trial, the samplers and pruners), ``_queue`` (the work queue every process takes trials
-from), ``_worker`` (:func:`run_worker`) and ``_spec`` (study files).
+A thin public face over private modules, each with one job: ``_config`` (:class:`StudyConfig`), :mod:`.keys`
+(every key a study stores, the role and study names, the record builders; its docstring describes the storage
+layout), ``_identity`` (what a resumed study must keep), ``_open`` (the stage's one storage door),
+``_budget`` (a study's budget), ``_objective`` (one trial, the samplers and pruners), ``_prior_sampler`` (the
+prior-guided sampler), ``_queue`` (the work queue every process takes trials from), ``_worker``
+(:func:`run_worker`) and ``_spec`` (study files).
 """
 
 from __future__ import annotations
 
-from ._config import StudyConfig, default_name
-from ._schema import search_names
+from . import keys
+from ._budget import study_budget
+from ._config import BUDGET_EPOCHS, BUDGET_STEPS, SPACES, StudyConfig, budget_epochs, config_from_dict, default_name
+from ._identity import identity, probe_identity, task_description
+from ._objective import train_trial
+from ._open import open_study, search_studies, set_metric_name, stored_identity, study_floor
+from ._prior_sampler import prior_guided
+from ._queue import await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search, run_grid, work
 from ._spec import StudySpec, load_spec
 from ._worker import WorkerResult, run_worker
+from .keys import search_names
 
-__all__ = ["StudyConfig", "StudySpec", "WorkerResult", "default_name", "load_spec", "run_worker", "search_names"]
+__all__ = [
+    # what a study is and stores
+    "BUDGET_EPOCHS", "BUDGET_STEPS", "SPACES", "StudyConfig", "StudySpec", "budget_epochs", "config_from_dict",
+    "default_name", "keys", "load_spec", "search_names", "study_budget",
+    # opening a study
+    "identity", "open_study", "probe_identity", "search_studies", "set_metric_name", "stored_identity",
+    "study_floor", "task_description",
+    # running its trials
+    "WorkerResult", "await_others", "fail_stale", "fill_search_queue", "open_phases", "prior_guided", "queue_cells",
+    "queue_search", "run_grid", "run_worker", "train_trial", "work",
+]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from . import _schema as schema
+from .._core import ConfigError
+from . import keys
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from ..space._space import GridSpace
+    from ..space import GridSpace
     from ._config import StudyConfig
 
 
@@ -27,14 +27,14 @@ def grid_examples(grid: GridSpace, *, n_train: int, epochs: int) -> int:
         >>> grid_examples(g, n_train=1000, epochs=4)  # 2 x 4 x 992 + 2 x 4 x 960
         15616
     """
-    from ..train._loop import steps_per_epoch
+    from ..train import steps_per_epoch
 
     per_size = grid.cells // len(grid.batch_size)
     return sum(per_size * epochs * steps_per_epoch(n_train, b) * b for b in grid.batch_size)
 
 
 def study_budget(config: StudyConfig, *, n_train: int, grid: GridSpace) -> dict[str, Any] | None:
-    """The budget record (:func:`~hybridtune.study._schema.record_budget`) of ``config`` (``None`` without
+    """The budget record (:func:`~hybridtune.study.keys.record_budget`) of ``config`` (``None`` without
     one); ``start`` is 0 here (the search adds its probes' cost once they ran). A full trial is reserved at
     ``epochs x n_train`` examples, the most any batch size can take.
 
@@ -53,7 +53,7 @@ def study_budget(config: StudyConfig, *, n_train: int, grid: GridSpace) -> dict[
             f"budget={config.budget:g} x the grid's {full:,} examples = {examples:,}"
         raise ConfigError(f"budget must pay for at least one full trial ({epochs} epochs x {n_train:,} training "
                           f"examples = {per_trial:,} examples, the probes not included), but got {given}.")
-    return schema.record_budget(examples=examples, per_trial=per_trial, fraction=config.budget,
+    return keys.record_budget(examples=examples, per_trial=per_trial, fraction=config.budget,
                                 grid_examples=full)
 
 
@@ -65,10 +65,10 @@ def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any])
     for t in trials:
         if not t.state.is_finished():
             continue
-        cost = t.user_attrs.get(schema.COST)
+        cost = t.user_attrs.get(keys.COST)
         if cost is not None:
             total += int(cost.get("examples", 0))
-        elif t.user_attrs.get(schema.OUTCOME) == schema.OUTCOME_FAILED:
+        elif t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED:
             total += int(budget["per_trial"])
     return total
 

@@ -8,15 +8,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._json import finite_json
-from .._core._registry import check_choice
-from ..probes._rangetest import EXTEND_MODES
-from ..space._space import LR_RANGE, WEIGHT_DECAY_BOUNDS
-from ._schema import BASELINE_ROLES, GRID
+from .._core import ConfigError, check_choice, finite_json
+from ..probes import EXTEND_MODES
+from ..space import LR_RANGE, WEIGHT_DECAY_BOUNDS
+from .keys import BASELINE_ROLES, GRID
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..task._task import Task
+    from ..task import Task
 
 #: The default budget: each trial takes at least this many optimizer steps at the smallest searched batch size
 #: (:func:`budget_epochs`).
@@ -247,7 +245,7 @@ class StudyConfig:
             >>> c.name, c.epochs
             ('resnet-mnist5k', 4)
         """
-        from ..space._space import batch_sizes, dataset_batch_ceiling
+        from ..space import batch_sizes, dataset_batch_ceiling
 
         epochs = self.epochs
         if epochs is None:
@@ -304,7 +302,7 @@ def budget_epochs(n_train: int, batch_size: int, *, steps: int = BUDGET_STEPS) -
         >>> budget_epochs(3500, 32), budget_epochs(1257, 32), budget_epochs(280, 32), budget_epochs(50000, 32)
         (4, 11, 30, 2)
     """
-    from ..train._loop import steps_per_epoch
+    from ..train import steps_per_epoch
 
     per_epoch = max(1, steps_per_epoch(n_train, batch_size))
     lo, hi = BUDGET_EPOCHS

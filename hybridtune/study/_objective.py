@@ -7,18 +7,17 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import TrialFailed
-from .._core._json import finite_json
-from ..train._loop import train
-from . import _schema as schema
+from .._core import TrialFailed, finite_json
+from ..train import train
+from . import keys
 from ._budget import over_budget
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from ..space._space import Hyperparams
-    from ..task._task import Task
-    from ..train._results import TrainResult
+    from ..space import Hyperparams
+    from ..task import Task
+    from ..train import TrainResult
     from ._config import StudyConfig
 
 _log = logging.getLogger(__name__)
@@ -86,7 +85,7 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
                          record_steps=config.space == "prior")
     pruned_at: list[int] = []
     # the range test's suggestions run to the end: the pruner still records them (the bar for the others)
-    suggestion = bool(trial.user_attrs.get(schema.SOURCE))
+    suggestion = bool(trial.user_attrs.get(keys.SOURCE))
 
     def on_epoch(e: Any) -> bool | None:
         if e.val_acc is None:
@@ -101,12 +100,12 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
     try:  # from the trial's first storage call on: Ctrl-C anywhere in it marks it interrupted
         if config.budgeted:
             _check_budget(trial)
-        trial.set_user_attr(schema.HYPERPARAMS, finite_json(hp.to_dict()))
-        trial.set_user_attr(schema.WORKER, worker_id())
+        trial.set_user_attr(keys.HYPERPARAMS, finite_json(hp.to_dict()))
+        trial.set_user_attr(keys.WORKER, worker_id())
         r = train(task, tc, on_epoch=on_epoch)
     except KeyboardInterrupt:
-        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_INTERRUPTED)
-        trial.set_user_attr(schema.FAIL_REASON, "interrupted (Ctrl-C); re-running the study runs it again")
+        trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_INTERRUPTED)
+        trial.set_user_attr(keys.FAIL_REASON, "interrupted (Ctrl-C); re-running the study runs it again")
         raise
     except Exception as exc:
         if not is_oom(exc):
@@ -114,21 +113,21 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
         _fail_out_of_memory(trial, task, hp, exc)
     _record_run(trial, r)
     if pruned_at:
-        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_PRUNED)
+        trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_PRUNED)
         raise optuna.TrialPruned(f"pruned after epoch {pruned_at[0]}")
     if r.diverged or r.val_acc is None or not math.isfinite(r.val_acc):
-        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_DIVERGED)
+        trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_DIVERGED)
         _log.info("trial %d diverged (%s); recorded at chance accuracy %.3g", trial.number, r.stop_reason, chance)
         return chance
-    trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_COMPLETED)
+    trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_COMPLETED)
     return float(r.val_acc)
 
 
 def _check_budget(trial: optuna.Trial) -> None:
     """Fail the trial before it trains (``outcome="over budget"``) when its study's budget cannot pay for it."""
-    budget = trial.study.user_attrs.get(schema.BUDGET)
+    budget = trial.study.user_attrs.get(keys.BUDGET)
     if budget is not None and over_budget(trial.study.get_trials(deepcopy=False), budget, trial.number):
-        trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_OVER_BUDGET)
+        trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_OVER_BUDGET)
         raise TrialFailed(f"the study's budget of {budget['examples']:,} examples cannot pay for this trial")
 
 
@@ -139,19 +138,19 @@ def _fail_out_of_memory(trial: optuna.Trial, task: Task, hp: Hyperparams, exc: B
     if task.torch_device.type == "cuda":
         torch.cuda.empty_cache()
     reason = f"out of memory at batch size {hp.batch_size} on {task.torch_device}: {str(exc).splitlines()[0]}"
-    trial.set_user_attr(schema.OUTCOME, schema.OUTCOME_FAILED)
-    trial.set_user_attr(schema.FAIL_REASON, reason)
+    trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_FAILED)
+    trial.set_user_attr(keys.FAIL_REASON, reason)
     _log.warning("trial %d failed: %s", trial.number, reason)
     raise TrialFailed(reason) from None
 
 
 def _record_run(trial: optuna.Trial, r: TrainResult) -> None:
     """Store what the run cost, its per-epoch curve and why it stopped."""
-    trial.set_user_attr(schema.COST, finite_json(r.cost.to_dict()))
-    trial.set_user_attr(schema.CURVE, finite_json([
+    trial.set_user_attr(keys.COST, finite_json(r.cost.to_dict()))
+    trial.set_user_attr(keys.CURVE, finite_json([
         {"epoch": e.epoch, "val_acc": e.val_acc, "val_loss": e.val_loss, "train_loss": e.train_loss,
          "train_acc": e.train_acc, "seconds": e.seconds, "examples": e.examples} for e in r.epochs]))
-    trial.set_user_attr(schema.STOP_REASON, r.stop_reason)
+    trial.set_user_attr(keys.STOP_REASON, r.stop_reason)
     rise = r.trace.loss_rise() if r.trace is not None else None
     if rise is not None:
-        trial.set_user_attr(schema.LOSS_RISE, rise)
+        trial.set_user_attr(keys.LOSS_RISE, rise)

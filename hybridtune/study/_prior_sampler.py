@@ -60,9 +60,9 @@ import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.trial import TrialState
 
-from .._core._errors import ConfigError
-from .._core._registry import check_choice
-from . import _schema as schema
+from .._core import ConfigError, check_choice
+from . import keys
+from ._open import study_floor
 
 if TYPE_CHECKING:  # pragma: no cover
     from optuna.trial import FrozenTrial
@@ -70,9 +70,9 @@ if TYPE_CHECKING:  # pragma: no cover
 _log = logging.getLogger(__name__)
 
 #: The trial user attribute that records which source drew the trial's prior parameters.
-SOURCE_DRAW = schema.SOURCE_DRAW
+SOURCE_DRAW = keys.SOURCE_DRAW
 PRIOR, WIDE, INCUMBENT, ENQUEUED = "prior", "wide", "incumbent", "enqueued"
-#: How a range-test suggestion moved on the evidence (user attribute :data:`~schema.SUGGESTION_MOVE`).
+#: How a range-test suggestion moved on the evidence (user attribute :data:`~keys.SUGGESTION_MOVE`).
 DOWN, UP, BETWEEN = "down", "up", "between"
 SOURCES = (PRIOR, WIDE, INCUMBENT)
 #: ``log``: the value's log10; ``log1m``: log10(1 - value), for a momentum (0.9 and 0.99 a decade apart).
@@ -179,7 +179,7 @@ def _finished(trials: Sequence[FrozenTrial], number: int = -1) -> list[FrozenTri
     """The finished trials but ``number``; an interrupted one (Ctrl-C) is no evidence."""
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     return [t for t in trials if t.state in states and t.number != number
-            and t.user_attrs.get(schema.OUTCOME) != schema.OUTCOME_INTERRUPTED]
+            and t.user_attrs.get(keys.OUTCOME) != keys.OUTCOME_INTERRUPTED]
 
 
 def _is_bad(t: FrozenTrial, floor: float | None = None) -> bool:
@@ -187,13 +187,13 @@ def _is_bad(t: FrozenTrial, floor: float | None = None) -> bool:
     ``floor``: a 1cycle peak far too high often collapses to one class without a non-finite loss), or it
     failed for a reason of its own other than running out of memory (a batch-size problem) or being
     interrupted or killed (no outcome at all)."""
-    outcome = t.user_attrs.get(schema.OUTCOME)
-    if outcome == schema.OUTCOME_DIVERGED:
+    outcome = t.user_attrs.get(keys.OUTCOME)
+    if outcome == keys.OUTCOME_DIVERGED:
         return True
     if floor is not None and t.state == TrialState.COMPLETE and t.value is not None and t.value <= floor:
         return True
-    return t.state == TrialState.FAIL and outcome not in (None, schema.OUTCOME_FAILED, schema.OUTCOME_INTERRUPTED,
-                                                          schema.OUTCOME_OVER_BUDGET)
+    return t.state == TrialState.FAIL and outcome not in (None, keys.OUTCOME_FAILED, keys.OUTCOME_INTERRUPTED,
+                                                          keys.OUTCOME_OVER_BUDGET)
 
 
 def _is_prior(t: FrozenTrial) -> bool:
@@ -201,20 +201,20 @@ def _is_prior(t: FrozenTrial) -> bool:
     suggestion moved a decade up tests the region above the prior, and failing there is no evidence against
     it)."""
     return (t.user_attrs.get(SOURCE_DRAW) == PRIOR
-            or (t.user_attrs.get(schema.SOURCE) == schema.SUGGESTION_SOURCE
-                and t.user_attrs.get(schema.SUGGESTION_MOVE) != UP))
+            or (t.user_attrs.get(keys.SOURCE) == keys.SUGGESTION_SOURCE
+                and t.user_attrs.get(keys.SUGGESTION_MOVE) != UP))
 
 
 def _is_warm(t: FrozenTrial) -> bool:
     """A finished trial whose training loss climbed back at its peak LR by more than :data:`WARM_RISE`."""
-    rise = t.user_attrs.get(schema.LOSS_RISE)
+    rise = t.user_attrs.get(keys.LOSS_RISE)
     return isinstance(rise, (int, float)) and rise > WARM_RISE
 
 
 def _is_clean(t: FrozenTrial, floor: float | None) -> bool:
     """A completed trial that trained well above chance with its loss falling through its peak LR: evidence
     that training breaks somewhere above its LR, not how far."""
-    rise = t.user_attrs.get(schema.LOSS_RISE)
+    rise = t.user_attrs.get(keys.LOSS_RISE)
     return (t.state == TrialState.COMPLETE and not _is_bad(t, floor) and isinstance(rise, (int, float))
             and rise <= WARM_RISE)
 
@@ -335,7 +335,7 @@ class PriorSampler(optuna.samplers.BaseSampler):
             history = _finished(study.get_trials(deepcopy=False), trial.number)
             good = _good(history, _maximize(study), _floor(study))
             incumbent = good[-1].params if good else {}
-            if trial.user_attrs.get(schema.SOURCE) or any(name in fixed for name in self.priors):
+            if trial.user_attrs.get(keys.SOURCE) or any(name in fixed for name in self.priors):
                 self._plans[key] = _Plan(source=ENQUEUED, draw=PRIOR, incumbent=incumbent)
             else:
                 shares = shares_of(history, self.confidence, maximize=_maximize(study), floor=_floor(study))
@@ -375,13 +375,13 @@ class PriorSampler(optuna.samplers.BaseSampler):
     def _draw(self, study: optuna.Study, trial: FrozenTrial, name: str, dist: FloatDistribution) -> float:
         """One prior parameter's value, the same whether it is sampled relatively or independently."""
         p, plan = self.priors[name], self._plan(study, trial)
-        held = trial.user_attrs.get(schema.SUGGESTION) if trial.user_attrs.get(schema.SOURCE) else None
+        held = trial.user_attrs.get(keys.SUGGESTION) if trial.user_attrs.get(keys.SOURCE) else None
         if held is not None and int(held) < len(self.suggestions.get(name, ())):
             value, move = stepped_suggestion(self.suggestions[name][int(held)],
                                              _finished(study.get_trials(deepcopy=False), trial.number), name,
                                              _floor(study))
             if move is not None:
-                _record(study, trial, move, key=schema.SUGGESTION_MOVE)
+                _record(study, trial, move, key=keys.SUGGESTION_MOVE)
             return float(min(max(value, dist.low), dist.high))
         rng = np.random.default_rng(_seed(self.seed, trial.number, name))
         if plan.draw == WIDE:
@@ -407,9 +407,9 @@ def _maximize(study: optuna.Study) -> bool:
 
 
 def _floor(study: optuna.Study) -> float | None:
-    """A hybridtune search's chance floor (:func:`~hybridtune.study._schema.study_floor`): a trial at or below
+    """A hybridtune search's chance floor (:func:`~hybridtune.study.study_floor`): a trial at or below
     it found nothing; ``None`` for any other study."""
-    return schema.study_floor(study) if _maximize(study) else None
+    return study_floor(study) if _maximize(study) else None
 
 
 def _seed(seed: int, number: int, name: str) -> int:
@@ -427,7 +427,7 @@ def _record(study: optuna.Study, trial: FrozenTrial, value: str, *, key: str = S
 
 def prior_guided(priors: Any, narrow: Any, *, lr_range: Sequence[float], positions: Sequence[float],
                  confidence: float | None = None) -> tuple[Any, dict[str, Any]]:
-    """The search space and the sampler's record (:data:`~hybridtune.study._schema.PRIOR_SAMPLER`) of
+    """The search space and the sampler's record (:data:`~hybridtune.study.keys.PRIOR_SAMPLER`) of
     ``space="prior"``: the narrow space's batch sizes and weight decay, with the LR and momentum bounds widened
     to the random baseline's textbook bounds (and to the prior's central 68%), and one :class:`ParamPrior`
     each: the LR centred on the log-middle of the narrow band (``10**0.5 x lr_max`` by default, at the probes'
@@ -442,7 +442,7 @@ def prior_guided(priors: Any, narrow: Any, *, lr_range: Sequence[float], positio
         positions: the suggestions' positions in that band (``StudyConfig.suggestions``).
         confidence: overrides both measured confidences.
     """
-    from ..space._space import SearchSpace, suggested_peak, wide_space
+    from ..space import SearchSpace, suggested_peak, wide_space
 
     wide = wide_space(narrow.optimizer, narrow.batch_sizes, weight_decay=narrow.weight_decay)
     measured = priors.lr_confidence or UNMEASURED_CONFIDENCE

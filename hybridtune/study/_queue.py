@@ -21,17 +21,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import TrialFailed
-from .._core._types import Progress
-from ..space._space import GridSpace, SearchSpace
-from . import _schema as schema
+from .._core import Progress, TrialFailed
+from ..space import GridSpace, SearchSpace
+from . import keys
 from ._budget import affordable
 from ._objective import make_pruner, make_sampler, train_trial
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-    from ..task._task import Task
+    from ..task import Task
     from ._config import StudyConfig
 
 #: A trial in one of these states holds its place in the queue (failed ones are queued again).
@@ -60,7 +59,7 @@ def trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 def _failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
     """A trial that failed for a reason of its own (out of memory): running it again would fail again."""
-    return t.state.name == "FAIL" and t.user_attrs.get(schema.OUTCOME) == schema.OUTCOME_FAILED
+    return t.state.name == "FAIL" and t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED
 
 
 # ----------------------------------------------------------------------------------------------
@@ -74,19 +73,19 @@ def fill_search_queue(study: optuna.Study, n_trials: int, firsts: Sequence[Mappi
     suggestions) go first, each again if the trial that held it failed. ``in_run``: the coordinator topping
     the queue up during its run, where a trial that failed on its own (out of memory) also counts, so it
     is not drawn again and again; a resumed study gives such trials another go. A study with a stored
-    budget (:data:`~hybridtune.study._schema.BUDGET`) holds no more trials than it affords
+    budget (:data:`~hybridtune.study.keys.BUDGET`) holds no more trials than it affords
     (:func:`~hybridtune.study._budget.affordable`), whatever ``n_trials``. Returns the number queued."""
     trials = study.get_trials(deepcopy=False)
     used = [t for t in trials if t.state.name in _LIVE_STATES or (in_run and _failed_on_its_own(t))]
-    budget = study.user_attrs.get(schema.BUDGET)
+    budget = study.user_attrs.get(keys.BUDGET)
     if budget is not None:
         n_trials = len(used) + affordable(trials, budget)
-    held = {int(t.user_attrs.get(schema.SUGGESTION, 0)) for t in used if t.user_attrs.get(schema.SOURCE)}
+    held = {int(t.user_attrs.get(keys.SUGGESTION, 0)) for t in used if t.user_attrs.get(keys.SOURCE)}
     queued = 0
     for i, params in enumerate(firsts or ()):
         if i not in held and len(used) + queued < n_trials:
-            study.enqueue_trial(dict(params), user_attrs={schema.SOURCE: schema.SUGGESTION_SOURCE,
-                                                          schema.SUGGESTION: i})
+            study.enqueue_trial(dict(params), user_attrs={keys.SOURCE: keys.SUGGESTION_SOURCE,
+                                                          keys.SUGGESTION: i})
             queued += 1
     for _ in range(n_trials - len(used) - queued):
         study.enqueue_trial({})  # a ticket: the sampler picks its values when a process takes it
@@ -101,9 +100,9 @@ def queue_search(study: optuna.Study, n_trials: int, firsts: Sequence[Mapping[st
 
     n_before = len([t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING])
     if fill_search_queue(study, n_trials, firsts):
-        waiting_firsts = sum(bool(t.user_attrs.get(schema.SOURCE)) for t in study.get_trials(
+        waiting_firsts = sum(bool(t.user_attrs.get(keys.SOURCE)) for t in study.get_trials(
             deepcopy=False, states=(TrialState.WAITING,)))
-        study.set_user_attr(schema.SAMPLER_OFFSET, n_before + waiting_firsts)
+        study.set_user_attr(keys.SAMPLER_OFFSET, n_before + waiting_firsts)
 
 
 def queue_cells(study: optuna.Study, cells: Sequence[Mapping[str, Any]], *, in_run: bool = False) -> int:
@@ -155,7 +154,7 @@ class Phase:
         if progress is None:
             return
         total = self.total
-        budget = None if self.cells else self.study.user_attrs.get(schema.BUDGET)
+        budget = None if self.cells else self.study.user_attrs.get(keys.BUDGET)
         if budget is not None:  # a budget's size is known as it is spent: what ran, runs, and is affordable
             trials = self.study.get_trials(deepcopy=False)
             total = sum(t.state.name in _LIVE_STATES for t in trials) + affordable(trials, budget)
@@ -263,7 +262,7 @@ def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Prog
 
 
 def run_grid(study: optuna.Study, cells: Sequence[Mapping[str, Any]], objective: Callable[[Any], float], *,
-             progress: Progress | None = None, phase: str = schema.GRID) -> int:
+             progress: Progress | None = None, phase: str = keys.GRID) -> int:
     """Run every cell of a grid once in ``study``: queue each cell that has no completed, running or queued
     trial (so a re-run runs only the missing cells), then run the queue in this process. The study's
     grid baseline and the sweep's optimizer x LR grid both run this way.
@@ -308,19 +307,18 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
     """
     import optuna
 
-    from .._core._storage import study_names
+    from .._core import study_names
 
     names = set(study_names(store))
-    chance = 1.0 / task.data.num_classes
     prune = config.pruner != "none"
 
     def objective(space: SearchSpace | GridSpace, pruning: bool) -> Callable[[Any], float]:
-        return lambda t: train_trial(t, task, space.suggest(t), config, prune=pruning, chance=chance)
+        return lambda t: train_trial(t, task, space.suggest(t), config, prune=pruning, chance=task.chance)
 
     def sampled(role: str) -> Phase:
-        study = optuna.load_study(study_name=schema.study_name(name, role), storage=store)
-        space = SearchSpace.from_dict(study.user_attrs[schema.SPACE])
-        record = study.user_attrs.get(schema.PRIOR_SAMPLER) if role == schema.SEARCH else None
+        study = optuna.load_study(study_name=keys.study_name(name, role), storage=store)
+        space = SearchSpace.from_dict(study.user_attrs[keys.SPACE])
+        record = study.user_attrs.get(keys.PRIOR_SAMPLER) if role == keys.SEARCH else None
         if record is not None and config.space == "prior":
             # its draws depend on the stored history and (seed, trial number) only: no offset, no salt
             from ._prior_sampler import sampler_from_record
@@ -328,19 +326,19 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
             study.sampler = sampler_from_record(record, seed=config.seed)
         else:
             study.sampler = make_sampler(config.sampler, config.seed,
-                                         int(study.user_attrs.get(schema.SAMPLER_OFFSET, 0)), salt)
+                                         int(study.user_attrs.get(keys.SAMPLER_OFFSET, 0)), salt)
         study.pruner = make_pruner(config.pruner, config.epochs)
         cap = None if config.budgeted else config.trials  # a budget sizes the queue itself (fill_search_queue)
         return Phase(role, study, objective(space, prune), total=config.trials, cap=cap)
 
-    phases = [sampled(schema.SEARCH)]
-    gname = schema.study_name(name, schema.GRID)
-    if schema.GRID in config.baselines and gname in names:
+    phases = [sampled(keys.SEARCH)]
+    gname = keys.study_name(name, keys.GRID)
+    if keys.GRID in config.baselines and gname in names:
         gstudy = optuna.load_study(study_name=gname, storage=store,
                                    sampler=optuna.samplers.RandomSampler(seed=config.seed),
                                    pruner=optuna.pruners.NopPruner())
-        grid = GridSpace.from_dict(gstudy.user_attrs[schema.GRID_SPACE])
-        phases.append(Phase(schema.GRID, gstudy, objective(grid, False), total=grid.cells, cells=True))
-    if schema.RANDOM in config.baselines and schema.study_name(name, schema.RANDOM) in names:
-        phases.append(sampled(schema.RANDOM))
+        grid = GridSpace.from_dict(gstudy.user_attrs[keys.GRID_SPACE])
+        phases.append(Phase(keys.GRID, gstudy, objective(grid, False), total=grid.cells, cells=True))
+    if keys.RANDOM in config.baselines and keys.study_name(name, keys.RANDOM) in names:
+        phases.append(sampled(keys.RANDOM))
     return phases

@@ -8,12 +8,11 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError, StorageError
-from .._core._storage import open_storage, redact
-from .._core._types import Progress
-from ..task._task import Task
-from . import _schema as schema
+from .._core import ConfigError, Progress, StorageError, open_storage, redact
+from ..task import Task
+from . import keys
 from ._config import StudyConfig, config_from_dict
+from ._identity import identity
 from ._objective import worker_id
 from ._queue import open_phases, work
 
@@ -76,8 +75,8 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
         >>> ht.run_worker("resnet-mnist5k", storage="postgresql+psycopg://me@db/studies",
         ...               device="cuda:1")  # doctest: +SKIP
     """
-    from .._core._storage import SHARED_HINT, is_shared, storage_url
-    from ..task._device import resolve_device
+    from .._core import SHARED_HINT, is_shared, storage_url
+    from ..task import resolve_device
 
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise ConfigError(f"trials must be a positive integer, but got trials={trials!r}.")
@@ -89,7 +88,7 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
                            f"which serves one process; {SHARED_HINT}.")
     study = _wait_until_ready(store, name, wait_seconds=wait_seconds, poll_seconds=poll_seconds,
                               progress=progress)
-    config = config_from_dict(study.user_attrs[schema.CONFIG])
+    config = config_from_dict(study.user_attrs[keys.CONFIG])
     task = _rebuild_task(study, config, device)
     if progress is not None:
         progress("waiting for the study", 1, 1)
@@ -105,17 +104,17 @@ def _wait_until_ready(store: Any, name: str, *, wait_seconds: float, poll_second
     """The search study, once its coordinator marked it ready (every queue filled)."""
     import optuna
 
-    from .._core._storage import study_names
+    from .._core import study_names
 
     deadline = time.monotonic() + wait_seconds
     while True:
         names = study_names(store)
         if name in names:
             study = optuna.load_study(study_name=name, storage=store)
-            if study.user_attrs.get(schema.READY):
+            if study.user_attrs.get(keys.READY):
                 return study
         if time.monotonic() >= deadline:
-            listed = ", ".join(schema.search_names(names)) or "none"
+            listed = ", ".join(keys.search_names(names)) or "none"
             raise ConfigError(f"name must be a study that `hybridtune study` has prepared in this storage, but "
                               f"{name!r} was not ready after {wait_seconds:g}s (studies there: {listed}).")
         if progress is not None:
@@ -128,15 +127,15 @@ def _rebuild_task(study: optuna.Study, config: StudyConfig, device: str) -> Task
     come out as the one the study was made with."""
     attrs = study.user_attrs
     name = study.study_name
-    recipe = attrs.get(schema.RECIPE)
+    recipe = attrs.get(keys.RECIPE)
     if not recipe:
         raise ConfigError(f"a worker rebuilds the study's task from names, but study {name!r} was made from "
                           f"Python objects (a model, data, loss or metric that is not a registry name or a "
                           f"module:function reference); run such studies in one process.")
     task = Task(model=recipe["model"], data=recipe["data"], model_kwargs=recipe.get("model_kwargs", {}),
                 optimizer=recipe["optimizer"], device=device)
-    stored = attrs.get(schema.IDENTITY, {})
-    mine = schema.identity(task, config, schema.SEARCH)
+    stored = attrs.get(keys.IDENTITY, {})
+    mine = identity(task, config, keys.SEARCH)
     for key in ("model", "model_kwargs", "data", "splits", "optimizer"):
         if stored.get(key) != mine.get(key):
             raise ConfigError(f"a worker must rebuild the study's task exactly, but {key} came out as "

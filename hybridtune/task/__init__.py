@@ -1,15 +1,26 @@
-"""What is trained: data, models, the device, optimizer families, :class:`Task` and evaluation."""
+"""What is trained: data, models, the device, optimizer families, :class:`Task`, its metric and evaluation."""
 
 from __future__ import annotations
 
-from ._data import DataSplits, TensorSplit, make_splits
-from ._datasets import list_datasets, load_dataset
+from ._batches import autocast, batches
+from ._data import DataSplits, TensorSplit, checked_splits, example_inputs, make_splits
+from ._datasets import cache_dir, list_datasets, load_dataset
 from ._device import resolve_device
-from ._evaluate import evaluate
-from ._models import MODELS, create_model, list_models
-from ._optim import MOMENTUM_OPTIMIZERS, OPTIMIZER_REGISTRY, OPTIMIZERS, OptimizerInfo, optimizer_info
+from ._evaluate import evaluate, metric_sum
+from ._metric import CHANCE_Z, VALIDATION_ACCURACY, chance_floor, chance_level, metric_name
+from ._models import MODELS, check_trainable, create_model, has_lazy_parameters, is_conv_net, list_models, materialize
+from ._optim import DEFAULT_MOMENTUM, MOMENTUM_OPTIMIZERS, OPTIMIZER_REGISTRY, OPTIMIZERS, OptimizerInfo, optimizer_info
 from ._task import Task
 
-__all__ = ["MODELS", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS", "OPTIMIZER_REGISTRY", "DataSplits", "OptimizerInfo", "Task",
-    "TensorSplit", "create_model", "evaluate", "list_datasets", "list_models", "load_dataset", "make_splits",
-    "optimizer_info", "resolve_device"]
+__all__ = [
+    # data
+    "DataSplits", "TensorSplit", "batches", "cache_dir", "checked_splits", "example_inputs", "list_datasets",
+    "load_dataset", "make_splits",
+    # models
+    "MODELS", "check_trainable", "create_model", "has_lazy_parameters", "is_conv_net", "list_models", "materialize",
+    # optimizer families
+    "DEFAULT_MOMENTUM", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS", "OPTIMIZER_REGISTRY", "OptimizerInfo", "optimizer_info",
+    # the task, its device, its metric
+    "CHANCE_Z", "Task", "VALIDATION_ACCURACY", "autocast", "chance_floor", "chance_level", "evaluate", "metric_name",
+    "metric_sum", "resolve_device",
+]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset, default_collate
 
-from .._core._errors import ConfigError, DataError
+from .._core import ConfigError, DataError
 
 _log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._core._errors import ConfigError, DataError, UnknownNameError
-from .._core._registry import Registry, is_user_reference, load_user_callable, unknown_name_message
-from ._data import (TEST_FRACTION, VAL_FRACTION, DataSplits, TensorSplit, check_splits,
-                    checked_splits, make_splits, stratified_split)
+from .._core import (ConfigError, DataError, Registry, UnknownNameError, is_user_reference, load_user_callable,
+                     unknown_name_message)
+from ._data import (TEST_FRACTION, VAL_FRACTION, DataSplits, TensorSplit, check_splits, checked_splits, make_splits,
+                    stratified_split)
 
 _log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def _images_to_splits(name: str, x: np.ndarray, y: np.ndarray, *, x_test: np.nda
                                      meta=dict(meta or {})))
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     root = os.environ.get("HYBRIDTUNE_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hybridtune")
     return Path(root)
@@ -164,7 +164,7 @@ def mnist5k() -> DataSplits:
         xf, yf = mlx_mnist.mnist_data()
         return {"x": xf.astype(np.uint8).reshape(-1, 1, 28, 28), "y": yf.astype(np.int64)}
 
-    arrays = _cached_arrays(_cache_dir() / f"mnist5k-{digest}.npz", parse, keys=("x", "y"))
+    arrays = _cached_arrays(cache_dir() / f"mnist5k-{digest}.npz", parse, keys=("x", "y"))
     return _images_to_splits("mnist5k", arrays["x"].astype(np.float32) / 255.0, arrays["y"],
                              meta={"source": str(src)})
 
@@ -205,7 +205,7 @@ def mnist1d() -> DataSplits:
     except importlib.metadata.PackageNotFoundError:
         raise DataError("dataset 'mnist1d' needs the mnist1d package: pip install 'mnist1d>=0.0.2.post1,<0.1'") \
             from None
-    arrays = _cached_arrays(_cache_dir() / f"mnist1d-{version}.npz", _generate_mnist1d,
+    arrays = _cached_arrays(cache_dir() / f"mnist1d-{version}.npz", _generate_mnist1d,
                             keys=("x", "y", "x_test", "y_test"))
     return _images_to_splits("mnist1d", arrays["x"][:, None, :], arrays["y"], x_test=arrays["x_test"][:, None, :],
                              y_test=arrays["y_test"], meta={"generator": f"mnist1d {version}, make_dataset defaults"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .._core._errors import ConfigError
+from .._core import ConfigError
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

@@ -16,8 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._core._errors import ConfigError, ModelError
-from .._core._registry import Registry, is_user_reference, load_user_callable
+from .._core import ConfigError, ModelError, Registry, is_user_reference, load_user_callable
 
 ModelFactory = Callable[..., nn.Module]
 MODELS: Registry[ModelFactory] = Registry("model")

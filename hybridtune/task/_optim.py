@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import torch
 
-from .._core._registry import check_choice
+from .._core import check_choice
 
 #: The momentum (or Adam's beta1) a family with one trains at when nothing was measured.
 DEFAULT_MOMENTUM = 0.9

@@ -11,12 +11,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._core._errors import ConfigError
-from .._core._registry import check_choice
+from .._core import ConfigError, check_choice
 from ._data import DataSplits, check_data, checked_splits, example_inputs, make_splits
 from ._datasets import load_dataset
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
+from ._metric import chance_floor, chance_level, metric_name
 from ._models import MODELS, ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
 from ._optim import OPTIMIZERS
 
@@ -78,6 +78,29 @@ class Task:
     @property
     def model_name(self) -> str:
         return resolve_model(self.model)[0]
+
+    @property
+    def metric_name(self) -> str:
+        """What the studies' objective is called (:func:`~hybridtune.task.metric_name`).
+
+        Example:
+            >>> import hybridtune as ht
+            >>> def f1(outputs, targets): ...
+            >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu", metric=f1).metric_name
+            'f1'
+        """
+        return metric_name(self.metric)
+
+    @property
+    def chance(self) -> float:
+        """The accuracy of guessing (:func:`~hybridtune.task.chance_level`): what a diverged trial scores."""
+        return chance_level(self.data.num_classes)
+
+    @property
+    def chance_floor(self) -> float | None:
+        """What a study's best must rise above to have found anything (:func:`~hybridtune.task.chance_floor`);
+        ``None`` for a metric of the user's own."""
+        return chance_floor(self.data.num_classes, len(self.data.val), self.metric_name)  # type: ignore[arg-type]
 
     @property
     def torch_device(self) -> torch.device:

@@ -18,25 +18,23 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import ConfigError
-from .._core._files import atomic_write, write_text
-from .._core._json import finite_json
+from .._core import ConfigError, atomic_write, finite_json, write_text
 from ._config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from ..task._task import Task
+    from ..task import Task
 
 #: Bumped when what a recipe or checkpoint holds changes incompatibly.
 FORMAT = 1
 _KIND = "hybridtune recipe"
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     import torch
 
-    from .._core._version import __version__
+    from .._core import __version__
 
     return {"hybridtune": str(__version__), "torch": str(torch.__version__)}
 
@@ -70,7 +68,7 @@ class Recipe:
         names = task.recipe() or {"model": task.model_name, "model_kwargs": dict(task.model_kwargs),
                                   "data": task.data.name, "optimizer": task.optimizer, "rebuildable": False}
         return cls(task=dict(names), input_shape=tuple(task.data.input_shape), num_classes=task.data.num_classes,
-                   train=config, metrics=dict(metrics or {}), source=dict(source or {}), versions=_versions())
+                   train=config, metrics=dict(metrics or {}), source=dict(source or {}), versions=library_versions())
 
     @property
     def rebuildable(self) -> bool:
@@ -131,7 +129,7 @@ class Recipe:
             >>> t.model_name, t.optimizer, t.data_spec
             ('mlp', 'adam', 'synthetic:n=200')
         """
-        from ..task._task import Task
+        from ..task import Task
 
         if not self.rebuildable and data is None:
             raise ConfigError(f"a recipe must name its task to rebuild it, but model {self.task.get('model')!r} "
@@ -217,7 +215,7 @@ def load_checkpoint(path: str | Path, *, task: Task | None = None, device: str =
 
     import torch
 
-    from ..task._models import create_model
+    from ..task import create_model
 
     p = Path(path)
     where = f"checkpoint {str(path)!r}"

@@ -6,9 +6,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
-from .._core._errors import ConfigError
-from .._core._registry import check_choice
-from ..task._optim import OPTIMIZERS
+from .._core import ConfigError, check_choice
+from ..task import OPTIMIZERS
 
 #: The LR schedules of :class:`TrainConfig` (built by the trainer's ``make_scheduler``).
 SCHEDULES = ("constant", "onecycle", "cyclic", "power", "cosine", "range_exp", "range_linear")

@@ -20,12 +20,9 @@ import torch
 from torch import nn
 from torch.optim import lr_scheduler
 
-from .._core._errors import ConfigError
-from ..task._batches import autocast, batches
-from ..task._data import example_inputs
-from ..task._evaluate import evaluate, metric_sum
-from ..task._models import check_trainable, has_lazy_parameters, is_conv_net, materialize
-from ..task._task import Task
+from .._core import ConfigError
+from ..task import (Task, autocast, batches, check_trainable, evaluate, example_inputs, has_lazy_parameters,
+                    is_conv_net, materialize, metric_sum)
 from ._config import TrainConfig
 from ._optimizer import current_momentum, make_optimizer
 from ._results import Cost, EpochStats, Status, StepTrace, TargetHit, TrainResult

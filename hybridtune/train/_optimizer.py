@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..task._optim import optimizer_info
+from ..task import optimizer_info
 from ._config import TrainConfig
 
 

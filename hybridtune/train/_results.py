@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._core._json import finite_json
+from .._core import finite_json
 from ._config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,7 +128,7 @@ class StepTrace:
         """
         import numpy as np
 
-        from .._core._smooth import running_median
+        from .._core import running_median
 
         lr = np.asarray(self.lrs, dtype=np.float64)
         loss = np.asarray(self.losses, dtype=np.float64)

@@ -13,7 +13,7 @@ from ._results import TrainResult
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-    from ..task._task import Task
+    from ..task import Task
 
 
 @dataclass(frozen=True)

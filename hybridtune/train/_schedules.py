@@ -7,7 +7,7 @@ import math
 import torch
 from torch.optim import lr_scheduler
 
-from ..task._optim import optimizer_info
+from ..task import optimizer_info
 from ._config import TrainConfig
 
 #: 1cycle moves momentum (or Adam's beta1) down by this much while the LR rises, and back (Smith's

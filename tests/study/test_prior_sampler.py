@@ -418,7 +418,7 @@ def test_a_suggestion_that_collapsed_to_chance_counts_as_too_hot(tiny_task: ht.T
               baselines=(), space="prior", test=False, dashboard=False, artefacts=False, lr_range=(300, 3000))
     r = ht.run_study(tiny_task, ht.StudyConfig(name="hot", **kw), storage=f"sqlite:///{tmp_path / 'h.db'}")
     first, second = optuna.load_study(study_name="hot", storage=f"sqlite:///{tmp_path / 'h.db'}").get_trials()
-    from hybridtune.study._schema import chance_floor
+    from hybridtune.task import chance_floor
 
     floor = chance_floor(4, len(tiny_task.data.val))
     assert first.value <= floor  # found nothing, whether it diverged or collapsed

@@ -147,7 +147,7 @@ def test_worker_trials_cap_and_a_study_it_cannot_rebuild(pg: str, tiny_task: ht.
     cfg2 = ht.StudyConfig(name=name2, trials=6, epochs=1, probe_batch_size=32, baselines=(), test=False,
                           dashboard=False)
     from hybridtune.study._queue import queue_search
-    from hybridtune.study._schema import identity, probe_identity
+    from hybridtune.study import identity, probe_identity
 
     s.set_user_attr("identity", identity(recipe_task, cfg2, "search", probe_identity(cfg2, 32)))
     s.set_user_attr("config", cfg2.to_dict())
