@@ -3,6 +3,7 @@ helpers, shared types, opening a storage, the version."""
 
 from __future__ import annotations
 
+from ._checks import check_positive_int, is_positive_int
 from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, TrialFailed,
                       UnknownNameError)
 from ._files import atomic_write, check_writable, write_text
@@ -20,8 +21,8 @@ __all__ = [
     "ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError", "TrialFailed",
     "UnknownNameError",
     # registries and input checks
-    "Registry", "check_choice", "did_you_mean", "is_user_reference", "load_user_callable", "unknown_name_message",
-    "user_file_digest",
+    "Registry", "check_choice", "check_positive_int", "did_you_mean", "is_positive_int", "is_user_reference",
+    "load_user_callable", "unknown_name_message", "user_file_digest",
     # files and JSON
     "atomic_write", "check_writable", "finite_json", "write_text",
     # storage

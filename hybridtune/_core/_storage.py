@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._checks import is_positive_int
 from ._errors import StorageError
 
 _log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
     interval = HEARTBEAT_SECONDS if heartbeat_interval is None else heartbeat_interval
     grace = max(GRACE_SECONDS, 3 * interval) if grace_period is None else grace_period
     for flag, v in (("heartbeat interval", interval), ("grace period", grace)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        if not is_positive_int(v):
             raise ConfigError(f"the {flag} must be a positive whole number of seconds, but got {v!r}.")
     if grace <= interval:
         raise ConfigError(f"the grace period must be longer than the heartbeat interval, but got grace period "

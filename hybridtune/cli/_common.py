@@ -16,7 +16,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
-from .._core import ConfigError, finite_json, write_text
+from .._core import ConfigError, finite_json, is_positive_int, write_text
 
 EXIT_USAGE = 2
 #: ``study`` and ``report``: the study ran (or was read) but found nothing: every trial diverged or failed, or
@@ -148,7 +148,7 @@ def positive_int(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive integer, but got {text!r}") from None
-    if v < 1:
+    if not is_positive_int(v):
         raise argparse.ArgumentTypeError(f"must be a positive integer, but got {v}")
     return v
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from .._core import ConfigError, Progress, finite_json
+from .._core import ConfigError, Progress, check_positive_int, finite_json
 from ..probes import lr_range_test, momentum_ramp
 from ..task import DEFAULT_MOMENTUM, DataSplits, Task, TensorSplit, checked_splits, optimizer_info
 from ..train import Cost, TrainConfig, TrainResult, train
@@ -357,8 +357,7 @@ def procedure(task: Task, *, epochs: int = 5, batch_size: int = 128, lr_start: f
         >>> [c.name for c in r.checks]
         ['power decay', 'cyclical LR', 'adam']
     """
-    if epochs < 1:
-        raise ConfigError(f"epochs must be >= 1, but got epochs={epochs}.")
+    check_positive_int("epochs", epochs)
     if not 0 <= margin < 1:
         raise ConfigError(f"margin must be in [0, 1), but got margin={margin}.")
     step = lambda name, i: progress and progress(name, i, 6)  # noqa: E731

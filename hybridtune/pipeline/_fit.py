@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._core import ConfigError, ProbeError, Progress, check_choice, check_writable, finite_json, write_text
+from .._core import (ConfigError, ProbeError, Progress, check_choice, check_positive_int, check_writable, finite_json,
+                     write_text)
 from ..probes import Priors, find_priors
-from ..space import dataset_batch_ceiling, scale_lr, suggested_peak
+from ..space import scale_lr, suggested_peak
 from ..study import StudyConfig
 from ..task import MOMENTUM_OPTIMIZERS, DataSplits, TensorSplit, cache_dir, checked_splits
 from ..train import (Cost, EpochStats, Recipe, TrainConfig, TrainResult, onecycle_momentum, save_checkpoint,
@@ -226,9 +227,7 @@ def _settings(task: Task, config: TrainConfig | None, recipe: Recipe | None, *, 
     if lr is not None and not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
                                and lr > 0):
         raise ConfigError(f"lr must be a positive finite number, but got lr={lr}.")
-    pbs = probe_batch_size
-    if pbs is not None and (isinstance(pbs, bool) or not isinstance(pbs, int) or pbs < 1):
-        raise ConfigError(f"probe_batch_size must be a positive integer, but got probe_batch_size={pbs!r}.")
+    check_positive_int("probe_batch_size", probe_batch_size, optional=True)
     if recipe is not None:
         base, source = recipe.train, "recipe"
     elif config is not None:
@@ -270,10 +269,9 @@ def _lr_from_probe(task: Task, settings: TrainConfig, *, keep_momentum: bool, pr
                    cache: bool, progress: Progress | None) -> tuple[Priors, bool, Cost, TrainConfig, str]:
     """The study's probe and its first suggestion, for ``settings``' batch size; returns the priors, whether
     they were cached, what the probe cost now, the settings with the LR (and momentum) and why."""
-    study = StudyConfig()
+    study = StudyConfig() if probe_batch_size is None else StudyConfig(probe_batch_size=probe_batch_size)
     probe_task = task if settings.optimizer == task.optimizer else task.replace(optimizer=settings.optimizer)
-    n_train = len(task.data.train)  # type: ignore[arg-type]
-    probe_bs = min(probe_batch_size or study.probe_batch_size, dataset_batch_ceiling(n_train))
+    probe_bs = study.probe_batch_size_for(task)
     probe = {"batch_size": probe_bs, "seed": settings.seed, "momenta": list(study.probe_momenta),
              "momentum_epochs": study.probe_momentum_epochs, "range_steps": study.probe_range_steps,
              "range_extend": study.probe_range_extend, "weight_decay": 0.0}

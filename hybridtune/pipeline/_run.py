@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._core import ConfigError, Progress, open_storage
 from ..compare import StudyResult, best_trial, load_result
-from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space, search_space,
-                     suggested_peak, wide_space)
+from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, search_space, suggested_peak,
+                     wide_space)
 from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_search_queue, identity, keys,
                      open_phases, open_study, probe_identity, queue_cells, queue_search, stored_identity, study_budget,
                      task_description, work)
@@ -166,7 +166,7 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
                 poll_seconds: float, out: Path, keep_model: bool) -> tuple[StudyResult, Any]:
     t0 = time.perf_counter()
     n_train = len(task.data.train)  # type: ignore[arg-type]
-    probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(n_train))
+    probe_bs = config.probe_batch_size_for(task)
     # the textbook grid, whether or not it runs: a budget is a fraction of its cost (a bad budget fails here)
     grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
     budget = study_budget(config, n_train=n_train, grid=grid)

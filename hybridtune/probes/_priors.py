@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._core import ConfigError, ProbeError, Progress, check_choice, finite_json
+from .._core import ConfigError, ProbeError, Progress, check_choice, check_positive_int, finite_json
 from ..task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task
 from ..train import Cost, TrainConfig, onecycle_momentum, train
 from ._confidence import lr_confidence, momentum_confidence
@@ -445,8 +445,7 @@ def find_priors(task: Task, *, batch_size: int = 128, weight_decay: float = 0.0,
         True
     """
     ms = _check_momenta(momenta)
-    if not (isinstance(momentum_epochs, int) and momentum_epochs >= 1):
-        raise ConfigError(f"momentum_epochs must be a positive integer, but got momentum_epochs={momentum_epochs}.")
+    check_positive_int("momentum_epochs", momentum_epochs)
     rt = lr_range_test(task, steps=range_steps, batch_size=batch_size, weight_decay=weight_decay, seed=seed,
                        progress=progress, start_lr=start_lr, end_lr=end_lr, mode=mode, val_every=val_every,
                        extend=range_extend)

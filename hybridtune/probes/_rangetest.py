@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from .._core import ConfigError, Progress, check_choice, finite_json
+from .._core import ConfigError, Progress, check_choice, finite_json, is_positive_int
 from ..task import OPTIMIZERS, Task
 from ..train import Cost, TrainConfig, steps_per_epoch, train
 from ._suggest import LRBand, _fall_fraction, suggest_band, suggest_min_div10, suggest_steepest, suggest_valley
@@ -287,10 +287,9 @@ def _check_inputs(task: Task, *, optimizer: str, start_lr: float, end_lr: float,
         _check("steps", isinstance(steps, int) and not isinstance(steps, bool) and steps >= 2,
                "an integer >= 2", steps)
     if val_every is not None:
-        _check("val_every", isinstance(val_every, int) and not isinstance(val_every, bool) and val_every >= 1,
-               "a positive integer or None", val_every)
-        _check("val_subset", isinstance(val_subset, int) and val_subset >= 1, "a positive integer", val_subset)
-    _check("batch_size", isinstance(batch_size, int) and batch_size >= 1, "a positive integer", batch_size)
+        _check("val_every", is_positive_int(val_every), "a positive integer or None", val_every)
+        _check("val_subset", is_positive_int(val_subset), "a positive integer", val_subset)
+    _check("batch_size", is_positive_int(batch_size), "a positive integer", batch_size)
     n_train = len(task.data.train)  # type: ignore[arg-type]
     if batch_size > n_train:
         raise ConfigError(f"batch_size must be <= the training set size ({n_train}), but got "

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError, check_choice
+from .._core import ConfigError, check_choice, check_positive_int, is_positive_int
 from ..task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task, TensorSplit, autocast, optimizer_info
 from ..train import TrainConfig, onecycle_momentum
 
@@ -154,8 +154,7 @@ def batch_sizes(task: Task, *, ref_batch_size: int = 128, floor: int | None = No
         ((32, 64, 128, 256), (32, 64))
     """
     for name, v in (("floor", floor), ("ceiling", ceiling)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-            raise ConfigError(f"batch-size {name} must be a positive integer, but got {name}={v!r}.")
+        check_positive_int(name, v, optional=True, label=f"batch-size {name}")
     if floor is not None and ceiling is not None and floor > ceiling:
         raise ConfigError(f"batch-size floor must be <= ceiling, but got floor={floor}, ceiling={ceiling}.")
     n_train = len(task.data.train)  # type: ignore[arg-type]
@@ -264,11 +263,10 @@ class SearchSpace:
         if self.optimizer not in MOMENTUM_OPTIMIZERS:
             object.__setattr__(self, "momentum", None)
         sizes = tuple(self.batch_sizes)
-        if not sizes or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in sizes):
+        if not sizes or not all(is_positive_int(b) for b in sizes):
             raise ConfigError(f"batch_sizes must be positive integers, but got batch_sizes={sizes!r}.")
         object.__setattr__(self, "batch_sizes", tuple(sorted(set(sizes))))
-        if self.ref_batch_size is not None and self.ref_batch_size < 1:
-            raise ConfigError(f"ref_batch_size must be a positive integer, but got {self.ref_batch_size}.")
+        check_positive_int("ref_batch_size", self.ref_batch_size, optional=True)
 
     @property
     def lr_name(self) -> str:

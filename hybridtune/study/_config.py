@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError, check_choice, finite_json
+from .._core import ConfigError, check_choice, check_positive_int, finite_json
 from ..probes import EXTEND_MODES
 from ..space import LR_RANGE, WEIGHT_DECAY_BOUNDS
 from .keys import BASELINE_ROLES, GRID
@@ -151,23 +151,17 @@ class StudyConfig:
     artefacts: bool = True
 
     def __post_init__(self) -> None:
-        def pos_int(name: str, v: Any, *, optional: bool = False) -> None:
-            if optional and v is None:
-                return
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, but got {name}={v!r}.")
-
         if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
                                       or len(self.name) > 200):
             raise ConfigError(f"name must be a non-empty string of at most 200 characters, but got "
                               f"name={self.name!r}.")
-        pos_int("trials", self.trials)
-        pos_int("epochs", self.epochs, optional=True)
-        pos_int("probe_batch_size", self.probe_batch_size)
-        pos_int("probe_range_steps", self.probe_range_steps, optional=True)
-        pos_int("probe_momentum_epochs", self.probe_momentum_epochs)
-        pos_int("batch_size_floor", self.batch_size_floor, optional=True)
-        pos_int("batch_size_ceiling", self.batch_size_ceiling, optional=True)
+        check_positive_int("trials", self.trials)
+        check_positive_int("epochs", self.epochs, optional=True)
+        check_positive_int("probe_batch_size", self.probe_batch_size)
+        check_positive_int("probe_range_steps", self.probe_range_steps, optional=True)
+        check_positive_int("probe_momentum_epochs", self.probe_momentum_epochs)
+        check_positive_int("batch_size_floor", self.batch_size_floor, optional=True)
+        check_positive_int("batch_size_ceiling", self.batch_size_ceiling, optional=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, but got seed={self.seed!r}.")
         check_choice("sampler", self.sampler, SAMPLERS)
@@ -192,12 +186,12 @@ class StudyConfig:
             raise ConfigError(f"tolerance must be accuracy points in [0, 100), but got tolerance={self.tolerance!r}.")
         if isinstance(self.match_z, bool) or not _finite(self.match_z) or self.match_z < 0:
             raise ConfigError(f"match_z must be a number of standard errors >= 0, but got match_z={self.match_z!r}.")
-        pos_int("test_seeds", self.test_seeds)
+        check_positive_int("test_seeds", self.test_seeds)
         if self.budget is not None and (isinstance(self.budget, bool) or not _finite(self.budget)
                                         or self.budget <= 0):
             raise ConfigError(f"budget must be a fraction of the grid's cost > 0 (e.g. 0.1), but got "
                               f"budget={self.budget!r}.")
-        pos_int("budget_examples", self.budget_examples, optional=True)
+        check_positive_int("budget_examples", self.budget_examples, optional=True)
         if self.budget is not None and GRID not in self.baselines:
             raise ConfigError(f"budget (a fraction of the grid's cost) needs the grid baseline; without it give "
                               f"budget_examples, but got budget={self.budget!r} with baselines="
@@ -245,16 +239,31 @@ class StudyConfig:
             >>> c.name, c.epochs
             ('resnet-mnist5k', 4)
         """
-        from ..space import batch_sizes, dataset_batch_ceiling
+        from ..space import batch_sizes
 
         epochs = self.epochs
         if epochs is None:
             n_train = len(task.data.train)  # type: ignore[arg-type]
-            probe_bs = min(self.probe_batch_size, dataset_batch_ceiling(n_train))
-            smallest = min(batch_sizes(task, ref_batch_size=probe_bs, floor=self.batch_size_floor,
-                                       ceiling=self.batch_size_ceiling, probe_memory=False))
+            smallest = min(batch_sizes(task, ref_batch_size=self.probe_batch_size_for(task),
+                                       floor=self.batch_size_floor, ceiling=self.batch_size_ceiling,
+                                       probe_memory=False))
             epochs = budget_epochs(n_train, smallest)
         return replace(self, name=self.name or default_name(task, self), epochs=epochs)
+
+    def probe_batch_size_for(self, task: Task) -> int:
+        """The batch size the probes run at on ``task``: :attr:`probe_batch_size`, but never above what the
+        training split allows (:func:`~hybridtune.space.dataset_batch_ceiling`). The search's batch sizes and
+        its LR scaling are relative to it.
+
+        Example:
+            >>> import hybridtune as ht
+            >>> [StudyConfig().probe_batch_size_for(ht.Task(model="mlp", data=f"synthetic:n={n}", device="cpu"))
+            ...  for n in (200, 4000)]
+            [16, 64]
+        """
+        from ..space import dataset_batch_ceiling
+
+        return min(self.probe_batch_size, dataset_batch_ceiling(len(task.data.train)))  # type: ignore[arg-type]
 
     @property
     def budgeted(self) -> bool:

@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError, Progress, StorageError, open_storage, redact
+from .._core import ConfigError, Progress, StorageError, check_positive_int, open_storage, redact
 from ..task import Task
 from . import keys
 from ._config import StudyConfig, config_from_dict
@@ -78,8 +78,7 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
     from .._core import SHARED_HINT, is_shared, storage_url
     from ..task import resolve_device
 
-    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
-        raise ConfigError(f"trials must be a positive integer, but got trials={trials!r}.")
+    check_positive_int("trials", trials, optional=True)
     resolve_device(device)  # a bad device fails now, not after waiting for the study
     store = open_storage(storage)
     if not is_shared(store):

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
-from .._core import ConfigError, check_choice
+from .._core import ConfigError, check_choice, check_positive_int
 from ..task import OPTIMIZERS
 
 #: The LR schedules of :class:`TrainConfig` (built by the trainer's ``make_scheduler``).
@@ -89,14 +89,12 @@ class TrainConfig:
             raise ConfigError(f"momentum must be in [0, 1), but got momentum={self.momentum}.")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ConfigError(f"weight_decay must be >= 0, but got weight_decay={self.weight_decay}.")
-        if int(self.batch_size) != self.batch_size or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, but got batch_size={self.batch_size}.")
+        check_positive_int("batch_size", self.batch_size, whole_floats=True)
         if self.steps is None and self.epochs is None:
             raise ConfigError("a budget must be given: epochs or steps, but got neither.")
-        if self.steps is not None and (int(self.steps) != self.steps or self.steps < 1):
-            raise ConfigError(f"steps must be a positive integer, but got steps={self.steps}.")
-        if self.steps is None and self.epochs is not None and (int(self.epochs) != self.epochs or self.epochs < 1):
-            raise ConfigError(f"epochs must be a positive integer, but got epochs={self.epochs}.")
+        check_positive_int("steps", self.steps, optional=True, whole_floats=True)
+        if self.steps is None:
+            check_positive_int("epochs", self.epochs, optional=True, whole_floats=True)
         if self.schedule in ("range_exp", "range_linear") and not self.lr_end > self.lr:
             raise ConfigError(f"lr_end must be greater than lr for a range sweep, but got lr={self.lr}, "
                               f"lr_end={self.lr_end}.")
