@@ -2,7 +2,7 @@
 the grid's, retrained on seeds and scored on the test split? And what did the priors buy over random search
 at the same budget?
 
-Four tasks: ResNet-8 and seed 000's CNN on mnist5k with momentum SGD, and ``cnn1d`` on mnist1d with
+Four tasks: ResNet-8 and the sweep's small CNN on mnist5k with momentum SGD, and ``cnn1d`` on mnist1d with
 momentum SGD and with Adam. For each task and seed, one study runs exactly as
 
     hybridtune study --spec studies/<task>.toml [--optimizer adam] --seed S --baseline grid,random \\

@@ -1,7 +1,7 @@
 """Priors as evidence, not walls (issue 14): does the prior-guided search (``--space prior``) recover when
 the range test reads its curve wrong, where the narrow band (``--space narrow``) cannot?
 
-For each task (ResNet-8 and seed 000's CNN on mnist5k, ``cnn1d`` on mnist1d; momentum SGD) and seed, the
+For each task (ResNet-8 and the sweep's small CNN on mnist5k, ``cnn1d`` on mnist1d; momentum SGD) and seed, the
 probes run once, exactly as a study's (batch 64, momenta 0.95 and 0.9). Then their priors are distorted:
 the LR band (``lr_min``, ``lr_max``) multiplied by 1/10, 1/3, 1, 3 or 10, or the momentum moved to a wrong
 value (0.6, band 0.55-0.65) with the LR untouched; the confidences the probes measured are kept, so a wrong

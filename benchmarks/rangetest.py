@@ -5,7 +5,7 @@
     and LR schedule (both sweep ``start * (end / start) ** (i / (n - 1))``), interleaved repeats, one
     thread. torch-lr-finder is fed two ways: a standard ``DataLoader`` over a ``TensorDataset`` (how its
     README uses it) and a batched loader (one index per batch, its fastest reasonable input).
-(b) Suggestion quality: a small version of seed 000's sweep. For each of sgd, momentum and adam, the
+(b) Suggestion quality: a small version of the optimizer x LR sweep. For each of sgd, momentum and adam, the
     ``cnn`` on ``mnist5k`` is trained at 16 log-spaced constant LRs (1e-4..10) until 97% train accuracy
     or 20 epochs, batch 32, seed 0. The successful band is the longest run of consecutive successful LRs.
     Then the range test runs with seeds 0..4 (initialisation and data order), at its default length (one

@@ -4,7 +4,7 @@
 At issue 13's budget (0.1 of the textbook grid) a search holds the probes and two trials: the range test's two
 suggestions. When the range test read its curve a decade too low or too high, only the second trial can
 recover, and only if the first trial's evidence says which way to go. This benchmark maps, for each task
-(ResNet-8 and seed 000's CNN on mnist5k, ``cnn1d`` on mnist1d; momentum SGD, 1cycle, the study's epochs, batch
+(ResNet-8 and the sweep's small CNN on mnist5k, ``cnn1d`` on mnist1d; momentum SGD, 1cycle, the study's epochs, batch
 32 as the suggestions train) and seed, single trials at peak LRs from 1/10 to 316 x the range test's
 ``lr_max`` (at the probes' batch size, scaled by the batch-size rule as the study scales it). Each run records
 its validation accuracy and how far its training loss climbed back at its peak LR

@@ -1,6 +1,6 @@
 """An AutoML pipeline that tunes two different tasks in a loop with hybridtune's Python API.
 
-Task 1 is an image task from the registries (the embedded mnist5k digits, the small CNN of seed 000).
+Task 1 is an image task from the registries (the embedded mnist5k digits, the optimizer x LR sweep's small CNN).
 Task 2 is a tabular task defined right here: its own data (tensors) and its own model factory.
 Each is tuned with ``hybridtune.tune`` (range-test priors, then a random search with pruning inside
 them); the results are collected into one pandas DataFrame and printed.

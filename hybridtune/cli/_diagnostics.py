@@ -1,4 +1,4 @@
-"""``hybridtune sweep``, ``landscape`` and ``procedure``: the diagnostics (from seeds 000 and 002) on the terminal."""
+"""``hybridtune sweep``, ``landscape`` and ``procedure``: the diagnostics (the optimizer x LR sweep, the 7-step procedure) on the terminal."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _lr_grid(text: str) -> list[float]:
 
 
 class SweepCommand(BaseCommand):
-    help = "seed 000's optimizer x learning-rate sweep: the valley plot"
+    help = "the optimizer x learning-rate sweep: the valley plot"
     description = ("Train from the same initial weights for every optimizer x LR until a target train accuracy "
                    "(or a budget); plot time to target against LR, report each optimizer's successful band, the "
                    "fastest configuration, and whether each optimizer's range-test suggestion falls inside its "
@@ -57,7 +57,7 @@ class SweepCommand(BaseCommand):
         g = p.add_argument_group("sweep")
         optimizers = ",".join(default("optimizers"))
         g.add_argument("--optimizers", default=optimizers,
-                       help=f"comma-separated optimizer families (default: {optimizers}, as in seed 000)")
+                       help=f"comma-separated optimizer families (default: {optimizers})")
         grid = ":".join(num(library_default(log_lrs, k)) for k in ("low", "high", "n"))
         g.add_argument("--lrs", type=_lr_grid, default=grid,
                        help=f"LOW:HIGH:N log-spaced, or a comma-separated list (default: {grid})")
@@ -72,7 +72,7 @@ class SweepCommand(BaseCommand):
         g.add_argument("--momentum", type=float, default=default("momentum"),
                        help=f"for momentum (default: {num(default('momentum'))})")
         g.add_argument("--widths", type=_float_list, default=[],
-                       help="model widths for seed 000's size plot, e.g. 1,2,4 (each optimizer's fastest LR)")
+                       help="model widths for the sweep's size plot, e.g. 1,2,4 (each optimizer's fastest LR)")
         g.add_argument("--no-range-test", action="store_true", help="skip the range-test check")
         g.add_argument("--storage", help="Optuna storage URL (default: in-memory; give one to resume or share)")
         g.add_argument("--name", help="study name (default: sweep-<model>-<dataset>)")
@@ -134,7 +134,7 @@ def _print_sweep(con: Any, result: Any) -> None:
 
 
 class LandscapeCommand(BaseCommand):
-    help = "seed 002's weight-space line searches (steps 1 and 7)"
+    help = "the weight-space line searches (the procedure's steps 1 and 7)"
     description = ("Loss and accuracy along a random, filter-normalised direction from the initial weights, and "
                    "along the segment from the initial to the trained weights, extended beyond both ends.")
 
@@ -191,7 +191,7 @@ class LandscapeCommand(BaseCommand):
 
 
 class ProcedureCommand(BaseCommand):
-    help = "seed 002's procedure: LR and momentum ramps, three checks, red flags"
+    help = "the 7-step procedure: LR and momentum ramps, three checks, red flags"
     description = ("Raise the LR every epoch, then the momentum; train the chosen constant setting; check power "
                    "decay, a cyclical LR and Adam against it (each with a verdict); look for red flags that "
                    "point at bugs. One HTML report.")

@@ -134,7 +134,7 @@ def _run_lr_find(args: argparse.Namespace, *, with_momentum: bool) -> int:
 #: What each suggestion rule is, for the table
 _RULES = {"steepest": "steepest fall of the loss against log10(LR)",
           "valley": "fastai's valley: halfway along the longest decreasing run",
-          "min_div10": "a tenth of the LR at the loss minimum (seed 004)",
+          "min_div10": "a tenth of the LR at the loss minimum (the LR finder's rule)",
           "hybridtune": "hybridtune's lr_max (1cycle peak, top of the search)"}
 
 

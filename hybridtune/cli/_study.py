@@ -119,7 +119,7 @@ class StudyCommand(BaseCommand):
         g.add_argument("--out", metavar="PATH", help="the HTML report (default: runs/<name>/report.html); the "
                                                      "chosen recipe best.json and weights best.pt go in its folder")
         g.add_argument("--proxy-width", type=positive_float, metavar="W",
-                       help="seed 000's scaled-down tuning: run the probes and the search on the model at W x its "
+                       help="scaled-down tuning: run the probes and the search on the model at W x its "
                             "width (e.g. 0.25), then verify the best configuration on the full-size model and "
                             "report what the transfer saved and lost (study <name>-proxy<W>)")
         add_output_options(p)

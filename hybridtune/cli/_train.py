@@ -52,7 +52,7 @@ class TrainCommand(BaseCommand):
         g.add_argument("--batch-size", type=positive_int, help=f"(default: {default('batch_size')})")
         schedules = [(s, "") for s in ("constant", "onecycle", "cyclic", "power", "cosine")]
         g.add_argument("--schedule", help=", ".join(choices_help(schedules, default("schedule"))))
-        g.add_argument("--target", type=float, help="stop at this accuracy, e.g. 0.97 (seed 000)")
+        g.add_argument("--target", type=float, help="stop at this accuracy, e.g. 0.97")
         metrics = choices_help([("train_acc", ""), ("val_acc", "")], default("target_metric"))
         g.add_argument("--target-metric", help=" or ".join(metrics))
         g.add_argument("--max-seconds", type=positive_float, help="wall-clock budget")

@@ -145,7 +145,7 @@ def line_search(task: Task, start: nn.Module, end: nn.Module | None = None, *,
 
 def landscape(task: Task, config: TrainConfig | None = None, *, points: int = 21, span: float = 1.0,
               extend: float = 0.5, subset: int = 2048, seed: int = 0) -> LandscapeResult:
-    """Both line searches of seed 002 around one training run.
+    """Both line searches of the 7-step procedure (steps 1 and 7) around one training run.
 
     Args:
         task: the model and data.

@@ -95,7 +95,7 @@ class RedFlag:
 
 @dataclass(frozen=True)
 class ProcedureResult:
-    """Everything seed 002's procedure found, with the chosen setting and the red flags.
+    """Everything the 7-step procedure found, with the chosen setting and the red flags.
 
     Example:
         >>> import hybridtune as ht

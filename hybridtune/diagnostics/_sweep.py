@@ -23,13 +23,13 @@ from ..train import Cost, TrainConfig, train
 
 _log = logging.getLogger(__name__)
 
-#: The sweep's default families, in the order of their records' ``sweep_rank``: seed 000's six.
+#: The sweep's default families, in the order of their records' ``sweep_rank``: the article's six.
 SWEEP_OPTIMIZERS = tuple(info.name for info in sorted((i for i in OPTIMIZER_REGISTRY.values()
                                                        if i.sweep_rank is not None), key=lambda i: i.sweep_rank))
 
 
 def log_lrs(low: float = 1e-6, high: float = 100.0, n: int = 48) -> tuple[float, ...]:
-    """``n`` log-spaced learning rates from ``low`` to ``high`` (seed 000: 48 from 1e-6 to 100)."""
+    """``n`` log-spaced learning rates from ``low`` to ``high`` (the sweep's default: 48 from 1e-6 to 100)."""
     if not (0 < low < high) or not math.isfinite(high):
         raise ConfigError(f"LR range must satisfy 0 < low < high, but got low={low}, high={high}.")
     if n < 2:
@@ -91,7 +91,7 @@ class OptimizerBand:
 
 @dataclass(frozen=True)
 class SweepResult:
-    """Runs, per-optimizer bands, the fastest configuration and the width runs (seed 000's size plot).
+    """Runs, per-optimizer bands, the fastest configuration and the width runs (the size plot).
 
     Example:
         >>> import hybridtune as ht
@@ -184,7 +184,7 @@ def _bands(runs: Sequence[SweepRun], optimizers: Sequence[str]) -> list[Optimize
 def _run_cell(task: Task, base: TrainConfig, optimizer: str, lr: float, width: float, seed: int) -> SweepRun:
     cfg = base.replace(optimizer=optimizer, lr=lr, seed=seed)
     t = task.replace(optimizer=optimizer)
-    # the same initial weights for every run (seed 000): one seed for every cell
+    # the same initial weights for every run, as the sweep's article has it: one seed for every cell
     model = t.build_model(seed=seed, width=width if width != 1 else None)
     r = train(t, cfg, model=model)
     hit = r.target
@@ -217,7 +217,7 @@ def _with_range_tests(task: Task, bands: Sequence[OptimizerBand], *, batch_size:
 
 def _width_runs(task: Task, base: TrainConfig, bands: Sequence[OptimizerBand], widths: Sequence[float], *,
                 name: str, storage: Any, seed: int, progress: Progress | None) -> tuple[SweepRun, ...]:
-    """Each optimizer's fastest LR re-run at each model width (seed 000's size plot); ``()`` without widths
+    """Each optimizer's fastest LR re-run at each model width (the size plot); ``()`` without widths
     or without a successful optimizer."""
     fast = {b.optimizer: b.fastest_lr for b in bands if b.fastest_lr is not None}
     if not widths or not fast:
@@ -262,15 +262,15 @@ def sweep(task: Task, *, optimizers: Sequence[str] = SWEEP_OPTIMIZERS, lrs: Sequ
           momentum: float = 0.9, widths: Sequence[float] = (), range_test: bool = True,
           storage: Any = None, name: str | None = None, seed: int = 0,
           progress: Progress | None = None) -> SweepResult:
-    """Run seed 000's sweep: ``optimizers`` x ``lrs``, each to ``target`` train accuracy.
+    """Run the optimizer x LR sweep: ``optimizers`` x ``lrs``, each to ``target`` train accuracy.
 
     Args:
         task: the model and data (``task.optimizer`` is ignored; every optimizer in ``optimizers`` runs).
-        optimizers: optimizer families (default: seed 000's six).
+        optimizers: optimizer families (default: the six of the sweep's article).
         lrs: learning rates (default: 48 log-spaced from 1e-6 to 100).
-        target: the train accuracy that counts as success (seed 000: 0.97).
+        target: the train accuracy that counts as success (default 0.97).
         max_epochs / max_seconds: a run that has not reached the target by then failed.
-        widths: model widths for seed 000's size plot; each optimizer's fastest LR is re-run at each width.
+        widths: model widths for the size plot; each optimizer's fastest LR is re-run at each width.
         range_test: also run each optimizer's LR range test and say whether its ``lr_max`` falls inside
             the sweep's successful band, which tells whether to trust the range test on this model.
         storage: an Optuna storage URL (resumable, shareable by workers) or ``None`` for in-memory.

@@ -1,4 +1,4 @@
-"""Range-test priors: the LR band from a range test, momentum from short 1cycle runs (Smith, seed 003).
+"""Range-test priors: the LR band from a range test, momentum from short 1cycle runs (Smith's disciplined approach).
 
 :func:`find_priors` runs the cheap probes in order and returns a frozen, JSON-serialisable
 :class:`Priors`, which is what the search space is later built from:
@@ -28,7 +28,7 @@ from ._rangetest import RangeTestResult, lr_range_test
 
 _log = logging.getLogger(__name__)
 
-#: Smith's short-run momenta (seed 003).
+#: Smith's short-run momenta.
 MOMENTA = (0.99, 0.97, 0.95, 0.9)
 #: Momenta whose validation loss is within this fraction of the best one's form the search band:
 #: one-epoch runs differ by about this much from seed to seed.
@@ -124,7 +124,7 @@ def _run(task: Task, config: TrainConfig, momentum: float) -> MomentumRun:
 def momentum_runs(task: Task, *, lr: float, momenta: Sequence[float] = MOMENTA, epochs: int = 1,
                   batch_size: int = 128, weight_decay: float = 0.0, seed: int = 0, schedule: str = "onecycle",
                   optimizer: str | None = None, progress: Progress | None = None) -> tuple[MomentumRun, ...]:
-    """Smith's short momentum runs (seed 003): one short run per momentum, at one LR.
+    """Smith's short momentum runs: one short run per momentum, at one LR.
 
     For SGD with momentum or Nesterov the value tried is the momentum; for Adam and AdamW it is beta1.
     With ``schedule="onecycle"`` (the default) each run is a 1cycle run peaking at ``lr`` whose momentum

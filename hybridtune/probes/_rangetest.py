@@ -1,4 +1,4 @@
-"""The LR range test (Smith 2015/2018; seed 004): one short sweep of rising learning rates.
+"""The LR range test (Smith 2015/2018; the fastai LR finder): one short sweep of rising learning rates.
 
 The sweep is one call of the one trainer (:func:`hybridtune.train`) with the ``range_exp`` or
 ``range_linear`` schedule; a step callback smooths the loss and stops the sweep when it diverges. A model

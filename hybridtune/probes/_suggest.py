@@ -253,7 +253,7 @@ def suggest_valley(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | 
 
 def suggest_min_div10(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.ndarray, *,
                       bandwidth: float = BANDWIDTH) -> float:
-    """A tenth of the LR at the minimum of the smoothed loss (seed 004: one decade below the minimum).
+    """A tenth of the LR at the minimum of the smoothed loss (the LR finder's rule: one decade below the minimum).
 
     Args:
         lrs: the swept learning rates, strictly increasing.
@@ -282,10 +282,10 @@ def suggest_band(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np
        the LR where training breaks. Measured in steps rather than decades, this makes the answer hold
        for a short sweep (100 steps over 8 decades overshoot by about half a decade) and a long one alike.
     3. ``lr_max`` is half a decade (a factor of about 3) below that edge: constant-LR training is fastest
-       there without flirting with the blow-up (seed 000's valleys end sharply on the high side).
+       there without flirting with the blow-up (the optimizer x LR sweep's valleys end sharply on the high side).
     4. ``lr_min = lr_max / 10``, Smith's 1cycle starting LR.
 
-    On a 100-step sweep of 8 decades this lands near seed 004's "a decade below the minimum"; on a denser
+    On a 100-step sweep of 8 decades this lands near the LR finder's "a decade below the minimum"; on a denser
     sweep it moves closer to the minimum, as it should. The minimum of a centred, lag-free smoothing is
     far steadier than the raw minimum or the steepest slope: across noise seeds it moves by a few tenths
     of a decade, not orders of magnitude.

@@ -33,7 +33,7 @@ def valley_figure(result: SweepResult) -> go.Figure:
     fig.add_hline(y=ceiling, line_dash="dash", annotation_text="failed (ceiling)")
     fig.update_xaxes(type="log", title="learning rate")
     fig.update_yaxes(title=f"seconds to {result.target:.0%} train accuracy")
-    fig.update_layout(title="Optimizer x learning rate: the valley (seed 000)")
+    fig.update_layout(title="Optimizer x learning rate: the valley")
     return fig
 
 
@@ -49,7 +49,7 @@ def width_figure(result: SweepResult) -> go.Figure:
                                  mode="lines+markers", name=f"{opt} (lr {runs[0].lr:.3g})"))
     fig.update_xaxes(title="model width (x)")
     fig.update_yaxes(title=f"seconds to {result.target:.0%} train accuracy")
-    fig.update_layout(title="Time to target against model size (seed 000)")
+    fig.update_layout(title="Time to target against model size")
     return fig
 
 
@@ -73,7 +73,7 @@ def landscape_figure(result: LandscapeResult) -> go.Figure:
                                      legendgroup=f"{split}a"), row=2, col=col)
     fig.update_yaxes(type="log", row=1)
     fig.update_xaxes(title="alpha", row=2)
-    fig.update_layout(title="Weight-space line searches (seed 002, steps 1 and 7)")
+    fig.update_layout(title="Weight-space line searches (the procedure's steps 1 and 7)")
     return fig
 
 

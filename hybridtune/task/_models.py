@@ -1,4 +1,4 @@
-"""Models by name (timm-style registry): CIFAR ResNet, the small CNN of seed 000, a 1-D CNN, an MLP.
+"""Models by name (timm-style registry): CIFAR ResNet, the optimizer x LR sweep's small CNN, a 1-D CNN, an MLP.
 
 Every factory takes ``(input_shape, num_classes, **kwargs)`` and returns an ``nn.Module`` mapping a
 batch of inputs to class logits. A user's ``module:function`` / ``file.py:function`` works wherever a
@@ -226,13 +226,13 @@ for _d in RESNET_DEPTHS:
 
 
 # ----------------------------------------------------------------------------------------------
-# The small CNN of seed 000: two conv and two dense layers, about 3,400 weights at width 1
+# The optimizer x LR sweep's small CNN: two conv and two dense layers, about 3,400 weights at width 1
 
 
 class SmallCNN(nn.Module):
     """conv(4) -> pool -> conv(8) -> pool -> dense(18) -> dense(classes), all scaled by ``width``.
 
-    The width factor scales the conv filters and the first dense layer, as in seed 000, so the weight
+    The width factor scales the conv filters and the first dense layer, as in the sweep's size plot, so the weight
     count grows almost linearly. An adaptive pool to 4x4 makes it independent of the image size.
     """
 
@@ -258,7 +258,7 @@ class SmallCNN(nn.Module):
 
 @MODELS.register("cnn")
 def cnn(input_shape: Sequence[int], num_classes: int, width: float = 1.0) -> nn.Module:
-    """The small CNN of seed 000 (about 3,400 weights on MNIST at width 1)."""
+    """The optimizer x LR sweep's small CNN (about 3,400 weights on MNIST at width 1)."""
     return SmallCNN(input_shape, num_classes, width=width)
 
 

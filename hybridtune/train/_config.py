@@ -28,7 +28,7 @@ class TrainConfig:
             step sees the same batch size and BatchNorm never sees a batch of one.
         epochs / steps: the budget; ``steps`` wins when both are given.
         schedule: ``constant``, ``onecycle`` (``OneCycleLR``), ``cyclic`` (``CyclicLR``), ``power``
-            (``lr * alpha**epoch``; ``alpha > 1`` raises the LR every epoch, seed 002's step 2), ``cosine`` (``CosineAnnealingLR``), or the range-test sweeps
+            (``lr * alpha**epoch``; ``alpha > 1`` raises the LR every epoch, the procedure's step 2), ``cosine`` (``CosineAnnealingLR``), or the range-test sweeps
             ``range_exp`` / ``range_linear`` from ``lr`` to ``lr_end``.
         cycle_momentum: (max, base) momentum for ``onecycle``, moved inversely to the LR; ``None``
             holds ``momentum`` fixed.
@@ -36,7 +36,7 @@ class TrainConfig:
             ``val_acc`` reaches ``target``; the cost of getting there is recorded.
         diverge_factor: a loss above this many times the first loss counts as divergence
             (``None``: only non-finite losses do).
-        max_seconds: a wall-clock budget (seed 000's 120 s).
+        max_seconds: a wall-clock budget (the optimizer x LR sweep's 120 s).
         seed: the one seed: model initialisation, data order and any randomness in the model.
 
     Example:
@@ -58,10 +58,10 @@ class TrainConfig:
     div_factor: float = 10.0
     final_div_factor: float = 100.0
     cycle_momentum: tuple[float, float] | None = (0.95, 0.85)
-    # cyclical LR (seed 002): between lr*low and lr*high, one full cycle every cyclic_epochs
+    # cyclical LR (the procedure's step 5): between lr*low and lr*high, one full cycle every cyclic_epochs
     cyclic_bounds: tuple[float, float] = (0.5, 2.0)
     cyclic_epochs: float = 2.0
-    # power decay (seed 002): lr * alpha**epoch; None -> (2/3)**(1/epochs); alpha > 1 raises it per epoch
+    # power decay (the procedure's step 4): lr * alpha**epoch; None -> (2/3)**(1/epochs); alpha > 1 raises it per epoch
     power_alpha: float | None = None
     # range-test sweeps
     lr_end: float = 10.0

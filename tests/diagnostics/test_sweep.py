@@ -22,7 +22,7 @@ def test_successful_band_on_a_synthetic_valley() -> None:
         successful_band([1.0], [True, False])
 
 
-def test_log_lrs_matches_seed_000() -> None:
+def test_log_lrs_default_is_48_from_1e6_to_100() -> None:
     lrs = log_lrs()
     assert len(lrs) == 48 and lrs[0] == pytest.approx(1e-6) and lrs[-1] == pytest.approx(100)
 
