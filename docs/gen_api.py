@@ -1,7 +1,7 @@
 """Generate docs/API.md from the public API's docstrings: ``python docs/gen_api.py``.
 
 Every name in ``hybridtune.__all__`` gets its signature and its docstring. The test suite checks that
-the committed file is up to date (tests/test_docs.py).
+the committed file is up to date (tests/test_docs_examples.py).
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     """The values a trial was queued with (or, for a trial that was not queued, the ones it drew).
 
     A WAITING trial has no params yet: its values are in the system attribute ``fixed_params`` that Optuna's
-    ``enqueue_trial`` writes (an Optuna convention with no public accessor; tests/test_study.py checks it).
+    ``enqueue_trial`` writes (an Optuna convention with no public accessor; tests/study/test_study.py checks it).
     """
     return dict(t.system_attrs.get("fixed_params") or t.params)
 
@@ -184,7 +184,7 @@ def only_queued_trials(study: optuna.Study) -> Iterator[None]:
     when no WAITING trial is left it raises :class:`_QueueEmpty` instead of creating a new trial.
 
     This is the one place that touches a private Optuna attribute, ``Study._pop_waiting_trial_id``
-    (tests/test_study.py fails loudly if Optuna drops or renames it). Optuna 5.0 has no public way: ``ask``
+    (tests/study/test_study.py fails loudly if Optuna drops or renames it). Optuna 5.0 has no public way: ``ask``
     always creates a trial when the queue is empty, and stopping from a callback (``study.stop()``) when
     the queue looks empty races with other processes, which may take the last queued trial between that
     look and the next ``ask``: a fresh trial would then run a grid cell twice or a search trial beyond

@@ -97,7 +97,7 @@ TEST = "test"
 #: The study's budget in training examples, when it has one (see :func:`record_budget`).
 BUDGET = "budget"
 #: The prior-guided search's priors as its sampler reads them (``--space prior``): parameter name ->
-#: ``ParamPrior`` fields, and the range test's suggestions (see :class:`hybridtune.study.PriorSampler`).
+#: ``ParamPrior`` fields, and the range test's suggestions (see ``PriorSampler`` in the prior sampler module).
 PRIOR_SAMPLER = "prior_sampler"
 #: ``Comparison.to_dict()``, saved for optuna-dashboard.
 COMPARISON = "comparison"
