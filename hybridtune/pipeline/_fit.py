@@ -20,24 +20,21 @@ settings, the final model on train+val, a checkpoint to take home.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._core import (ConfigError, ProbeError, Progress, check_choice, check_positive_int, check_writable, finite_json,
-                     write_text)
-from ..probes import Priors, find_priors
+from .._core import ConfigError, ProbeError, Progress, check_choice, check_positive_int, check_writable, finite_json
+from ..probes import Priors
 from ..space import scale_lr, suggested_peak
 from ..study import StudyConfig
-from ..task import MOMENTUM_OPTIMIZERS, DataSplits, TensorSplit, cache_dir, checked_splits
+from ..task import MOMENTUM_OPTIMIZERS, DataSplits, TensorSplit, checked_splits
 from ..train import (Cost, EpochStats, Recipe, TrainConfig, TrainResult, onecycle_momentum, save_checkpoint,
                      train_and_test)
+from ._priors import file_priors, run_probes
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -55,8 +52,6 @@ _log = logging.getLogger(__name__)
 FIT_DEFAULTS: Mapping[str, Any] = {"epochs": 2, "schedule": "onecycle", "weight_decay": 5e-4, "batch_size": 32}
 #: What :func:`fit` trains on.
 TRAIN_ON = ("train", "train+val")
-#: Bumped when what the priors cache holds, or how its key is made, changes.
-_CACHE_FORMAT = 2
 
 LRSource = Literal["given", "recipe", "config", "probe"]
 
@@ -275,22 +270,15 @@ def _lr_from_probe(task: Task, settings: TrainConfig, *, keep_momentum: bool, pr
     probe = {"batch_size": probe_bs, "seed": settings.seed, "momenta": list(study.probe_momenta),
              "momentum_epochs": study.probe_momentum_epochs, "range_steps": study.probe_range_steps,
              "range_extend": study.probe_range_extend, "weight_decay": 0.0}
-    path = _cache_path(probe_task, probe) if cache else None
-    priors = _read_cached(path, probe_task, probe) if path is not None else None
-    cached = priors is not None
-    if priors is None:
-        def relay(phase: str, done: int, total: int) -> None:
-            if progress is not None:
-                progress(f"probe: {phase}", done, total)
 
+    def compute() -> Priors:
         try:
-            priors = find_priors(probe_task, batch_size=probe_bs, momentum_epochs=study.probe_momentum_epochs,
-                                 range_steps=study.probe_range_steps, momenta=study.probe_momenta,
-                                 seed=settings.seed, progress=relay, range_extend=study.probe_range_extend)
+            return run_probes(probe_task, study, batch_size=probe_bs, seed=settings.seed, progress=progress,
+                              label="probe")
         except ProbeError as exc:
             raise ProbeError(f"{exc}; pass an LR (lr=, or --lr) to train without the probe") from None
-        if path is not None:
-            _write_cached(path, probe_task, probe, priors)
+
+    priors, cached = file_priors(probe_task, probe, compute, cache=cache)
     # the study's first suggestion (StudyConfig.suggestions): a position on the log scale of its lr_range band
     if settings.schedule == "onecycle":
         at_probe = suggested_peak(priors.lr_max, study.lr_range, study.suggestions[0])
@@ -312,71 +300,6 @@ def _lr_from_probe(task: Task, settings: TrainConfig, *, keep_momentum: bool, pr
     where = "cached probe" if cached else f"probe at batch {probe_bs}"
     reason = f"lr {lr:.4g} from the {where}: {rule}{scaled}{momentum}"
     return priors, cached, Cost() if cached else priors.cost, settings.replace(**change), reason
-
-
-def _cache_key(task: Task, probe: Mapping[str, Any]) -> dict[str, Any] | None:
-    """What the priors depend on: the task by names, its data's sizes, the optimizer and the probe's settings,
-    the hybridtune and torch versions, and the bytes of a user's ``file.py:function`` model or dataset (the
-    name stays while the code behind it is edited); ``None`` for a task built from Python objects (nothing
-    names it)."""
-    names = task.recipe()
-    if names is None:
-        return None
-    import torch
-
-    from .._core import __version__, user_file_digest
-
-    files = {key: digest for key in ("model", "data") if (digest := user_file_digest(names.get(key))) is not None}
-    return {"format": _CACHE_FORMAT, "hybridtune": str(__version__), "torch": str(torch.__version__),
-            "task": names, "files": files, "data": task.data.describe(), "probe": dict(probe)}
-
-
-def _cache_path(task: Task, probe: Mapping[str, Any]) -> Path | None:
-    key = _cache_key(task, probe)
-    if key is None:
-        _log.info("fit: the probe's priors are not cached: task %s was built from Python objects (nothing "
-                  "names it across runs)", task.model_name)
-        return None
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    # a digest and a sanitised label, never the name itself: a model given as a path ("../nets.py:tiny",
-    # "/abs/x.py:f") would put the file outside the cache folder
-    return cache_dir() / "priors" / f"{_file_label(task.model_name)}-{task.optimizer}-{digest}.json"
-
-
-def _file_label(name: str) -> str:
-    """A short label safe in a file name (``[A-Za-z0-9_-]`` only): the function of a user reference, else the
-    name.
-
-    Example:
-        >>> _file_label("../../etc/nets.py:tiny"), _file_label("resnet20")
-        ('tiny', 'resnet20')
-    """
-    label = re.sub(r"[^A-Za-z0-9_-]+", "_", name.rpartition(":")[2]).strip("_")[:32]
-    return label or "model"
-
-
-def _read_cached(path: Path, task: Task, probe: Mapping[str, Any]) -> Priors | None:
-    if not path.is_file():
-        return None
-    key = _cache_key(task, probe)
-    try:
-        d = json.loads(path.read_text())
-        if json.loads(json.dumps(key, default=str)) != d.get("key"):
-            return None
-        priors = Priors.from_dict(d["priors"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:  # a torn or foreign file: probe again
-        _log.warning("fit: ignoring the cached priors %s (%s: %s)", path, type(exc).__name__, exc)
-        return None
-    _log.info("fit: priors taken from the cache %s; no probe run", path)
-    return priors
-
-
-def _write_cached(path: Path, task: Task, probe: Mapping[str, Any], priors: Priors) -> None:
-    text = json.dumps({"key": _cache_key(task, probe), "priors": priors.to_dict()}, default=str, allow_nan=False)
-    try:
-        write_text(path, text, what="the probe cache")
-    except ConfigError as exc:  # a read-only cache costs a probe next time, never the run
-        _log.warning("fit: could not cache the priors in %s (%s)", path, exc)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_s
 from ..task import Task
 from ..train import Tested, train_and_test
 from ._export import default_out
+from ._priors import study_priors
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -210,7 +211,7 @@ def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, prob
     study.set_user_attr(keys.CONFIG, config.to_dict())
     study.set_user_attr(keys.TASK, task_description(task))
     study.set_user_attr(keys.RECIPE, task.recipe())
-    priors = _priors(study, task, config, probe_bs, progress)
+    priors = study_priors(study, task, config, probe_bs, progress)
     space_d = study.user_attrs.get(keys.SPACE)
     if space_d is not None:
         return study, priors, SearchSpace.from_dict(space_d)
@@ -270,29 +271,6 @@ def _set_budget(study: optuna.Study, budget: dict[str, Any] | None) -> None:
     if budget is not None or study.user_attrs.get(keys.BUDGET) is not None:
         study.set_user_attr(keys.BUDGET, budget)
 
-
-def _priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs: int,
-            progress: Progress | None) -> Priors:
-    """The priors cached on the study, or the probes run now and their result stored."""
-    from ..probes import Priors, find_priors
-
-    cached = study.user_attrs.get(keys.PRIORS)
-    if cached is not None:
-        if progress is not None:
-            progress("probes (cached)", 1, 1)
-        _log.info("priors of %s taken from storage; no probes run", study.study_name)
-        return Priors.from_dict(cached)
-
-    def relay(phase: str, done: int, total: int) -> None:
-        if progress is not None:
-            progress(f"probes: {phase}", done, total)
-
-    priors = find_priors(task, batch_size=probe_bs, momentum_epochs=config.probe_momentum_epochs,
-                         range_steps=config.probe_range_steps, momenta=config.probe_momenta, seed=config.seed,
-                         progress=relay, range_extend=config.probe_range_extend)
-    study.set_user_attr(keys.PRIORS, priors.to_dict())
-    study.set_user_attr(keys.PROBE_COST, priors.cost.to_dict())
-    return priors
 
 
 def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: Progress | None, *,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import hybridtune as ht
-from hybridtune.pipeline import _fit
+from hybridtune.pipeline import _priors
 from hybridtune.pipeline._fit import FIT_DEFAULTS, FitResult, fit
 from hybridtune.space import scale_lr
 from hybridtune.train import Recipe
@@ -24,13 +24,13 @@ def probes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[int]:
     """A fresh cache folder, and the probe counted where fit looks it up."""
     monkeypatch.setenv("HYBRIDTUNE_CACHE", str(tmp_path / "cache"))
     calls: list[int] = []
-    real = _fit.find_priors
+    real = _priors.find_priors
 
     def counted(*args, **kwargs):
         calls.append(kwargs["batch_size"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_fit, "find_priors", counted)
+    monkeypatch.setattr(_priors, "find_priors", counted)
     return calls
 
 
@@ -62,7 +62,7 @@ def test_without_lr_it_probes_once_then_hits_the_cache(task: ht.Task, probes: li
 def test_a_task_from_python_objects_is_not_cached(probes: list[int], caplog: pytest.LogCaptureFixture) -> None:
     g = torch.Generator().manual_seed(0)
     task = ht.Task(model="mlp", data=(torch.randn(200, 8, generator=g), torch.arange(200) % 4), device="cpu")
-    caplog.set_level("INFO", logger="hybridtune.pipeline._fit")
+    caplog.set_level("INFO", logger="hybridtune.pipeline._priors")
     fit(task, epochs=1)
     fit(task, epochs=1)
     assert len(probes) == 2 and "not cached" in caplog.text
@@ -180,7 +180,7 @@ def test_the_cache_key_follows_the_user_files_and_torch(probes: list[int], tmp_p
     (tmp_path / "data.py").write_text("import torch\n\ndef load():\n    g = torch.Generator().manual_seed(0)\n"
                                       "    return torch.randn(200, 1, 8, 8, generator=g), torch.arange(200) % 4\n")
     task = ht.Task(model=f"{nets}:tiny", data=f"{tmp_path / 'data.py'}:load", device="cpu")
-    key = _fit._cache_key(task, {"batch_size": 16})
+    key = _priors.cache_key(task, {"batch_size": 16})
     assert key["torch"] == torch.__version__ and set(key["files"]) == {"model", "data"}
     fit(task, epochs=1)
     fit(task, epochs=1)

@@ -217,7 +217,7 @@ def test_resume_reuses_priors_and_runs_only_what_is_missing(e2e, tiny_task, tmp_
     def no_probes(*a, **k):
         raise AssertionError("a resumed study must not run the probes again")
 
-    monkeypatch.setattr("hybridtune.probes._priors.find_priors", no_probes)
+    monkeypatch.setattr("hybridtune.probes._priors.lr_range_test", no_probes)  # what find_priors runs first
     result = ht.run_study(tiny_task, ht.StudyConfig(name="tiny", **{**TINY, "trials": 7}), storage=url,
                           out=tmp_path / "tiny")
     after = {n: len(_trials(url, n)) for n in ("tiny", "tiny-grid", "tiny-random")}
