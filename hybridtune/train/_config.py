@@ -8,9 +8,7 @@ from typing import Any, Literal
 
 from .._core import ConfigError, check_choice
 from ..task import OPTIMIZERS
-
-#: The LR schedules of :class:`TrainConfig` (built by the trainer's ``make_scheduler``).
-SCHEDULES = ("constant", "onecycle", "cyclic", "power", "cosine", "range_exp", "range_linear")
+from ._schedules import schedule_info
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_choice("schedule", self.schedule, SCHEDULES)
+        schedule = schedule_info(self.schedule)
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive finite number, but got lr={self.lr}.")
         if not 0 <= self.momentum < 1:
@@ -97,7 +95,7 @@ class TrainConfig:
             raise ConfigError(f"steps must be a positive integer, but got steps={self.steps}.")
         if self.steps is None and self.epochs is not None and (int(self.epochs) != self.epochs or self.epochs < 1):
             raise ConfigError(f"epochs must be a positive integer, but got epochs={self.epochs}.")
-        if self.schedule in ("range_exp", "range_linear") and not self.lr_end > self.lr:
+        if schedule.range_sweep and not self.lr_end > self.lr:
             raise ConfigError(f"lr_end must be greater than lr for a range sweep, but got lr={self.lr}, "
                               f"lr_end={self.lr_end}.")
         if not 0 < self.pct_start < 1:
