@@ -17,9 +17,9 @@ from ._identity import identity, probe_identity, task_description
 from ._objective import train_trial
 from ._open import open_study, search_studies, set_metric_name, stored_identity, study_floor
 from ._prior_sampler import prior_guided
+from ._queue import await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search, run_grid, work
 from ._samplers import (PRUNER_REGISTRY, PRUNERS, SAMPLER_REGISTRY, SAMPLERS, PrunerInfo, SamplerInfo, pruner_info,
                         sampler_info)
-from ._queue import await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search, run_grid, work
 from ._spec import StudySpec, load_spec
 from ._worker import WorkerResult, run_worker
 from .keys import search_names
