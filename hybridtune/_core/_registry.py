@@ -1,6 +1,8 @@
-"""Name -> factory registries with a friendly miss (timm's ``register_model`` / ``create_model``).
+"""The one registry type of every pluggable family, with a friendly miss (timm's ``register_model`` /
+``create_model``): factories (models, datasets) or frozen records (optimizers, schedules, samplers, pruners).
 
-A user's own ``module:function`` or ``path/to/file.py:function`` works wherever a registry name does.
+Where a family takes user code (models, datasets), a user's own ``module:function`` or
+``path/to/file.py:function`` works wherever a registry name does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from ._errors import ConfigError, UnknownNameError
 
-F = TypeVar("F", bound=Callable[..., object])
+T = TypeVar("T")
 
 
 def is_user_reference(spec: str) -> bool:
@@ -149,32 +151,72 @@ def _with_folder(fn: Callable[..., object], folder: str, *, first: bool) -> Call
     return call
 
 
-class Registry(Generic[F]):
-    """A small name -> factory table.
+class Registry(Generic[T]):
+    """The one name -> entry table of every pluggable family, with a friendly miss (timm's ``register_model`` /
+    ``create_model``).
+
+    An entry is a factory, registered with a decorator (models, datasets), or a frozen record that carries its
+    own ``name`` (optimizers, schedules, samplers, pruners: :meth:`add`). An unknown name raises
+    :class:`UnknownNameError` listing the valid names and the closest one.
+
+    Args:
+        kind: what an entry is, for messages (``"model"``, ``"schedule"``).
+        records: frozen records to hold, each under its own ``name``.
+        user_code: whether a user's ``module:function`` / ``file.py:function`` works where a name does
+            (:meth:`resolve`); the miss then says so.
+        ordered: list the names in the order they were registered (a family whose order means something,
+            the default first) instead of alphabetically.
 
     Example:
-        >>> reg: Registry = Registry("model")
+        >>> reg: Registry = Registry("model", user_code=True)
         >>> @reg.register("tiny")
         ... def tiny(): return 1
         >>> reg.get("tiny")()
         1
+        >>> from dataclasses import dataclass
+        >>> @dataclass(frozen=True)
+        ... class ScheduleInfo:
+        ...     name: str
+        >>> schedules = Registry("schedule", records=[ScheduleInfo("constant"), ScheduleInfo("onecycle")],
+        ...                      ordered=True)
+        >>> list(schedules), schedules.get("onecycle")
+        (['constant', 'onecycle'], ScheduleInfo(name='onecycle'))
+        >>> try:
+        ...     schedules.get("onecycel")
+        ... except UnknownNameError as exc:
+        ...     print(exc)
+        schedule must be one of constant, onecycle, but got 'onecycel'. Did you mean 'onecycle'?
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, records: Iterable[T] = (), user_code: bool = False,
+                 ordered: bool = False) -> None:
         self.kind = kind
-        self._entries: dict[str, F] = {}
+        self.user_code = user_code
+        self.ordered = ordered
+        self._entries: dict[str, T] = {}
+        for record in records:
+            self.add(record)
 
-    def register(self, name: str) -> Callable[[F], F]:
-        def deco(fn: F) -> F:
-            if name in self._entries:
-                raise ConfigError(f"{self.kind} names must be unique, but {name!r} is already registered.")
-            self._entries[name] = fn
-            return fn
+    def register(self, name: str) -> Callable[[T], T]:
+        """A decorator that registers a factory under ``name``."""
+        def deco(entry: T) -> T:
+            self._add(name, entry)
+            return entry
 
         return deco
 
+    def add(self, record: T) -> T:
+        """Register a record under its own ``name``, and return it."""
+        self._add(getattr(record, "name"), record)
+        return record
+
+    def _add(self, name: str, entry: T) -> None:
+        if name in self._entries:
+            raise ConfigError(f"{self.kind} names must be unique, but {name!r} is already registered.")
+        self._entries[name] = entry
+
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        return list(self._entries) if self.ordered else sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -182,11 +224,47 @@ class Registry(Generic[F]):
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
-    def get(self, name: str) -> F:
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, names={self.names()!r})"
+
+    def get(self, name: str) -> T:
+        """The entry of ``name``; an unknown name raises an error that lists the valid ones."""
         try:
             return self._entries[name]
-        except KeyError:
-            raise UnknownNameError(unknown_name_message(self.kind, name, self.names())) from None
+        except (KeyError, TypeError):
+            raise UnknownNameError(self.miss(name)) from None
+
+    __getitem__ = get
+
+    def keys(self) -> list[str]:
+        return self.names()
+
+    def items(self) -> list[tuple[str, T]]:
+        return [(name, self._entries[name]) for name in self.names()]
+
+    def values(self) -> list[T]:
+        return [self._entries[name] for name in self.names()]
+
+    def check(self, name: str) -> str:
+        """``name`` if it is registered, else the friendly miss (an input check for a field that holds a name)."""
+        self.get(name)
+        return name
+
+    def resolve(self, spec: str) -> T:
+        """The entry of a registry name or, where the family takes user code, of ``module:function`` /
+        ``file.py:function`` (imported by :func:`load_user_callable`)."""
+        if self.user_code and isinstance(spec, str) and spec not in self._entries and is_user_reference(spec):
+            return load_user_callable(spec, what=self.kind)  # type: ignore[return-value]
+        return self.get(spec)
+
+    def miss(self, name: object) -> str:
+        """The message for an unknown ``name``: the valid names and the closest one."""
+        if self.user_code:
+            return unknown_name_message(self.kind, name, self.names())
+        return _choice_message(self.kind, name, self.names())
 
 
 def did_you_mean(name: str, valid: Iterable[str], *, cutoff: float = 0.6) -> str:
@@ -200,15 +278,19 @@ def did_you_mean(name: str, valid: Iterable[str], *, cutoff: float = 0.6) -> str
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
-def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:
-    hint = did_you_mean(name, valid, cutoff=0.5)
+def unknown_name_message(kind: str, name: object, valid: list[str]) -> str:
+    hint = did_you_mean(str(name), valid, cutoff=0.5)
     return (f"{kind} must be one of {', '.join(valid)} (or module:function / file.py:function), "
             f"but got {name!r}.{hint}")
+
+
+def _choice_message(kind: str, value: object, valid: Sequence[str]) -> str:
+    hint = did_you_mean(str(value), valid, cutoff=0.5)
+    return f"{kind} must be one of {', '.join(valid)}, but got {value!r}.{hint}"
 
 
 def check_choice(kind: str, value: str, valid: list[str] | tuple[str, ...]) -> str:
     """Return ``value`` if it is one of ``valid``, else raise a friendly :class:`UnknownNameError`."""
     if value not in valid:
-        hint = did_you_mean(value, valid, cutoff=0.5)
-        raise UnknownNameError(f"{kind} must be one of {', '.join(valid)}, but got {value!r}.{hint}")
+        raise UnknownNameError(_choice_message(kind, value, valid))
     return value

@@ -84,7 +84,7 @@ def choices_help(choices: Sequence[tuple[str, str]], default: str) -> list[str]:
 
 def add_task_options(p: argparse.ArgumentParser, *, model: str | None = None, optimizer: str | None = None) -> None:
     """The task group; ``model`` and ``optimizer`` override :class:`hybridtune.Task`'s defaults."""
-    from ..task import Task
+    from ..task import OPTIMIZERS, Task
     from ..train import TrainConfig
 
     model = model or library_default(Task, "model")
@@ -103,9 +103,7 @@ def add_task_options(p: argparse.ArgumentParser, *, model: str | None = None, op
     g.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                    help="model option, repeatable, e.g. --model-arg depth=20 --model-arg width=2")
     g.add_argument("--dataset", default=data, help=", ".join(datasets))
-    g.add_argument("--optimizer", default=optimizer,
-                   help="sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad, adadelta "
-                        f"(default: {optimizer})")
+    g.add_argument("--optimizer", default=optimizer, help=f"{', '.join(OPTIMIZERS)} (default: {optimizer})")
     g.add_argument("--device", default=library_default(Task, "device"),
                    help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--seed", type=int, default=seed, help=f"the one seed: init, data order (default: {seed})")

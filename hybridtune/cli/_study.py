@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from .._core import ConfigError, open_storage, redact
-from ..study import BUDGET_EPOCHS, BUDGET_STEPS, SPACES, StudyConfig, StudySpec, load_spec
-from ._common import (EXIT_FOUND_NOTHING, BaseCommand, ProgressBars, add_output_options, add_task_options, console, fmt,
-                      library_default, nonneg_float, num, parse_model_args, positive_float, positive_int, quiet_optuna,
-                      write_json)
+from ..study import (BUDGET_EPOCHS, BUDGET_STEPS, PRUNER_REGISTRY, SAMPLER_REGISTRY, SPACES, StudyConfig, StudySpec,
+                     load_spec)
+from ._common import (EXIT_FOUND_NOTHING, BaseCommand, ProgressBars, add_output_options, add_task_options,
+                      choices_help, console, fmt, library_default, nonneg_float, num, parse_model_args,
+                      positive_float, positive_int, quiet_optuna, write_json)
 
 
 def _baselines(text: str) -> tuple[str, ...]:
@@ -84,14 +85,15 @@ class StudyCommand(BaseCommand):
                        help=f"1cycle epochs per trial and grid cell (default: chosen from the task, enough for "
                             f"{BUDGET_STEPS} optimizer steps at the smallest searched batch size, {lo} to {hi}; "
                             f"a resumed study keeps its own)")
-        g.add_argument("--sampler", choices=("random", "tpe"), help=f"the search's sampler (default: {d.sampler})")
+        samplers = choices_help([(s.name, s.description) for s in SAMPLER_REGISTRY.values()], d.sampler)
+        g.add_argument("--sampler", choices=tuple(SAMPLER_REGISTRY),
+                       help=f"the search's sampler: {', '.join(samplers)}")
         g.add_argument("--space", choices=SPACES,
                        help=f"narrow: the 1cycle peak LR from the hard band [lr_max, 10 x lr_max]; prior: from wide "
                             f"bounds, guided by the priors as evidence that the trials' results can override "
                             f"(default: {d.space})")
-        pruner = d.pruner + (" = SuccessiveHalvingPruner" if d.pruner == "asha" else "")
-        g.add_argument("--pruner", choices=("asha", "median", "hyperband", "none"),
-                       help=f"the search's pruner (default: {pruner})")
+        pruners = choices_help([(p.name, p.description) for p in PRUNER_REGISTRY.values()], d.pruner)
+        g.add_argument("--pruner", choices=tuple(PRUNER_REGISTRY), help=f"the search's pruner: {', '.join(pruners)}")
         g.add_argument("--baseline", type=_baselines, metavar="grid|random|none",
                        help=f"baselines, comma separated (default: {','.join(d.baselines) or 'none'}); random = "
                             "the same search over wide bounds without priors")

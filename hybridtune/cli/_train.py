@@ -27,7 +27,7 @@ class TrainCommand(BaseCommand):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         from ..pipeline import FIT_DEFAULTS, TRAIN_ON, fit
-        from ..train import TrainConfig
+        from ..train import SCHEDULE_REGISTRY, TrainConfig
 
         def default(name: str) -> Any:
             return FIT_DEFAULTS.get(name, library_default(TrainConfig, name))
@@ -50,7 +50,8 @@ class TrainCommand(BaseCommand):
                        help=f"on >=2-D weights only (default: {num(default('weight_decay'))})")
         g.add_argument("--decay-all", action="store_true", help="apply weight decay to every parameter")
         g.add_argument("--batch-size", type=positive_int, help=f"(default: {default('batch_size')})")
-        schedules = [(s, "") for s in ("constant", "onecycle", "cyclic", "power", "cosine")]
+        # the range test's sweeps are the probes' own, not offered for training
+        schedules = [(s.name, s.description) for s in SCHEDULE_REGISTRY.values() if not s.range_sweep]
         g.add_argument("--schedule", help=", ".join(choices_help(schedules, default("schedule"))))
         g.add_argument("--target", type=float, help="stop at this accuracy, e.g. 0.97")
         metrics = choices_help([("train_acc", ""), ("val_acc", "")], default("target_metric"))
@@ -156,10 +157,10 @@ class ListCommand(BaseCommand):
 
     def take_action(self, args: argparse.Namespace) -> int:
         from ..task import OPTIMIZERS, list_datasets, list_models
-        from ..train import SCHEDULES
+        from ..train import SCHEDULE_REGISTRY
 
         payload = {"models": list_models(), "datasets": list_datasets(), "optimizers": list(OPTIMIZERS),
-                   "schedules": [s for s in SCHEDULES if not s.startswith("range_")]}
+                   "schedules": [s.name for s in SCHEDULE_REGISTRY.values() if not s.range_sweep]}
         con = console(args)
         for key, values in payload.items():
             con.print(f"[bold]{key}[/]: {', '.join(values)}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._core import ConfigError, check_choice, check_positive_int, finite_json
 from ..probes import EXTEND_MODES
 from ..space import LR_RANGE, WEIGHT_DECAY_BOUNDS
+from ._samplers import PRUNER_REGISTRY, SAMPLER_REGISTRY
 from .keys import BASELINE_ROLES, GRID
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,8 +23,6 @@ BUDGET_STEPS = 400
 #: ... in whole epochs, within these bounds.
 BUDGET_EPOCHS = (2, 30)
 
-SAMPLERS = ("random", "tpe")
-PRUNERS = ("asha", "median", "hyperband", "none")
 BASELINES = BASELINE_ROLES
 PRESETS = ("default", "quick")
 #: ``narrow``: the search draws the 1cycle peak from the hard band ``lr_range x lr_max`` (the range test as a
@@ -164,8 +163,8 @@ class StudyConfig:
         check_positive_int("batch_size_ceiling", self.batch_size_ceiling, optional=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be an integer >= 0, but got seed={self.seed!r}.")
-        check_choice("sampler", self.sampler, SAMPLERS)
-        check_choice("pruner", self.pruner, PRUNERS)
+        SAMPLER_REGISTRY.check(self.sampler)
+        PRUNER_REGISTRY.check(self.pruner)
         check_choice("space", self.space, SPACES)
         if self.space == "prior" and self.sampler != "random":
             raise ConfigError(f"sampler must be random with space='prior' (the prior-guided sampler draws every "

@@ -1,5 +1,4 @@
-"""The trial objective (:func:`train_trial`: one 1cycle run with the one trainer) and the samplers and
-pruners that choose and stop trials."""
+"""The trial objective (:func:`train_trial`: one 1cycle run with the one trainer)."""
 
 from __future__ import annotations
 
@@ -21,37 +20,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._config import StudyConfig
 
 _log = logging.getLogger(__name__)
-
-
-def make_sampler(kind: str, seed: int, n_existing: int, salt: int = 0) -> optuna.samplers.BaseSampler:
-    """The search's sampler (``random`` or ``tpe``), seeded from ``seed``, the trials there were and
-    ``salt``."""
-    import numpy as np
-    import optuna
-
-    # A resumed study must not replay the first run's draws: the seed moves on with the trial count;
-    # each worker adds its own salt, so that two workers never draw the same values.
-    s = int(np.random.SeedSequence([seed, n_existing] + ([salt] if salt else [])).generate_state(1)[0])
-    if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=s)
-    return optuna.samplers.RandomSampler(seed=s)
-
-
-def make_pruner(kind: str, epochs: int) -> optuna.pruners.BasePruner:
-    """The pruner ``kind`` (``asha``, ``median``, ``hyperband`` or ``none``) for ``epochs``-epoch trials."""
-    import optuna
-
-    # The first rung sits a third of the way in: in 1cycle's warm-up (the first 30% of the steps) the
-    # validation accuracy mostly says how high the LR is, not how good the run will be.
-    first = max(1, math.ceil(epochs / 3))
-    if kind == "asha":
-        # rungs at first, 3*first, ... epochs: a third of the trials go on at each rung
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first, reduction_factor=3)
-    if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=first - 1)
-    if kind == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=first, max_resource=epochs, reduction_factor=3)
-    return optuna.pruners.NopPruner()
 
 
 def worker_id() -> str:

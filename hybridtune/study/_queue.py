@@ -25,7 +25,8 @@ from .._core import Progress, TrialFailed
 from ..space import GridSpace, SearchSpace
 from . import keys
 from ._budget import affordable
-from ._objective import make_pruner, make_sampler, train_trial
+from ._objective import train_trial
+from ._samplers import make_pruner, make_sampler, pruner_info
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -310,7 +311,7 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
     from .._core import study_names
 
     names = set(study_names(store))
-    prune = config.pruner != "none"
+    prune = pruner_info(config.pruner).prunes
 
     def objective(space: SearchSpace | GridSpace, pruning: bool) -> Callable[[Any], float]:
         return lambda t: train_trial(t, task, space.suggest(t), config, prune=pruning, chance=task.chance)

@@ -28,7 +28,7 @@ from ._data import (TEST_FRACTION, VAL_FRACTION, DataSplits, TensorSplit, check_
 _log = logging.getLogger(__name__)
 
 DatasetLoader = Callable[..., DataSplits]
-DATASETS: Registry[DatasetLoader] = Registry("dataset")
+DATASETS: Registry[DatasetLoader] = Registry("dataset", user_code=True)
 #: Loaders that take a folder: ``name:DIR``.
 _FOLDER_DATASETS = ("cifar10", "mnist", "fashion-mnist")
 

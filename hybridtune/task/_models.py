@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .._core import ConfigError, ModelError, Registry, is_user_reference, load_user_callable
+from .._core import ConfigError, ModelError, Registry
 
 ModelFactory = Callable[..., nn.Module]
-MODELS: Registry[ModelFactory] = Registry("model")
+MODELS: Registry[ModelFactory] = Registry("model", user_code=True)
 
 RESNET_DEPTHS = (8, 14, 20, 32, 56)
 
@@ -40,9 +40,7 @@ def resolve_model(spec: str | ModelFactory) -> tuple[str, ModelFactory]:
         return getattr(spec, "__name__", type(spec).__name__), spec
     if not isinstance(spec, str) or not spec:
         raise ConfigError(f"model must be a registry name or a callable, but got {spec!r}.")
-    if spec not in MODELS and is_user_reference(spec):
-        return spec, load_user_callable(spec, what="model")
-    return spec, MODELS.get(spec)
+    return spec, MODELS.resolve(spec)
 
 
 def create_model(spec: str | ModelFactory, input_shape: Sequence[int], num_classes: int,

@@ -1,4 +1,5 @@
-"""One frozen record per optimizer family, and the one registry of them (timm's ``OptimInfo``).
+"""One frozen record per optimizer family, and the one registry of them (timm's ``OptimInfo``), a
+:class:`~hybridtune._core.Registry` like every pluggable family's.
 
 Everything the package knows about a family lives in its :class:`OptimizerInfo`: the PyTorch class and
 how it is built, whether it has a momentum (SGD) or betas (Adam) and so which value the probes and 1cycle
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Literal
 
 import torch
 
-from .._core import check_choice
+from .._core import Registry
 
 #: The momentum (or Adam's beta1) a family with one trains at when nothing was measured.
 DEFAULT_MOMENTUM = 0.9
@@ -136,7 +136,7 @@ _INFOS = (
 )
 
 #: Every optimizer family by name, in the order :data:`OPTIMIZERS` lists them.
-OPTIMIZER_REGISTRY: Mapping[str, OptimizerInfo] = MappingProxyType({info.name: info for info in _INFOS})
+OPTIMIZER_REGISTRY: Registry[OptimizerInfo] = Registry("optimizer", records=_INFOS, ordered=True)
 #: The optimizer families the one trainer knows.
 OPTIMIZERS = tuple(OPTIMIZER_REGISTRY)
 #: Families whose momentum (SGD) or beta1 (Adam) the probes and 1cycle move.
@@ -150,4 +150,4 @@ def optimizer_info(name: str) -> OptimizerInfo:
         >>> optimizer_info("momentum").cycled, optimizer_info("sgd").cycled
         ('momentum', None)
     """
-    return OPTIMIZER_REGISTRY[check_choice("optimizer", name, OPTIMIZERS)]
+    return OPTIMIZER_REGISTRY.get(name)

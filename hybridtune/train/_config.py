@@ -8,9 +8,7 @@ from typing import Any, Literal
 
 from .._core import ConfigError, check_choice, check_positive_int
 from ..task import OPTIMIZERS
-
-#: The LR schedules of :class:`TrainConfig` (built by the trainer's ``make_scheduler``).
-SCHEDULES = ("constant", "onecycle", "cyclic", "power", "cosine", "range_exp", "range_linear")
+from ._schedules import schedule_info
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_choice("schedule", self.schedule, SCHEDULES)
+        schedule = schedule_info(self.schedule)
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive finite number, but got lr={self.lr}.")
         if not 0 <= self.momentum < 1:
@@ -95,7 +93,7 @@ class TrainConfig:
         check_positive_int("steps", self.steps, optional=True, whole_floats=True)
         if self.steps is None:
             check_positive_int("epochs", self.epochs, optional=True, whole_floats=True)
-        if self.schedule in ("range_exp", "range_linear") and not self.lr_end > self.lr:
+        if schedule.range_sweep and not self.lr_end > self.lr:
             raise ConfigError(f"lr_end must be greater than lr for a range sweep, but got lr={self.lr}, "
                               f"lr_end={self.lr_end}.")
         if not 0 < self.pct_start < 1:
