@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError, Progress, open_storage
+from .._core import ConfigError, Progress, open_storage, report_file
 from ..compare import StudyResult, best_trial, load_result
 from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, dataset_batch_ceiling, grid_space, search_space,
                      suggested_peak, wide_space)
@@ -83,8 +83,6 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
     """
     store = open_storage(storage)
     if out is None and report is not None:  # the recipe and weights go beside the report, as the CLI puts them
-        from ..report import report_file
-
         out = report_file(report).parent
     result, _ = _run(task, config, storage=store, progress=progress, poll_seconds=poll_seconds, out=out)
     return result if report is None else _with_report(result, report, store)

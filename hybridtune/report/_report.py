@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError, write_text
+from .._core import ConfigError, report_file, write_text
 from ..compare import outcome_of
 from ..study import keys
 
@@ -424,18 +424,6 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f4f4f4}blockquote{color:#555;border-left:3px solid #ccc;margin:1em 0;padding-left:1em}
 .fig{margin:2em 0}"""
-
-
-def report_file(path: str | Path) -> Path:
-    """The report file a path names: itself when it ends in ``.html`` (or ``.htm``), else ``report.html`` in
-    that folder.
-
-    Example:
-        >>> str(report_file("runs/a/")), str(report_file("out/summary.html"))
-        ('runs/a/report.html', 'out/summary.html')
-    """
-    target = Path(path)
-    return target if target.suffix.lower() in (".html", ".htm") else target / "report.html"
 
 
 def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path:
