@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._core import ConfigError, report_file, write_text
 from ..study import keys
 from ._figures import pct, report_figures
+from ._html import html_page
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..compare import StudyResult
@@ -185,12 +186,6 @@ def _md_to_html(md: str) -> str:
     return "\n".join(out)
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#f4f4f4}blockquote{color:#555;border-left:3px solid #ccc;margin:1em 0;padding-left:1em}
-.fig{margin:2em 0}"""
-
-
 def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path:
     """Write the HTML report (plotly.js inlined once, so it opens offline) and return its path.
 
@@ -211,16 +206,9 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
         raise ConfigError(f"the report path must be a writable folder or .html file, but got {str(path)!r} "
                           f"({exc.strerror}).") from None
     figs = report_figures(result, storage=storage)
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>hybridtune: {html.escape(result.name)}"
-             f"</title><style>{_CSS}</style></head><body>", _md_to_html(summary_markdown(result))]
-    first = True
-    for fid, fig in figs.items():
-        parts.append(f"<div class='fig' id='{fid}'>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=True if first else False, div_id=f"plot-{fid}"))
-        parts.append("</div>")
-        first = False
-    parts.append("</body></html>")
-    write_text(target, "\n".join(parts), what="the report path")
+    page = html_page(f"hybridtune: {result.name}", [(fid, None, fig) for fid, fig in figs.items()],
+                     body_html=_md_to_html(summary_markdown(result)))
+    write_text(target, page, what="the report path")
     _log.info("wrote %s", target)
     return target
 
