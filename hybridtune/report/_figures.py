@@ -11,7 +11,8 @@ computation happens here beyond laying out what the result holds (and Optuna's p
   cross, diverged ones in a red line.
 - :func:`importances_figure`: Optuna's parameter importances (its default evaluator); a figure that says
   so when there are too few completed trials.
-- :func:`report_figures`: every figure of the study's report, by id (:data:`FIGURE_IDS`).
+- :func:`study_figures`: every figure of the study's report, by id (:data:`FIGURE_IDS`), built once for
+  the HTML page and the dashboard.
 """
 
 from __future__ import annotations
@@ -333,9 +334,20 @@ def importances_figure(study: Any, *, title: str | None = None) -> Any:
     return fig
 
 
-def report_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
-    """Every figure of the report, by id (see :data:`FIGURE_IDS`), built from ``result`` and the stored
-    trials."""
+def study_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
+    """Every figure of the study's report, by id (see :data:`FIGURE_IDS`; a baseline's own figures are
+    ``grid-...`` and ``random-...``), built from ``result`` and the stored trials. :func:`hybridtune.write_report`
+    and :func:`hybridtune.save_to_dashboard` take them (``figures=``), so a run builds them once for both.
+
+    Args:
+        result: from :func:`hybridtune.run_study` or :func:`hybridtune.load_result`.
+        storage: the storage the result came from (the per-trial curves are read from it).
+
+    Example:
+        >>> figs = study_figures(ht.load_result("resnet-mnist5k"), storage=url)  # doctest: +SKIP
+        >>> list(figs)[:2]  # doctest: +SKIP
+        ['best-vs-cost', 'lr-trials']
+    """
     import optuna
 
     figs: dict[str, Any] = {}

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._core import ConfigError, report_file, write_text
 from ..study import keys
-from ._figures import pct, report_figures
+from ._figures import pct, study_figures
 from ._html import html_page
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -186,13 +187,15 @@ def _md_to_html(md: str) -> str:
     return "\n".join(out)
 
 
-def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path:
+def write_report(result: StudyResult, path: str | Path, *, storage: Any,
+                 figures: Mapping[str, Any] | None = None) -> Path:
     """Write the HTML report (plotly.js inlined once, so it opens offline) and return its path.
 
     Args:
         result: from :func:`hybridtune.run_study` or :func:`hybridtune.load_result`.
         path: a file (``.html``) or a folder (``report.html`` is written in it).
         storage: the storage the result came from (the per-trial curves are read from it).
+        figures: the figures, by id, when already built (:func:`hybridtune.study_figures`); built here when ``None``.
 
     Example:
         >>> write_report(result, "runs/resnet-mnist5k/", storage=url)  # doctest: +SKIP
@@ -205,7 +208,7 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
     except OSError as exc:
         raise ConfigError(f"the report path must be a writable folder or .html file, but got {str(path)!r} "
                           f"({exc.strerror}).") from None
-    figs = report_figures(result, storage=storage)
+    figs = study_figures(result, storage=storage) if figures is None else figures
     page = html_page(f"hybridtune: {result.name}", [(fid, None, fig) for fid, fig in figs.items()],
                      body_html=_md_to_html(summary_markdown(result)))
     write_text(target, page, what="the report path")
@@ -213,15 +216,24 @@ def write_report(result: StudyResult, path: str | Path, *, storage: Any) -> Path
     return target
 
 
-def save_to_dashboard(result: StudyResult, *, storage: Any) -> None:
+def save_to_dashboard(result: StudyResult, *, storage: Any, figures: Mapping[str, Any] | None = None) -> None:
     """Save the summary into the studies so optuna-dashboard shows it: a markdown note on every study,
     the figures (``optuna_dashboard.save_plotly_graph_object``) and the costs and comparison as study user
-    attributes. Saving again replaces them (fixed graph-object ids)."""
+    attributes. Saving again replaces them (fixed graph-object ids).
+
+    Args:
+        result: from :func:`hybridtune.run_study` or :func:`hybridtune.load_result`.
+        storage: the storage the result came from; the note and figures are saved there.
+        figures: the figures, by id, when already built (:func:`hybridtune.study_figures`); built here when ``None``.
+
+    Example:
+        >>> save_to_dashboard(ht.load_result("resnet-mnist5k", storage=url), storage=url)  # doctest: +SKIP
+    """
     import optuna
     from optuna_dashboard import save_note, save_plotly_graph_object
 
     note = summary_markdown(result)
-    figs = report_figures(result, storage=storage)
+    figs = study_figures(result, storage=storage) if figures is None else figures
     comparison = result.comparison.to_dict()
     for role, o in result.outcomes.items():
         study = optuna.load_study(study_name=o.study_name, storage=storage)
