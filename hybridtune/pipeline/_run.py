@@ -50,8 +50,9 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
     5. **Comparison** from the stored trials (:func:`load_result`); its figures, built once
        (:func:`hybridtune.study_figures`), go into the dashboard note and, with ``report``, the HTML report.
 
-    ``config.epochs=None`` (the default) is resolved first (:meth:`StudyConfig.for_task`): a stored study
-    keeps its own epochs, a new one gets the budget rule's.
+    ``config.epochs=None`` (the default) is resolved first (:func:`resolve_config`): a stored study keeps its
+    own epochs, a new one gets the budget rule's. A config that names the study and sets its epochs (what
+    :func:`resolve_config` returns: the CLI resolves once, to print the study's name and size first) runs as given.
 
     This process is the study's coordinator: it probes, puts every trial of every phase in Optuna's trial
     queue once, runs trials from the queues, and waits for those that ``hybridtune worker`` processes
@@ -95,6 +96,7 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
 def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: Any = None) -> StudyConfig:
     """The config :func:`run_study` runs: the name and, when ``epochs`` is ``None``, the epochs of the stored
     study of that name (a resumed study keeps its budget), else the budget rule's (:meth:`StudyConfig.for_task`).
+    :func:`run_study` runs what this returns as given, without resolving it again.
 
     Args:
         task: the task to study.
@@ -108,14 +110,18 @@ def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: An
         11
     """
     config = config or StudyConfig()
-    if not isinstance(task, Task):
-        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    _check_task(task)
     if config.epochs is None:
         name = config.name or default_name(task, config)
         stored = stored_identity(open_storage(storage), name) or {}
         if stored.get("epochs"):
             config = config.replace(epochs=int(stored["epochs"]))
     return config.for_task(task)
+
+
+def _check_task(task: Any) -> None:
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
 
 
 def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Progress | None,
@@ -126,7 +132,9 @@ def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Prog
     from .._core import coordinator_lock
 
     store = open_storage(storage)
-    config = resolve_config(task, config, storage=store)
+    _check_task(task)
+    if config is None or config.name is None or config.epochs is None:  # resolve_config's output runs as given
+        config = resolve_config(task, config, storage=store)
     name = str(config.name)
     folder = default_out(name) if out is None else Path(out)
     with coordinator_lock(store, name):

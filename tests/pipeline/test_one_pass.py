@@ -1,5 +1,5 @@
-"""One pass per run (issue 21): a run builds its report's figures once, for the dashboard and the HTML report
-alike."""
+"""One pass per run (issue 21): a run resolves its config once, and builds its report's figures once, for the
+dashboard and the HTML report alike."""
 
 from __future__ import annotations
 
@@ -82,3 +82,31 @@ def test_a_run_without_report_or_dashboard_builds_no_figure(tiny_task: ht.Task, 
     r = ht.run_study(tiny_task, ht.StudyConfig(name="bare", dashboard=False, baselines=(), **TINY),
                      storage=f"sqlite:///{tmp_path / 's.db'}")
     assert builds == [] and r.report is None
+
+
+@pytest.fixture
+def resolutions(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The configs resolved (their names as given): every resolution ends in :meth:`StudyConfig.for_task`."""
+    seen: list[str | None] = []
+    real = ht.StudyConfig.for_task
+
+    def counting(self, task):
+        seen.append(self.name)
+        return real(self, task)
+
+    monkeypatch.setattr(ht.StudyConfig, "for_task", counting)
+    return seen
+
+
+def test_run_study_resolves_its_config_once_and_runs_a_resolved_one_as_given(
+        tiny_task: ht.Task, tmp_path: Path, resolutions: list[str | None]) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    config = ht.StudyConfig(name="resolved", dashboard=False, baselines=(), **{**TINY, "epochs": None})
+    first = ht.run_study(tiny_task, config.replace(trials=1), storage=url)
+    assert resolutions == ["resolved"] and first.config["epochs"] == 30  # the budget rule's, for this task
+    resolutions.clear()
+    resolved = ht.resolve_config(tiny_task, config, storage=url)
+    assert resolved.epochs == 30 and resolutions == ["resolved"]  # the stored study's
+    resolutions.clear()
+    again = ht.run_study(tiny_task, resolved, storage=url)
+    assert resolutions == [] and again.config == {**first.config, "trials": 2}
