@@ -144,7 +144,7 @@ def _print_result(con: Any, result: Any) -> None:
     from rich import box
     from rich.table import Table
 
-    from ..report import explain_lines, summary_rows
+    from ..pipeline import explain_lines, summary_rows
 
     # the terminal's table leaves out the examples, epochs and seconds (cost/grid says it; the report has them)
     rows = [{k: v for k, v in r.items() if k not in ("examples", "epochs", "seconds")} for r in summary_rows(result)]
