@@ -28,7 +28,7 @@ from .study import StudyConfig, StudySpec, WorkerResult, load_spec, run_worker
 from .compare import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult, load_result
 from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBand, ProcedureResult, RedFlag,
                           SweepResult, SweepRun, landscape, procedure, red_flags, successful_band, sweep)
-from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
+from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, study_figures, write_report
 from .pipeline import (Exported, FitResult, ProxyResult, TuneResult, export_study, fit, objective, proxy_study,
                        rebuild_report, resolve_config, run_study, study_recipe, tune)
 
@@ -58,7 +58,7 @@ __all__ = [
     "Check", "LRRamp", "LandscapeResult", "LineCurve", "OptimizerBand", "ProcedureResult", "RedFlag",
     "SweepResult", "SweepRun", "landscape", "procedure", "red_flags", "successful_band", "sweep",
     # report: figures, pages, dashboard
-    "momentum_runs_figure", "range_test_figure", "save_to_dashboard", "write_report",
+    "momentum_runs_figure", "range_test_figure", "save_to_dashboard", "study_figures", "write_report",
     # pipeline: the coordinator, tune, scaled-down tuning
     "ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune",
     "Exported", "export_study", "resolve_config", "study_recipe",

@@ -204,3 +204,43 @@ def test_imports_are_read_from_function_bodies_too(tmp_path: Path) -> None:
                                      "hybridtune.space"}
     assert imports_of(mod, root, type_checking=False) == {"hybridtune.train._loop", "hybridtune",
                                                           "hybridtune.pipeline"}
+
+
+#: who may import the report stage: the pipeline, which composes what a run shows, and the facade, which re-exports
+#: the public figures. The CLI takes the report's pages and terminal text through the pipeline's door.
+REPORT_CALLERS = ("report", "pipeline", "hybridtune")
+
+
+def report_importers(graph: Mapping[str, Iterable[str]]) -> list[str]:
+    """``importer -> imported`` for every import of the report stage from outside :data:`REPORT_CALLERS`."""
+    return sorted(f"{mod} -> {t}" for mod, targets in graph.items() for t in targets
+                  if stage_of(t) == "report" and stage_of(mod) not in REPORT_CALLERS)
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The top-level names of the packages outside hybridtune that ``path`` imports, anywhere in it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {"hybridtune"}
+
+
+def test_only_the_pipeline_calls_the_report_stage() -> None:
+    assert report_importers(package_graph()) == []
+
+
+@pytest.mark.parametrize(("graph", "found"), [
+    ({"hybridtune.cli._study": {"hybridtune.report"}}, ["hybridtune.cli._study -> hybridtune.report"]),
+    ({"hybridtune.cli._study": {"hybridtune.pipeline"}, "hybridtune.pipeline": {"hybridtune.report"},
+      "hybridtune": {"hybridtune.report"}, "hybridtune.report._report": {"hybridtune.report._figures"}}, []),
+])
+def test_a_report_import_outside_the_pipeline_is_caught(graph, found) -> None:
+    assert report_importers(graph) == found
+
+
+def test_plotly_is_imported_in_the_report_stage_only() -> None:
+    plotting = sorted(module_name(p) for p in PACKAGE.rglob("*.py") if "plotly" in third_party_imports(p))
+    assert plotting and all(stage_of(m) == "report" for m in plotting), plotting

@@ -19,7 +19,7 @@ PUBLIC = {
     "load_result", "load_spec", "lr_range_test", "make_splits", "momentum_ramp", "momentum_runs",
     "momentum_runs_figure", "objective", "open_storage", "param_groups", "procedure", "proxy_study",
     "range_test_figure", "read_recipe", "rebuild_report", "resolve_config", "red_flags", "redact", "resolve_device", "run_study", "run_worker",
-    "save_to_dashboard", "scale_lr", "search_space", "study_recipe", "successful_band", "suggest_band", "suggest_min_div10",
+    "save_to_dashboard", "scale_lr", "search_space", "study_figures", "study_recipe", "successful_band", "suggest_band", "suggest_min_div10",
     "suggest_steepest", "suggest_valley", "sweep", "train", "tune", "wide_space", "write_report"
 }
 

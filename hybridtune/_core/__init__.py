@@ -6,7 +6,7 @@ from __future__ import annotations
 from ._checks import check_positive_int, is_positive_int
 from ._errors import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, TrialFailed,
                       UnknownNameError)
-from ._files import atomic_write, check_writable, write_text
+from ._files import atomic_write, check_writable, report_file, write_text
 from ._json import finite_json
 from ._registry import (Registry, check_choice, did_you_mean, is_user_reference, load_user_callable,
                         unknown_name_message, user_file_digest)
@@ -24,7 +24,7 @@ __all__ = [
     "Registry", "check_choice", "check_positive_int", "did_you_mean", "is_positive_int", "is_user_reference",
     "load_user_callable", "unknown_name_message", "user_file_digest",
     # files and JSON
-    "atomic_write", "check_writable", "finite_json", "write_text",
+    "atomic_write", "check_writable", "finite_json", "report_file", "write_text",
     # storage
     "DEFAULT_STORAGE", "GRACE_SECONDS", "HEARTBEAT_SECONDS", "SHARED_HINT", "coordinator_lock", "is_shared",
     "open_storage", "redact", "resolve_storage_url", "storage_url", "study_names",

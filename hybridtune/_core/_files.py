@@ -65,3 +65,15 @@ def write_text(path: str | Path, text: str, *, what: str = "file") -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically; returns the path."""
     data = text.encode("utf-8")
     return atomic_write(Path(path), lambda f: f.write(data), what=what)
+
+
+def report_file(path: str | Path) -> Path:
+    """The report file a path names: itself when it ends in ``.html`` (or ``.htm``), else ``report.html`` in
+    that folder. The run puts its recipe and weights in that file's folder; the report stage writes the file.
+
+    Example:
+        >>> str(report_file("runs/a/")), str(report_file("out/summary.html"))
+        ('runs/a/report.html', 'out/summary.html')
+    """
+    target = Path(path)
+    return target if target.suffix.lower() in (".html", ".htm") else target / "report.html"

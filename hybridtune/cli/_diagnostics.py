@@ -80,7 +80,7 @@ class SweepCommand(BaseCommand):
         add_output_options(p)
 
     def take_action(self, args: argparse.Namespace) -> int:
-        from ..report import sweep_page
+        from ..pipeline import sweep_page
 
         con = console(args)
         quiet_optuna(args)
@@ -162,7 +162,7 @@ class LandscapeCommand(BaseCommand):
         add_output_options(p)
 
     def take_action(self, args: argparse.Namespace) -> int:
-        from ..report import landscape_page
+        from ..pipeline import landscape_page
         from ..train import TrainConfig
 
         con = console(args)
@@ -216,7 +216,7 @@ class ProcedureCommand(BaseCommand):
         add_output_options(p)
 
     def take_action(self, args: argparse.Namespace) -> int:
-        from ..report import procedure_page
+        from ..pipeline import procedure_page
 
         con = console(args)
         task = make_task(args)

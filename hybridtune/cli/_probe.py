@@ -90,7 +90,7 @@ def _parse_momenta(text: str) -> tuple[float, ...]:
 
 def _run_lr_find(args: argparse.Namespace, *, with_momentum: bool) -> int:
     from ..probes import lr_range_test
-    from ..report import range_test_page
+    from ..pipeline import range_test_page
 
     con = console(args)
     momenta = _parse_momenta(args.momenta)

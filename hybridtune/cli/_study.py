@@ -146,7 +146,7 @@ def _print_result(con: Any, result: Any) -> None:
     from rich import box
     from rich.table import Table
 
-    from ..report import explain_lines, summary_rows
+    from ..pipeline import explain_lines, summary_rows
 
     # the terminal's table leaves out the examples, epochs and seconds (cost/grid says it; the report has them)
     rows = [{k: v for k, v in r.items() if k not in ("examples", "epochs", "seconds")} for r in summary_rows(result)]
@@ -213,7 +213,8 @@ def _run_study(args: argparse.Namespace) -> int:
     task_kw, config = build_study(args)
     url, storage = _open(args)  # a bad URL or an unreachable database fails here, before any work
     task = Task(**task_kw)
-    config = resolve_config(task, config, storage=storage)  # the name, and the epochs (stored or the rule's)
+    # resolved once, here: the name and the epochs (stored or the rule's) for the header; run_study runs it as given
+    config = resolve_config(task, config, storage=storage)
     name = str(config.name)
     out = _report_path(args.out, name)
     con.print(f"[bold]study[/] {name}: {task.model_name} on {task.data.name} "

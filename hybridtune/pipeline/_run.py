@@ -8,13 +8,15 @@ trials from in :mod:`hybridtune.study._queue`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError, Progress, open_storage
+from .._core import ConfigError, Progress, open_storage, report_file
 from ..compare import StudyResult, best_trial, load_result
+from ..report import save_to_dashboard, study_figures, write_report
 from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, search_space, suggested_peak,
                      wide_space)
 from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_search_queue, identity, keys,
@@ -46,10 +48,12 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
     4. **Test**: each study's best configuration retrained once and scored on the test split; the
        search's chosen recipe (``best.json``) and the weights of that same retrain (``best.pt``) are
        written into ``out`` (``config.artefacts``; see :func:`hybridtune.load_checkpoint`).
-    5. **Comparison** from the stored trials (:func:`load_result`), and the dashboard note and figures.
+    5. **Comparison** from the stored trials (:func:`load_result`); its figures, built once
+       (:func:`hybridtune.study_figures`), go into the dashboard note and, with ``report``, the HTML report.
 
-    ``config.epochs=None`` (the default) is resolved first (:meth:`StudyConfig.for_task`): a stored study
-    keeps its own epochs, a new one gets the budget rule's.
+    ``config.epochs=None`` (the default) is resolved first (:func:`resolve_config`): a stored study keeps its
+    own epochs, a new one gets the budget rule's. A config that names the study and sets its epochs (what
+    :func:`resolve_config` returns: the CLI resolves once, to print the study's name and size first) runs as given.
 
     This process is the study's coordinator: it probes, puts every trial of every phase in Optuna's trial
     queue once, runs trials from the queues, and waits for those that ``hybridtune worker`` processes
@@ -84,16 +88,16 @@ def run_study(task: Task, config: StudyConfig | None = None, *, storage: Any = N
     """
     store = open_storage(storage)
     if out is None and report is not None:  # the recipe and weights go beside the report, as the CLI puts them
-        from ..report import report_file
-
         out = report_file(report).parent
-    result, _ = _run(task, config, storage=store, progress=progress, poll_seconds=poll_seconds, out=out)
-    return result if report is None else _with_report(result, report, store)
+    result, _ = _run(task, config, storage=store, progress=progress, poll_seconds=poll_seconds, out=out,
+                     report=report)
+    return result
 
 
 def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: Any = None) -> StudyConfig:
     """The config :func:`run_study` runs: the name and, when ``epochs`` is ``None``, the epochs of the stored
     study of that name (a resumed study keeps its budget), else the budget rule's (:meth:`StudyConfig.for_task`).
+    :func:`run_study` runs what this returns as given, without resolving it again.
 
     Args:
         task: the task to study.
@@ -107,8 +111,7 @@ def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: An
         11
     """
     config = config or StudyConfig()
-    if not isinstance(task, Task):
-        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+    _check_task(task)
     if config.epochs is None:
         name = config.name or default_name(task, config)
         stored = stored_identity(open_storage(storage), name) or {}
@@ -117,19 +120,27 @@ def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: An
     return config.for_task(task)
 
 
+def _check_task(task: Any) -> None:
+    if not isinstance(task, Task):
+        raise ConfigError(f"task must be a hybridtune.Task, but got {type(task).__name__}.")
+
+
 def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Progress | None,
-         poll_seconds: float = 1.0, out: str | Path | None = None,
+         poll_seconds: float = 1.0, out: str | Path | None = None, report: str | Path | None = None,
          keep_model: bool = False) -> tuple[StudyResult, Any]:
-    """:func:`run_study` without the report; also returns the search's retrained model when ``keep_model``
-    (and a chosen configuration exists), else ``None``."""
+    """:func:`run_study`; also returns the search's retrained model when ``keep_model`` (and a chosen
+    configuration exists), else ``None``."""
     from .._core import coordinator_lock
 
     store = open_storage(storage)
-    config = resolve_config(task, config, storage=store)
+    _check_task(task)
+    if config is None or config.name is None or config.epochs is None:  # resolve_config's output runs as given
+        config = resolve_config(task, config, storage=store)
     name = str(config.name)
     folder = default_out(name) if out is None else Path(out)
     with coordinator_lock(store, name):
-        return _coordinate(task, config, store, name, progress, poll_seconds, folder, keep_model)
+        result, model = _coordinate(task, config, store, name, progress, poll_seconds, folder, keep_model)
+        return _publish(result, store, dashboard=config.dashboard, report=report), model
 
 
 def rebuild_report(name: str, *, storage: Any = None, tolerance: float | None = None,
@@ -147,20 +158,21 @@ def rebuild_report(name: str, *, storage: Any = None, tolerance: float | None = 
         >>> import hybridtune as ht
         >>> ht.rebuild_report("resnet-mnist5k", report="runs/resnet-mnist5k/")  # doctest: +SKIP
     """
-    from ..report import save_to_dashboard
-
     store = open_storage(storage, must_exist=True)
-    result = load_result(name, storage=store, tolerance=tolerance)
-    save_to_dashboard(result, storage=store)
-    return _with_report(result, report, store)
+    return _publish(load_result(name, storage=store, tolerance=tolerance), store, dashboard=True, report=report)
 
 
-def _with_report(result: StudyResult, report: str | Path, store: Any) -> StudyResult:
-    import dataclasses
-
-    from ..report import write_report
-
-    return dataclasses.replace(result, report=str(write_report(result, report, storage=store)))
+def _publish(result: StudyResult, store: Any, *, dashboard: bool, report: str | Path | None) -> StudyResult:
+    """What the report stage makes of a result: the figures, built once, then the dashboard's note and figures
+    (when ``dashboard``) and the HTML report (when ``report``, its path in the returned result)."""
+    if not dashboard and report is None:
+        return result
+    figures = study_figures(result, storage=store)
+    if dashboard:
+        save_to_dashboard(result, storage=store, figures=figures)
+    if report is None:
+        return result
+    return dataclasses.replace(result, report=str(write_report(result, report, storage=store, figures=figures)))
 
 
 def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress: Progress | None,
@@ -191,12 +203,8 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     if config.test:
         model = _test_all(store, name, task, config, progress, out=out if config.artefacts else None,
                           keep_model=keep_model)
-    # 5. the comparison, from storage, and the dashboard (which stores it in every study)
+    # 5. the comparison, from storage (the dashboard and the report follow, in _publish)
     result = load_result(name, storage=store, tolerance=config.tolerance)
-    if config.dashboard:
-        from ..report import save_to_dashboard
-
-        save_to_dashboard(result, storage=store)
     _log.info("study %s done in %.1fs", name, time.perf_counter() - t0)
     return result, model
 

@@ -1,6 +1,6 @@
 """Figures for the diagnostics (sweep, landscape, procedure), from their results.
 
-plotly is imported here only; nothing here computes anything a result does not already hold.
+plotly is imported when a figure is made; nothing here computes anything a result does not already hold.
 """
 
 from __future__ import annotations

@@ -1,17 +1,36 @@
-"""Plotly figures, made from results. plotly is imported here only, and only when a figure is made.
+"""Plotly figures, made from results: the probes' (range test, momentum runs) and the study report's.
 
-A flat module of functions: each takes a frozen result and returns a ``plotly.graph_objects.Figure``
-(``fig.write_html(path)`` saves it). No computation happens here beyond laying out what the result holds.
+A flat module of functions: each takes a frozen result (or stored trials) and returns a
+``plotly.graph_objects.Figure`` (``fig.write_html(path)`` saves it); plotly is imported when a figure is made. No
+computation happens here beyond laying out what the result holds (and Optuna's parameter importances).
+
+- :func:`best_so_far_figure`: best validation accuracy so far against cumulative cost, one line per study
+  (the search starts at the probes' cost), the grid's best and the matching target drawn across.
+- :func:`lr_trials_figure`: the search's trials against the LR, by what drew them.
+- :func:`intermediate_values_figure`: each trial's validation accuracy per epoch; pruned trials end in a
+  cross, diverged ones in a red line.
+- :func:`importances_figure`: Optuna's parameter importances (its default evaluator); a figure that says
+  so when there are too few completed trials.
+- :func:`study_figures`: every figure of the study's report, by id (:data:`FIGURE_IDS`), built once for
+  the HTML page and the dashboard.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._core import ConfigError
+from ..compare import outcome_of
+from ..study import keys
+
 if TYPE_CHECKING:
+    from ..compare import StudyResult
     from ..probes import MomentumRun, RangeTestResult
+
+_log = logging.getLogger(__name__)
 
 _SUGGESTION_STYLE = {
     "hybridtune": ("#d62728", "solid"),
@@ -111,3 +130,246 @@ def momentum_runs_figure(runs: Sequence[MomentumRun], *, title: str | None = Non
     fig.update_layout(title=title or "Short momentum runs (Smith): best by validation loss",
                       template="plotly_white")
     return fig
+
+
+# ----------------------------------------------------------------------------------------------
+# The study's report
+
+_COLORS = {"search": "#1f77b4", "grid": "#7f7f7f", "random": "#ff7f0e"}
+_OUTCOME_COLORS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d62728", "fail": "#7f7f7f"}
+#: Figure ids as stored for optuna-dashboard (valid HTML ids).
+FIGURE_IDS = ("best-vs-cost", "lr-trials", "intermediate-values", "param-importances", "range-test", "momentum-runs")
+_SOURCE_COLORS = {"suggestion": "#2ca02c", "prior": "#1f77b4", "wide": "#ff7f0e", "incumbent": "#9467bd",
+                  "narrow band": "#1f77b4", "enqueued": "#2ca02c"}
+
+
+def pct(v: float | None) -> str:
+    """A fraction as a percent with two decimals (``-`` for ``None``), as the report's figures and text show it."""
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
+    """Best validation accuracy so far against cumulative cost (``x``: ``examples``, ``epochs`` or
+    ``seconds``), one line per study. The search's line starts at the probes' cost.
+
+    Example:
+        >>> fig = best_so_far_figure(ht.load_result("resnet-mnist5k"))  # doctest: +SKIP
+    """
+    import plotly.graph_objects as go
+
+    if x not in ("examples", "epochs", "seconds"):
+        raise ConfigError(f"x must be examples, epochs or seconds, but got x={x!r}.")
+    fig = go.Figure()
+    for role, o in result.outcomes.items():
+        xs: list[float] = []
+        ys: list[float | None] = []
+        text: list[str] = []
+        if o.probe_cost is not None:
+            xs.append(getattr(o.probe_cost, x))
+            ys.append(None)
+            text.append("probes")
+        for p in o.history:
+            xs.append(getattr(p.cumulative, x))
+            ys.append(p.best_so_far)
+            text.append(f"trial {p.number} ({p.outcome}): {pct(p.value)}")
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=role, line_shape="hv",
+                                 line={"color": _COLORS.get(role)}, text=text, connectgaps=False,
+                                 hovertemplate="%{text}<br>best so far %{y:.4f}<br>" + x + " %{x:,.4g}"))
+        if o.probe_cost is not None:
+            fig.add_vline(x=getattr(o.probe_cost, x), line_dash="dot", line_color=_COLORS.get(role),
+                          annotation_text="probes", annotation_position="bottom right")
+    c = result.comparison
+    if c.grid_best_value is not None:
+        fig.add_hline(y=c.grid_best_value, line_dash="dash", line_color=_COLORS["grid"],
+                      annotation_text=f"grid best {pct(c.grid_best_value)}")
+        if c.target is not None and c.target < c.grid_best_value:
+            # the noise band of the grid's best (+- match_z standard errors), or the tolerance below it
+            top = c.grid_best_value + (c.grid_best_value - c.target if c.rule == "se" else 0.0)
+            fig.add_hrect(y0=c.target, y1=top, fillcolor=_COLORS["grid"], opacity=0.12, line_width=0,
+                          annotation_text=f"grid best +- {c.margin}" if c.rule == "se" else f"within {c.margin}",
+                          annotation_position="bottom left")
+        for role, m in c.rows.items():
+            if m.cost_to_match is not None and role != "grid":
+                fig.add_trace(go.Scatter(x=[getattr(m.cost_to_match, x)], y=[c.target], mode="markers",
+                                         marker={"symbol": "star", "size": 14, "color": _COLORS.get(role)},
+                                         name=f"{role} matches the grid", showlegend=True))
+    if result.budget is not None and x == "examples":
+        fig.add_vline(x=result.budget["examples"], line_dash="dashdot", line_color="#2ca02c",
+                      annotation_text="budget", annotation_position="bottom right")
+    label = {"examples": "cumulative training examples", "epochs": "cumulative epochs",
+             "seconds": "cumulative wall seconds"}[x]
+    fig.update_layout(title=f"{result.name}: best validation accuracy against cost", xaxis_title=label,
+                      yaxis_title="best validation accuracy so far", template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy per epoch") -> Any:
+    """Each finished trial's validation accuracy per epoch (from its stored ``curve``); pruned trials end
+    in a cross, diverged ones are red.
+
+    Args:
+        trials: Optuna ``FrozenTrial`` objects (e.g. ``study.get_trials()``).
+    """
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    shown: set[str] = set()
+    for t in sorted(trials, key=lambda t: t.number):
+        curve = t.user_attrs.get(keys.CURVE)
+        if not curve:
+            continue
+        outcome = str(t.user_attrs.get(keys.OUTCOME, t.state.name.lower()))
+        pts = [(e["epoch"], e["val_acc"]) for e in curve if e.get("val_acc") is not None]
+        if not pts:
+            pts = [(0, None)]
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        color = _OUTCOME_COLORS.get(outcome, "#7f7f7f")
+        symbols = ["circle"] * (len(xs) - 1) + ["x" if outcome == "pruned" else
+                                                 "triangle-down" if outcome == "diverged" else "circle"]
+        sizes = [5] * (len(xs) - 1) + [11 if outcome in ("pruned", "diverged") else 5]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=outcome, legendgroup=outcome,
+                                 showlegend=outcome not in shown, line={"color": color, "width": 1.5},
+                                 opacity=0.85, marker={"symbol": symbols, "size": sizes, "color": color},
+                                 hovertemplate=f"trial {t.number} ({outcome})<br>epoch %{{x}}: %{{y:.4f}}"))
+        shown.add(outcome)
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="validation accuracy", template="plotly_white")
+    return fig
+
+
+def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = None) -> Any:
+    """Each finished search trial's last validation accuracy against its 1cycle peak LR (the search's LR
+    parameter: at the probes' batch size when the space has one), coloured by what drew it: the range
+    test's ``suggestion``, the ``prior``, the ``wide`` space or around the ``incumbent`` (``--space prior``),
+    or the ``narrow band``. Pruned trials are open circles at their last epoch, diverged ones crosses at
+    the bottom. On the LR axis: the search's bounds and, for ``--space prior``, the prior's density.
+    """
+    import plotly.graph_objects as go
+    from optuna.trial import TrialState
+
+    space = result.space or {}
+    lr_name = "base_lr" if space.get("ref_batch_size") else "lr"
+    fig = go.Figure()
+    groups: dict[str, list[tuple[float, float, str, str]]] = {}
+    for t in trials:
+        if lr_name not in t.params or not t.state.is_finished():
+            continue
+        source = "suggestion" if t.user_attrs.get(keys.SOURCE) else \
+            str(t.user_attrs.get(keys.SOURCE_DRAW) or "narrow band")
+        outcome = outcome_of(t)
+        accs = [e.get("val_acc") for e in t.user_attrs.get(keys.CURVE) or [] if e.get("val_acc") is not None]
+        y = 0.0 if outcome in (keys.OUTCOME_DIVERGED, keys.OUTCOME_FAILED) or t.state == TrialState.FAIL \
+            else (accs[-1] if accs else t.value or 0.0)
+        symbol = "x" if y == 0.0 else "circle-open" if t.state == TrialState.PRUNED else "circle"
+        note = f"trial {t.number} ({outcome})"
+        if t.user_attrs.get(keys.SUGGESTION_MOVE):  # a suggestion that followed the trials before it
+            note += f", moved {t.user_attrs[keys.SUGGESTION_MOVE]} on the evidence"
+        if isinstance(t.user_attrs.get(keys.LOSS_RISE), (int, float)):
+            note += f", loss climbed {t.user_attrs[keys.LOSS_RISE]:.2f} at its peak LR"
+        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, note))
+    for source, pts in groups.items():
+        fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=source,
+                                 marker={"symbol": [p[2] for p in pts], "size": 10,
+                                         "color": _SOURCE_COLORS.get(source, "#7f7f7f")},
+                                 text=[p[3] for p in pts], hovertemplate="%{text}<br>LR %{x:.3g}: %{y:.4f}"))
+    lo, hi = (space.get("lr") or (None, None))
+    if lo and hi:  # a trace, not add_vline: plotly misplaces a vline's annotation on a log axis
+        label = "wide bounds" if space.get("source") == "prior-guided" else "search band"
+        fig.add_trace(go.Scatter(x=[lo, lo, None, hi, hi], y=[0, 1, None, 0, 1], mode="lines", name=label,
+                                 line={"color": "#7f7f7f", "dash": "dash"}, hoverinfo="skip"))
+    prior = ((result.prior_sampler or {}).get("params") or {}).get(lr_name)
+    if prior and lo and hi:
+        centre, sigma = math.log10(prior["centre"]), min(2.0, 0.5 / prior["confidence"])
+        xs = [10 ** (math.log10(lo) + (math.log10(hi) - math.log10(lo)) * i / 200) for i in range(201)]
+        dens = [math.exp(-0.5 * ((math.log10(x) - centre) / sigma) ** 2) for x in xs]
+        fig.add_trace(go.Scatter(x=xs, y=dens, mode="lines", name=f"prior (confidence {prior['confidence']:.2f})",
+                                 line={"color": "#1f77b4", "dash": "dot"}, yaxis="y2", hoverinfo="skip"))
+        fig.update_layout(yaxis2={"title": "prior density (peak = 1)", "overlaying": "y", "side": "right",
+                                  "range": [0, 1.05], "showgrid": False})
+    fig.update_xaxes(type="log", title=f"{lr_name} (1cycle peak{' at the probes batch size' if lr_name == 'base_lr' else ''})")
+    fig.update_layout(title=title or f"{result.name}: the search's trials against the LR, by source",
+                      yaxis_title="validation accuracy at the last epoch", template="plotly_white",
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def param_importances(study: Any) -> dict[str, float]:
+    """Optuna's parameter importances of ``study`` (its default evaluator), parameters with one value
+    dropped. Raises ``ValueError``/``RuntimeError`` as Optuna does when there are too few trials."""
+    import optuna
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(complete) < 2:
+        raise ValueError(f"importances need at least 2 completed trials, but the study has {len(complete)}")
+    varying = sorted({k for t in complete for k in t.params
+                      if len({repr(u.params.get(k)) for u in complete}) > 1})
+    if not varying:
+        raise ValueError("importances need a parameter that varies across completed trials")
+    return dict(optuna.importance.get_param_importances(study, params=varying))
+
+
+def importances_figure(study: Any, *, title: str | None = None) -> Any:
+    """A bar chart of :func:`param_importances`, or a figure that says why there is none."""
+    import warnings
+
+    import plotly.graph_objects as go
+
+    title = title or f"{study.study_name}: parameter importances"
+    try:
+        with warnings.catch_warnings():
+            # PED-ANOVA warns when few trials make its two quantiles coincide; the figure says what it got
+            warnings.simplefilter("ignore", UserWarning)
+            imp = param_importances(study)
+    except Exception as exc:  # too few trials, one value per parameter, evaluator limits
+        fig = go.Figure()
+        fig.add_annotation(text=f"no importances: {exc}", showarrow=False, x=0.5, y=0.5, xref="paper",
+                           yref="paper")
+        fig.update_layout(title=title, template="plotly_white", xaxis_visible=False, yaxis_visible=False)
+        return fig
+    names = list(imp)[::-1]
+    fig = go.Figure(go.Bar(x=[imp[n] for n in names], y=names, orientation="h",
+                           text=[f"{imp[n]:.2f}" for n in names], textposition="auto"))
+    fig.update_layout(title=title, xaxis_title="importance (Optuna's default evaluator)", template="plotly_white")
+    return fig
+
+
+def study_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
+    """Every figure of the study's report, by id (see :data:`FIGURE_IDS`; a baseline's own figures are
+    ``grid-...`` and ``random-...``), built from ``result`` and the stored trials. :func:`hybridtune.write_report`
+    and :func:`hybridtune.save_to_dashboard` take them (``figures=``), so a run builds them once for both.
+
+    Args:
+        result: from :func:`hybridtune.run_study` or :func:`hybridtune.load_result`.
+        storage: the storage the result came from (the per-trial curves are read from it).
+
+    Example:
+        >>> figs = study_figures(ht.load_result("resnet-mnist5k"), storage=url)  # doctest: +SKIP
+        >>> list(figs)[:2]  # doctest: +SKIP
+        ['best-vs-cost', 'lr-trials']
+    """
+    import optuna
+
+    figs: dict[str, Any] = {}
+    figs["best-vs-cost"] = best_so_far_figure(result)
+    search = optuna.load_study(study_name=result.name, storage=storage)
+    figs["lr-trials"] = lr_trials_figure(result, search.get_trials(deepcopy=False))
+    figs["intermediate-values"] = intermediate_values_figure(
+        search.get_trials(deepcopy=False), title=f"{result.name}: validation accuracy per epoch (search)")
+    figs["param-importances"] = importances_figure(search)
+    if result.priors is not None:
+        try:
+            figs["range-test"] = range_test_figure(result.priors.range_test)
+            if result.priors.momentum_runs:
+                figs["momentum-runs"] = momentum_runs_figure(result.priors.momentum_runs)
+        except Exception as exc:  # a figure must never sink the report
+            _log.warning("could not draw the probe figures: %s", exc)
+    for role in keys.BASELINE_ROLES:
+        o = result.outcomes.get(role)
+        if o is None:
+            continue
+        s = optuna.load_study(study_name=o.study_name, storage=storage)
+        figs[f"{role}-intermediate-values"] = intermediate_values_figure(
+            s.get_trials(deepcopy=False), title=f"{o.study_name}: validation accuracy per epoch")
+        figs[f"{role}-param-importances"] = importances_figure(s)
+    return figs

@@ -193,3 +193,20 @@ def test_bundled_specs_are_valid() -> None:
     assert ht.load_spec(ROOT / "studies" / "default.toml").task == {"model": "resnet", "data": "mnist5k",
                                                                      "optimizer": "momentum"}
     assert ht.load_spec(ROOT / "studies" / "cifar10.toml").task["data"] == "cifar10:data/cifar-10-batches-py"
+
+
+def test_study_cli_resolves_its_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    # every resolution (the stored study's epochs or the budget rule's, the default name) ends in for_task
+    from hybridtune.cli import main
+
+    resolved: list[str | None] = []
+    real = ht.StudyConfig.for_task
+    monkeypatch.setattr(ht.StudyConfig, "for_task", lambda self, task: resolved.append(self.name) or real(self, task))
+    monkeypatch.chdir(tmp_path)
+    code = main(["study", "--model", "cnn", "--dataset", "synthetic:n=400,classes=4,noise=1.5", "--device", "cpu",
+                 "--trials", "1", "--epochs", "2", "--baseline", "none", "--no-test", "--probe-batch-size", "32",
+                 "--storage", f"sqlite:///{tmp_path / 'once.db'}", "--out", str(tmp_path / "once.html")])
+    out = capsys.readouterr().out
+    assert code == 0 and resolved == [None]
+    assert out.startswith("study cnn-synthetic: cnn on synthetic") and "1 trials x 2 epochs" in out
+    assert (tmp_path / "once.html").is_file()
