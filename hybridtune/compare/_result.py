@@ -211,7 +211,7 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     trials = study.get_trials(deepcopy=False)
     outcomes: dict[str, StudyOutcome] = {
         keys.SEARCH: outcome_from_trials(keys.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
-                                           test=attrs.get(keys.TEST), chance=chance, floor=floor)}
+                                         test=attrs.get(keys.TEST), chance=chance, floor=floor)}
     grid_space_d = None
     for role in keys.BASELINE_ROLES:
         sname = keys.study_name(name, role)

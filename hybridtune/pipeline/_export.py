@@ -91,7 +91,7 @@ def write_artefacts(study: optuna.Study, recipe: Recipe, model: nn.Module, out: 
     recipe_path = save_recipe(recipe, folder / RECIPE_FILE)
     checkpoint_path = save_checkpoint(folder / CHECKPOINT_FILE, model, recipe)
     record = keys.record_artefacts(int(recipe.source["trial"]), recipe=str(recipe_path.resolve()),
-                                     checkpoint=str(checkpoint_path.resolve()))
+                                   checkpoint=str(checkpoint_path.resolve()))
     study.set_user_attr(keys.ARTEFACTS, record)
     _log.info("wrote %s and %s", recipe_path, checkpoint_path)
     return record

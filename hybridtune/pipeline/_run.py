@@ -127,9 +127,10 @@ def _check_task(task: Any) -> None:
 
 def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Progress | None,
          poll_seconds: float = 1.0, out: str | Path | None = None, report: str | Path | None = None,
-         keep_model: bool = False) -> tuple[StudyResult, Any]:
+         keep_model: bool = False, priors: Priors | None = None) -> tuple[StudyResult, Any]:
     """:func:`run_study`; also returns the search's retrained model when ``keep_model`` (and a chosen
-    configuration exists), else ``None``."""
+    configuration exists), else ``None``. Given ``priors`` are the search's, instead of its probes (they must
+    match any the study already holds)."""
     from .._core import coordinator_lock
 
     store = open_storage(storage)
@@ -139,7 +140,8 @@ def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Prog
     name = str(config.name)
     folder = default_out(name) if out is None else Path(out)
     with coordinator_lock(store, name):
-        result, model = _coordinate(task, config, store, name, progress, poll_seconds, folder, keep_model)
+        result, model = _coordinate(task, config, store, name, progress, poll_seconds, folder, keep_model,
+                                    priors=priors)
         return _publish(result, store, dashboard=config.dashboard, report=report), model
 
 
@@ -176,7 +178,8 @@ def _publish(result: StudyResult, store: Any, *, dashboard: bool, report: str | 
 
 
 def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress: Progress | None,
-                poll_seconds: float, out: Path, keep_model: bool) -> tuple[StudyResult, Any]:
+                poll_seconds: float, out: Path, keep_model: bool, *,
+                priors: Priors | None = None) -> tuple[StudyResult, Any]:
     t0 = time.perf_counter()
     n_train = len(task.data.train)  # type: ignore[arg-type]
     probe_bs = config.probe_batch_size_for(task)
@@ -184,7 +187,7 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
     grid = grid_space(task, quick=config.preset == "quick", overrides=config.grid)
     budget = study_budget(config, n_train=n_train, grid=grid)
     # 1. the search study, its priors and its space
-    study, priors, space = _prepare_search(task, config, store, name, probe_bs, progress)
+    study, priors, space = _prepare_search(task, config, store, name, probe_bs, progress, given=priors)
     # 2. every phase's trials, queued once
     _queue_everything(task, config, store, name, study, priors, space, grid if keys.GRID in config.baselines
                       else None, budget)
@@ -210,16 +213,17 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
 
 
 def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, probe_bs: int,
-                    progress: Progress | None) -> tuple[optuna.Study, Priors, SearchSpace]:
-    """Open (or resume) the search study, store what workers rebuild the task from, and return it with its
-    priors and its space (both cached on the study)."""
-    study = open_study(store, name, identity(task, config, keys.SEARCH,
-                                                           probe_identity(config, probe_bs)),
-                              metric=task.metric_name)
+                    progress: Progress | None, *,
+                    given: Priors | None = None) -> tuple[optuna.Study, Priors, SearchSpace]:
+    """Open (or resume) the search study, its identity checked, store what workers rebuild the task from, and
+    return it with its priors (``given`` ones, or the probes': :func:`study_priors`) and its space (both cached
+    on the study)."""
+    study = open_study(store, name, identity(task, config, keys.SEARCH, probe_identity(config, probe_bs)),
+                       metric=task.metric_name)
     study.set_user_attr(keys.CONFIG, config.to_dict())
     study.set_user_attr(keys.TASK, task_description(task))
     study.set_user_attr(keys.RECIPE, task.recipe())
-    priors = study_priors(study, task, config, probe_bs, progress)
+    priors = study_priors(study, task, config, probe_bs, progress, given=given)
     space_d = study.user_attrs.get(keys.SPACE)
     if space_d is not None:
         return study, priors, SearchSpace.from_dict(space_d)
@@ -259,15 +263,15 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
                      name, priors.cost.examples, budget["per_trial"], budget["examples"])
     if grid is not None:
         gstudy = open_study(store, keys.study_name(name, keys.GRID),
-                                   identity(task, config, keys.GRID, {"grid": grid.to_dict()}),
-                                   pruner=optuna.pruners.NopPruner(), metric=task.metric_name)
+                            identity(task, config, keys.GRID, {"grid": grid.to_dict()}),
+                            pruner=optuna.pruners.NopPruner(), metric=task.metric_name)
         gstudy.set_user_attr(keys.GRID_SPACE, grid.to_dict())
         queue_cells(gstudy, grid.cell_list(config.seed))
     if keys.RANDOM in config.baselines:
         wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
         rstudy = open_study(store, keys.study_name(name, keys.RANDOM),
-                                   identity(task, config, keys.RANDOM, {"space": wide.to_dict()}),
-                                   metric=task.metric_name)
+                            identity(task, config, keys.RANDOM, {"space": wide.to_dict()}),
+                            metric=task.metric_name)
         rstudy.set_user_attr(keys.SPACE, wide.to_dict())
         _set_budget(rstudy, budget)  # the same budget, no probes
         queue_search(rstudy, config.trials, None)

@@ -20,7 +20,7 @@ from .._core import ConfigError, Progress, finite_json, open_storage
 from ..compare import Comparison, StudyResult, TestScore, outcome_of
 from ..probes import Priors
 from ..space import SearchSpace
-from ..study import StudyConfig, budget_epochs, default_name, keys, set_metric_name, train_trial
+from ..study import StudyConfig, budget_epochs, keys, train_trial
 from ..task import Task
 from ..train import Recipe
 from ._export import CHECKPOINT_FILE, RECIPE_FILE, recipe_of
@@ -260,10 +260,8 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
         del kw["epochs"]  # the preset's
     config = StudyConfig.quick(**kw) if quick else StudyConfig(**kw)
     store = optuna.storages.InMemoryStorage() if storage is None else open_storage(storage)
-    if priors is not None:
-        _seed_priors(task, config, store, priors)
     with _optuna_quiet():
-        result, model = _run(task, config, storage=store, progress=progress, keep_model=keep_model)
+        result, model = _run(task, config, storage=store, progress=progress, keep_model=keep_model, priors=priors)
     studies = {role: optuna.load_study(study_name=o.study_name, storage=store)
                for role, o in result.outcomes.items()}
     search = result.search
@@ -273,18 +271,3 @@ def tune(task: Task, *, priors: Priors | None = None, trials: int = StudyConfig.
                       result=result, test_accuracy=search.test_accuracy, test_score=search.test_score,
                       name=result.name,
                       recipe=recipe_of(studies[keys.SEARCH], store), model=model, warnings=result.warnings)
-
-
-def _seed_priors(task: Task, config: StudyConfig, store: Any, priors: Priors) -> None:
-    """Store the given priors on the search study: run_study takes cached priors and never probes again."""
-    import optuna
-
-    study_name = config.name or default_name(task, config)
-    study = optuna.create_study(study_name=study_name, storage=store, direction="maximize", load_if_exists=True)
-    set_metric_name(study, task.metric_name)
-    cached = study.user_attrs.get(keys.PRIORS)
-    if cached is not None and Priors.from_dict(cached) != priors:
-        raise ConfigError(f"priors must match the ones stored with study {study_name!r}; use another name "
-                          f"for a study with other priors.")
-    study.set_user_attr(keys.PRIORS, priors.to_dict())
-    study.set_user_attr(keys.PROBE_COST, priors.cost.to_dict())

@@ -54,7 +54,7 @@ def study_budget(config: StudyConfig, *, n_train: int, grid: GridSpace) -> dict[
         raise ConfigError(f"budget must pay for at least one full trial ({epochs} epochs x {n_train:,} training "
                           f"examples = {per_trial:,} examples, the probes not included), but got {given}.")
     return keys.record_budget(examples=examples, per_trial=per_trial, fraction=config.budget,
-                                grid_examples=full)
+                              grid_examples=full)
 
 
 def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:

@@ -78,6 +78,22 @@ def test_find_priors_then_tune_does_not_probe_again(tab_task: ht.Task, monkeypat
     assert r.result.search.probe_cost == priors.cost
 
 
+def test_given_priors_go_through_the_studys_identity_check(tab_task: ht.Task, tmp_path) -> None:
+    """tune(priors=...) opens its study like any run: a plain Optuna study of that name is refused before
+    anything is written to it, and a hybridtune study keeps the priors it was made with."""
+    priors = ht.find_priors(tab_task, batch_size=32, momenta=(0.95, 0.9))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    plain = optuna.create_study(study_name="taken", storage=url)
+    plain.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    with pytest.raises(ht.ConfigError, match="must be a hybridtune study to resume it"):
+        ht.tune(tab_task, priors=priors, trials=2, epochs=2, storage=url, name="taken")
+    assert optuna.load_study(study_name="taken", storage=url).user_attrs == {}
+    ht.tune(tab_task, priors=priors, trials=1, epochs=2, storage=url, name="mine")
+    other = ht.find_priors(tab_task, batch_size=32, momenta=(0.95, 0.9), seed=1)
+    with pytest.raises(ht.ConfigError, match="priors must match the ones stored with study 'mine'"):
+        ht.tune(tab_task, priors=other, trials=1, epochs=2, storage=url, name="mine")
+
+
 def test_results_round_trip_through_json(tab_task: ht.Task) -> None:
     r = ht.tune(tab_task, trials=2, epochs=2, probe_batch_size=32, probe_momenta=(0.9,),
                 baseline="grid", grid={"lr": [1e-3, 1e-2], "momentum": [0.9], "weight_decay": [0.0],
