@@ -180,7 +180,7 @@ def test_bad_input_is_one_line_exit_2(files, args: list[str], message: str) -> N
 def test_a_diverging_configuration_is_an_outcome_not_an_error(tmp_path) -> None:
     out = tmp_path / "r.json"
     p = cli("train", "--dataset", SYN, "--optimizer", "sgd", "--lr", "1e6", "--epochs", "2",
-                "--schedule", "constant", "--json", str(out), env=ENV)
+            "--schedule", "constant", "--json", str(out), env=ENV)
     assert p.returncode == 0, p.stderr
     assert "diverged" in p.stdout
     assert json.loads(out.read_text())["status"] == "diverged"
@@ -190,19 +190,19 @@ def test_bad_input_never_corrupts_a_stored_study(tmp_path, files) -> None:
     db = tmp_path / "s.db"
     storage = f"sqlite:///{db}"
     ok = cli("study", "--model", "mlp", "--dataset", SYN, "--quick", "--trials", "2", "--epochs", "1",
-                 "--baseline", "none", "--no-test", "--name", "s", "--storage", storage, "--out",
-                 str(tmp_path / "r.html"), env=ENV, cwd=tmp_path)
+             "--baseline", "none", "--no-test", "--name", "s", "--storage", storage, "--out",
+             str(tmp_path / "r.html"), env=ENV, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr[-2000:]
     before = sqlite3.connect(db).execute("select count(*) from trials").fetchone()[0]
     for bad in (["--trials", "0"], ["--spec", str(files / "wrong_type.toml")], ["--epochs", "-1"]):
         p = cli("study", "--model", "mlp", "--dataset", SYN, "--name", "s", "--storage", storage, *bad,
-                    env=ENV, cwd=tmp_path)
+                env=ENV, cwd=tmp_path)
         assert p.returncode == 2
     con = sqlite3.connect(db)
     assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert con.execute("select count(*) from trials").fetchone()[0] == before
     again = cli("report", "--name", "s", "--storage", storage, "--out", str(tmp_path / "r2.html"),
-                    env=ENV, cwd=tmp_path)
+                env=ENV, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
 
 
@@ -225,7 +225,7 @@ def test_a_model_file_that_imports_a_module_beside_it_trains(tmp_path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     p = cli("train", "--model", f"{tmp_path}/net.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
-                env=ENV, cwd=elsewhere)
+            env=ENV, cwd=elsewhere)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "status completed" in p.stdout
 
@@ -237,7 +237,7 @@ def test_a_lazy_model_trains_from_the_cli(files) -> None:
         "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(16), torch.nn.ReLU(),\n"
         "                               torch.nn.LazyLinear(num_classes))\n")
     p = cli("train", "--model", f"{files}/lazy.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
-                env=ENV, cwd=files)
+            env=ENV, cwd=files)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "status completed" in p.stdout and "Traceback" not in p.stderr
 
@@ -247,7 +247,7 @@ def test_classes_missing_from_the_labels_are_one_warning_line(files) -> None:
                                       "def data():\n"
                                       "    return torch.randn(200, 6), torch.arange(200) % 4 + 10\n")
     p = cli("train", "--model", "mlp", "--dataset", f"{files}/shifted.py:data", "--epochs", "1", "--lr", "0.05",
-                env=ENV, cwd=files)
+            env=ENV, cwd=files)
     assert p.returncode == 0, p.stderr[-2000:]
     warned = [line for line in p.stderr.splitlines() if "never occur" in line]
     assert warned == [f"WARNING hybridtune.task._data: classes 0-9 never occur in the training labels of "

@@ -11,7 +11,7 @@ from conftest import cli, run_cli
 def test_train_cli_writes_json(tmp_path) -> None:
     out = tmp_path / "r.json"
     p = cli("train", "--model", "cnn", "--dataset", "synthetic:n=300", "--epochs", "2",
-                "--batch-size", "32", "--json", str(out))
+            "--batch-size", "32", "--json", str(out))
     assert p.returncode == 0, p.stderr
     assert "epochs" in p.stdout and "test acc" in p.stdout
     data = json.loads(out.read_text())
