@@ -9,6 +9,7 @@ import sys
 import tempfile
 import traceback
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,22 @@ import pytest
 import hybridtune as ht
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread for torch, here and in every child process (``OMP_NUM_THREADS=1``). Every model in
+    the suite is tiny and gains nothing from threads, while on a small machine that is busy with other work
+    torch's default of one thread per core makes them many times slower (tests/probes/test_rangetest.py on
+    two shared cores: 108 s with two threads, 10 s with one). No test depends on the thread count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+        yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True)
