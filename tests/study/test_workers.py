@@ -83,6 +83,9 @@ def _study_args(name: str, url: str, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow  # real processes: a coordinator and its workers
+# its own limit, honest: the waits below add up to 540 s (the study to be ready 120, the coordinator 300, the
+# workers 120) besides this process's own trials
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("n_workers, space", [(2, "narrow"), (4, "narrow"), (2, "prior")])
 def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monkeypatch, n_workers: int,
                                                    space: str) -> None:
@@ -105,8 +108,10 @@ def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monk
     torch.set_num_threads(1)
     mine = ht.run_worker(name, storage=pg, device="cpu", wait_seconds=120, poll_seconds=0.2)
     assert coordinator.wait(timeout=300) == 0, (tmp_path / "study.log").read_text()[-3000:]
+    deadline = time.monotonic() + 120  # the workers run side by side: one 120 s wait for all of them
     for w in workers:
-        assert w.wait(timeout=120) == 0, [p.read_text()[-2000:] for p in tmp_path.glob("worker*.log")]
+        assert w.wait(timeout=max(deadline - time.monotonic(), 1)) == 0, [p.read_text()[-2000:]
+                                                                          for p in tmp_path.glob("worker*.log")]
 
     search, grid, rand = (_trials(pg, n) for n in (name, f"{name}-grid", f"{name}-random"))
     for ts in (search, rand):  # the global cap: exactly `trials`, across every process
@@ -184,6 +189,7 @@ def _worker_mid_trial(name: str, pg: str, tmp_path: Path, *extra: str) -> tuple:
 
 
 @pytest.mark.slow  # real processes: a worker is SIGKILLed mid-trial
+@pytest.mark.timeout(600)  # its waits add up to 450 s (a running trial 120, the victim 30, the coordinator 300)
 def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_path: Path) -> None:
     """SIGKILL a worker mid-trial: after the grace period its trial is FAIL, a copy with the same values
     runs again, the study completes with the requested number of trials, and no completed trial is lost."""
@@ -209,6 +215,7 @@ def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_
 
 
 @pytest.mark.slow  # real processes: a worker is stopped by SIGTERM mid-trial
+@pytest.mark.timeout(600)  # its waits add up to 480 s (a running trial 120, the worker 60, the coordinator 300)
 def test_stopped_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: str, tmp_path: Path) -> None:
     """SIGTERM (a scheduler preempting the job; Ctrl-C takes the same path) stops a worker cleanly (exit
     143) with its running trial marked failed; the coordinator queues that trial's share again, so the
