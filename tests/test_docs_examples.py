@@ -10,6 +10,7 @@ import pytest
 from conftest import ROOT
 
 
+@pytest.mark.slow  # a real process: the script as documented, python docs/gen_api.py --check
 def test_api_reference_is_up_to_date() -> None:
     p = subprocess.run([sys.executable, "docs/gen_api.py", "--check"], cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 0, "docs/API.md is stale: run python docs/gen_api.py"

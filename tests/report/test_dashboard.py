@@ -39,6 +39,7 @@ def stored(tiny_task: ht.Task, tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.mark.slow  # a real process: the dashboard server, stopped with SIGTERM
 def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path) -> None:
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("w")
