@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import hybridtune as ht
 
 PUBLIC = {
@@ -46,6 +48,7 @@ def test_public_objects_come_from_the_stage_packages() -> None:
                              "report", "pipeline"}, f"{name} is defined in {mod}"
 
 
+@pytest.mark.slow  # a real process: a fresh interpreter's sys.modules
 def test_import_is_light() -> None:
     # no plotting library and no terminal UI at import time (torch-lr-finder's anti-pattern)
     code = "import sys, hybridtune; print(sorted(m for m in ('plotly', 'rich', 'matplotlib') if m in sys.modules))"

@@ -1,5 +1,5 @@
-"""The bad-input catalogue: every command, as a subprocess. Each bad input gives one clear line naming the
-rule and the value, exit code 2, and no traceback (issue 5)."""
+"""The bad-input catalogue: every command, through ``main(argv)`` in-process (``conftest.cli``). Each bad input
+gives one clear line naming the rule and the value, exit code 2, and no traceback (issue 5)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli
 
 SYN = "synthetic:n=200"
 ENV = {"OMP_NUM_THREADS": "1"}
@@ -168,7 +168,7 @@ CASES = [
 @pytest.mark.parametrize("args, message", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_bad_input_is_one_line_exit_2(files, args: list[str], message: str) -> None:
     argv = [a.replace("{d}", str(files)) for a in args]
-    p = run_cli(*argv, env=ENV, cwd=files)
+    p = cli(*argv, env=ENV, cwd=files)
     assert p.returncode == 2, (p.returncode, p.stdout[-500:], p.stderr[-2000:])
     err = p.stderr.strip()
     assert "Traceback" not in err and "Traceback" not in p.stdout
@@ -179,8 +179,8 @@ def test_bad_input_is_one_line_exit_2(files, args: list[str], message: str) -> N
 
 def test_a_diverging_configuration_is_an_outcome_not_an_error(tmp_path) -> None:
     out = tmp_path / "r.json"
-    p = run_cli("train", "--dataset", SYN, "--optimizer", "sgd", "--lr", "1e6", "--epochs", "2",
-                "--schedule", "constant", "--json", str(out), env=ENV)
+    p = cli("train", "--dataset", SYN, "--optimizer", "sgd", "--lr", "1e6", "--epochs", "2",
+            "--schedule", "constant", "--json", str(out), env=ENV)
     assert p.returncode == 0, p.stderr
     assert "diverged" in p.stdout
     assert json.loads(out.read_text())["status"] == "diverged"
@@ -189,24 +189,25 @@ def test_a_diverging_configuration_is_an_outcome_not_an_error(tmp_path) -> None:
 def test_bad_input_never_corrupts_a_stored_study(tmp_path, files) -> None:
     db = tmp_path / "s.db"
     storage = f"sqlite:///{db}"
-    ok = run_cli("study", "--model", "mlp", "--dataset", SYN, "--quick", "--trials", "2", "--epochs", "1",
-                 "--baseline", "none", "--no-test", "--name", "s", "--storage", storage, "--out",
-                 str(tmp_path / "r.html"), env=ENV, cwd=tmp_path)
+    ok = cli("study", "--model", "mlp", "--dataset", SYN, "--quick", "--trials", "2", "--epochs", "1",
+             "--baseline", "none", "--no-test", "--name", "s", "--storage", storage, "--out",
+             str(tmp_path / "r.html"), env=ENV, cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr[-2000:]
     before = sqlite3.connect(db).execute("select count(*) from trials").fetchone()[0]
     for bad in (["--trials", "0"], ["--spec", str(files / "wrong_type.toml")], ["--epochs", "-1"]):
-        p = run_cli("study", "--model", "mlp", "--dataset", SYN, "--name", "s", "--storage", storage, *bad,
-                    env=ENV, cwd=tmp_path)
+        p = cli("study", "--model", "mlp", "--dataset", SYN, "--name", "s", "--storage", storage, *bad,
+                env=ENV, cwd=tmp_path)
         assert p.returncode == 2
     con = sqlite3.connect(db)
     assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert con.execute("select count(*) from trials").fetchone()[0] == before
-    again = run_cli("report", "--name", "s", "--storage", storage, "--out", str(tmp_path / "r2.html"),
-                    env=ENV, cwd=tmp_path)
+    again = cli("report", "--name", "s", "--storage", storage, "--out", str(tmp_path / "r2.html"),
+                env=ENV, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
 
 
-# User code and data that should just work (issue 15): each a subprocess, as a user would run it.
+# User code and data that should just work (issue 15): each as a user would run it, a fresh import of their files
+# every call (conftest.cli forgets the modules a call imported from them).
 
 
 def test_a_model_file_that_imports_a_module_beside_it_trains(tmp_path) -> None:
@@ -223,8 +224,8 @@ def test_a_model_file_that_imports_a_module_beside_it_trains(tmp_path) -> None:
                                      "    return Block(input_shape, num_classes)\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    p = run_cli("train", "--model", f"{tmp_path}/net.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
-                env=ENV, cwd=elsewhere)
+    p = cli("train", "--model", f"{tmp_path}/net.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
+            env=ENV, cwd=elsewhere)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "status completed" in p.stdout
 
@@ -235,8 +236,8 @@ def test_a_lazy_model_trains_from_the_cli(files) -> None:
         "def build(input_shape, num_classes):\n"
         "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(16), torch.nn.ReLU(),\n"
         "                               torch.nn.LazyLinear(num_classes))\n")
-    p = run_cli("train", "--model", f"{files}/lazy.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
-                env=ENV, cwd=files)
+    p = cli("train", "--model", f"{files}/lazy.py:build", "--dataset", SYN, "--epochs", "1", "--lr", "0.05",
+            env=ENV, cwd=files)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "status completed" in p.stdout and "Traceback" not in p.stderr
 
@@ -245,8 +246,8 @@ def test_classes_missing_from_the_labels_are_one_warning_line(files) -> None:
     (files / "shifted.py").write_text("import torch\n"
                                       "def data():\n"
                                       "    return torch.randn(200, 6), torch.arange(200) % 4 + 10\n")
-    p = run_cli("train", "--model", "mlp", "--dataset", f"{files}/shifted.py:data", "--epochs", "1", "--lr", "0.05",
-                env=ENV, cwd=files)
+    p = cli("train", "--model", "mlp", "--dataset", f"{files}/shifted.py:data", "--epochs", "1", "--lr", "0.05",
+            env=ENV, cwd=files)
     assert p.returncode == 0, p.stderr[-2000:]
     warned = [line for line in p.stderr.splitlines() if "never occur" in line]
     assert warned == [f"WARNING hybridtune.task._data: classes 0-9 never occur in the training labels of "

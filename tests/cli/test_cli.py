@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+import pytest
+
+import hybridtune as ht
+from conftest import cli, run_cli
 
 
 def test_train_cli_writes_json(tmp_path) -> None:
     out = tmp_path / "r.json"
-    p = run_cli("train", "--model", "cnn", "--dataset", "synthetic:n=300", "--epochs", "2",
-                "--batch-size", "32", "--json", str(out))
+    p = cli("train", "--model", "cnn", "--dataset", "synthetic:n=300", "--epochs", "2",
+            "--batch-size", "32", "--json", str(out))
     assert p.returncode == 0, p.stderr
     assert "epochs" in p.stdout and "test acc" in p.stdout
     data = json.loads(out.read_text())
@@ -23,21 +26,33 @@ def test_train_cli_user_model_file(tmp_path) -> None:
     f.write_text("import torch\n"
                  "def build(input_shape, num_classes):\n"
                  "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))\n")
-    p = run_cli("train", "--model", f"{f}:build", "--dataset", "digits", "--epochs", "1")
+    p = cli("train", "--model", f"{f}:build", "--dataset", "digits", "--epochs", "1")
     assert p.returncode == 0, p.stderr
     assert "status completed" in p.stdout
 
 
 def test_cli_bad_input_is_one_line_exit_2() -> None:
-    p = run_cli("train", "--model", "resnett", "--dataset", "synthetic:n=100")
+    p = cli("train", "--model", "resnett", "--dataset", "synthetic:n=100")
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0
     assert "Did you mean 'resnet'" in p.stderr and "Traceback" not in p.stderr
-    p = run_cli("train", "--epochs", "0")
+    p = cli("train", "--epochs", "0")
     assert p.returncode == 2 and "must be a positive integer, but got 0" in p.stderr
     assert p.stderr.strip().count("\n") == 0
 
 
 def test_list_cli() -> None:
-    p = run_cli("list")
+    p = cli("list")
     assert p.returncode == 0 and "resnet" in p.stdout and "mnist5k" in p.stdout
+
+
+@pytest.mark.slow
+def test_the_entry_point_runs_as_a_process() -> None:
+    """The one smoke test of ``python -m hybridtune`` itself (every other CLI test calls ``main`` in-process):
+    the version, and a bad input as the process's exit code 2 with one line on stderr."""
+    p = run_cli("--version")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == f"hybridtune {ht.__version__}"
+    p = run_cli("train", "--epochs", "0")
+    assert p.returncode == 2 and "must be a positive integer, but got 0" in p.stderr
+    assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr

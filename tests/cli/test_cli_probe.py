@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from conftest import cli
 
 TASK = ("--model", "cnn", "--dataset", "synthetic:n=400,classes=4,noise=1.5", "--batch-size", "32",
         "--device", "cpu")
@@ -13,7 +13,7 @@ ENV = {"OMP_NUM_THREADS": "1"}
 
 
 def run(*args: str):
-    return run_cli(*args, env=ENV)
+    return cli(*args, env=ENV)
 
 
 def test_lr_find_table_json_and_plot(tmp_path) -> None:

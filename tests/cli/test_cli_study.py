@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import hybridtune as ht
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli
 
 TINY_SPEC = """\
 [task]
@@ -40,8 +40,8 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     out, report = tmp_path / "study.json", tmp_path / "report.html"
     # a flag overrides the spec: 2 trials, not 3
-    p = run_cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out),
-                "--out", str(report), cwd=tmp_path)
+    p = cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out),
+            "--out", str(report), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert "cost-fair comparison" in p.stdout and f"report {report}" in p.stdout
     # one verdict line, the same as the JSON's; the test column is over the 3 test seeds
@@ -67,14 +67,14 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
     assert {k: described[k] for k in d["task"]} == d["task"] and task_kwargs["device"] == "auto"
     assert report.is_file() and "best-vs-cost" in report.read_text()
     # the same command again resumes: nothing new is trained, the numbers are those stored
-    p = run_cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out), "--out",
-                str(report), cwd=tmp_path)
+    p = cli("study", "--spec", str(spec), "--storage", url, "--trials", "2", "--json", str(out), "--out",
+            str(report), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     again = json.loads(out.read_text())
     assert again["search"]["cost"] == d["search"]["cost"] and again["grid"]["cost"] == d["grid"]["cost"]
     # report rebuilds from storage alone
-    p = run_cli("report", "--name", "cli", "--storage", url, "--json", str(tmp_path / "report.json"),
-                "--out", str(tmp_path / "again.html"), cwd=tmp_path)
+    p = cli("report", "--name", "cli", "--storage", url, "--json", str(tmp_path / "report.json"),
+            "--out", str(tmp_path / "again.html"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     rebuilt = json.loads((tmp_path / "report.json").read_text())
     assert rebuilt["comparison"] == d["comparison"]
@@ -85,8 +85,8 @@ def test_quick_is_a_smoke_run_and_draws_no_verdict(tmp_path: Path) -> None:
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY_SPEC.replace("[study]\n", "[study]\nquick = true\ntest_seeds = 1\n"))
     out = tmp_path / "q.json"
-    p = run_cli("study", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path / 'q.db'}", "--trials", "2",
-                "--json", str(out), "--out", str(tmp_path / "q.html"), cwd=tmp_path)
+    p = cli("study", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path / 'q.db'}", "--trials", "2",
+            "--json", str(out), "--out", str(tmp_path / "q.html"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     text = " ".join(p.stdout.split())
     assert "verdict: the search" not in text and "matched the grid" not in text and "did not match" not in text
@@ -106,8 +106,8 @@ def test_a_study_that_found_nothing_says_so_and_exits_3(tmp_path: Path) -> None:
                      storage=url, out=tmp_path / "none")
     assert r.found_nothing and r.search.best_config is None and r.search.n_diverged == 2
     out = tmp_path / "r.json"
-    p = run_cli("report", "--name", "none", "--storage", url, "--json", str(out), "--out", str(tmp_path / "r.html"),
-                cwd=tmp_path)
+    p = cli("report", "--name", "none", "--storage", url, "--json", str(out), "--out", str(tmp_path / "r.html"),
+            cwd=tmp_path)
     assert p.returncode == 3, p.stderr
     text = " ".join(p.stdout.split())
     assert "the search found nothing: all 2 of its trials diverged or failed" in text
@@ -136,7 +136,7 @@ def test_spec_build_lays_overrides_over_the_spec_over_the_defaults(tmp_path: Pat
 
 
 def test_study_help_takes_its_defaults_from_the_library() -> None:
-    p = run_cli("study", "--help")
+    p = cli("study", "--help")
     assert p.returncode == 0, p.stderr
     text = " ".join(p.stdout.split())
     d = ht.StudyConfig()
@@ -160,26 +160,26 @@ def test_study_help_takes_its_defaults_from_the_library() -> None:
 def test_study_cli_bad_spec_is_one_line(tmp_path: Path, body: str, message: str) -> None:
     spec = tmp_path / "bad.toml"
     spec.write_text(body)
-    p = run_cli("study", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
+    p = cli("study", "--spec", str(spec), "--storage", f"sqlite:///{tmp_path / 'x.db'}", cwd=tmp_path)
     assert p.returncode == 2
     assert p.stderr.startswith("hybridtune study: error: " + message.format(path=spec))
     assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
 
 
 def test_study_cli_bad_storage_hides_the_password(tmp_path: Path) -> None:
-    p = run_cli("study", "--storage", "postgresql://ann:s3cret@127.0.0.1:1/studies", cwd=tmp_path)
+    p = cli("study", "--storage", "postgresql://ann:s3cret@127.0.0.1:1/studies", cwd=tmp_path)
     assert p.returncode == 2
     assert p.stderr.startswith("hybridtune study: error: storage must be a reachable database, but connecting to "
                                "'postgresql+psycopg://ann:***@127.0.0.1:1/studies' failed:")
     assert "s3cret" not in p.stderr and p.stderr.strip().count("\n") == 0
-    p = run_cli("study", "--storage", "nonsense", cwd=tmp_path)
+    p = cli("study", "--storage", "nonsense", cwd=tmp_path)
     assert p.returncode == 2
     assert "storage must be a database URL such as sqlite:///runs/hybridtune.db" in p.stderr
     assert not (tmp_path / "runs").exists()  # nothing created for a bad URL
 
 
 def test_report_cli_unknown_name(tmp_path: Path) -> None:
-    p = run_cli("report", "--storage", f"sqlite:///{tmp_path / 'none.db'}", cwd=tmp_path)
+    p = cli("report", "--storage", f"sqlite:///{tmp_path / 'none.db'}", cwd=tmp_path)
     assert p.returncode == 2 and "storage must be an existing database" in p.stderr
 
 

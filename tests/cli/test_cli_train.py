@@ -10,7 +10,7 @@ import optuna
 import pytest
 
 import hybridtune as ht
-from conftest import run_cli
+from conftest import cli
 from hybridtune.train import Recipe, save_recipe
 
 SYN = "synthetic:n=300"
@@ -30,8 +30,8 @@ def recipe_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Recipe]
 def test_train_from_a_recipe_with_an_override_and_a_checkpoint(recipe_file, tmp_path: Path) -> None:
     path, recipe = recipe_file
     out, ckpt = tmp_path / "r.json", tmp_path / "final.pt"
-    p = run_cli("train", "--recipe", str(path), "--epochs", "2", "--save", str(ckpt), "--json", str(out),
-                "--device", "cpu", env=ENV)
+    p = cli("train", "--recipe", str(path), "--epochs", "2", "--save", str(ckpt), "--json", str(out),
+            "--device", "cpu", env=ENV)
     assert p.returncode == 0, p.stderr
     assert f"settings from recipe {path}" in p.stdout
     assert "lr: lr 0.08 from the recipe (study demo, trial 7)" in p.stdout and "probe:" not in p.stdout
@@ -51,10 +51,10 @@ def test_train_from_a_recipe_with_an_override_and_a_checkpoint(recipe_file, tmp_
 def test_train_probes_once_then_reads_the_cache(tmp_path: Path) -> None:
     env = {**ENV, "HYBRIDTUNE_CACHE": str(tmp_path / "cache")}
     args = ("train", "--model", "mlp", "--dataset", SYN, "--epochs", "1", "--device", "cpu")
-    first = run_cli(*args, "--json", str(tmp_path / "1.json"), env=env)
+    first = cli(*args, "--json", str(tmp_path / "1.json"), env=env)
     assert first.returncode == 0, first.stderr
     assert "probe: cost " in first.stdout and "from the probe at batch 16" in first.stdout
-    second = run_cli(*args, "--json", str(tmp_path / "2.json"), env=env)
+    second = cli(*args, "--json", str(tmp_path / "2.json"), env=env)
     assert second.returncode == 0, second.stderr
     assert "probe: cached, no cost now" in second.stdout and "from the cached probe" in second.stdout
     one, two = (json.loads((tmp_path / f"{i}.json").read_text()) for i in (1, 2))
@@ -65,8 +65,8 @@ def test_train_probes_once_then_reads_the_cache(tmp_path: Path) -> None:
 
 def test_train_on_train_and_val_says_validation_is_unavailable(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
-    p = run_cli("train", "--model", "mlp", "--dataset", SYN, "--epochs", "1", "--lr", "0.05", "--train-on",
-                "train+val", "--json", str(out), env=ENV)
+    p = cli("train", "--model", "mlp", "--dataset", SYN, "--epochs", "1", "--lr", "0.05", "--train-on",
+            "train+val", "--json", str(out), env=ENV)
     assert p.returncode == 0, p.stderr
     assert "val acc n/a (trained on train+val)" in p.stdout and "lr: lr 0.05 as given" in p.stdout
     data = json.loads(out.read_text())
@@ -80,7 +80,7 @@ def test_train_from_a_study(tmp_path: Path) -> None:
                                             test=False, dashboard=False), storage=url)
     recipe = ht.pipeline._export.study_recipe("tiny", storage=url)
     out = tmp_path / "r.json"
-    p = run_cli("train", "--from-study", "tiny", "--storage", url, "--epochs", "2", "--json", str(out), env=ENV)
+    p = cli("train", "--from-study", "tiny", "--storage", url, "--epochs", "2", "--json", str(out), env=ENV)
     assert p.returncode == 0, p.stderr
     assert "settings from study tiny" in p.stdout and "from the recipe (study tiny, trial" in p.stdout
     data = json.loads(out.read_text())
@@ -109,7 +109,7 @@ def test_bad_recipe_input_is_one_line_exit_2(tmp_path: Path, args: list[str], me
     (tmp_path / "bad.json").write_text("{not json")
     (tmp_path / "other.json").write_text(json.dumps({"kind": "something else"}))
     d = str(tmp_path)
-    p = run_cli("train", "--dataset", SYN, "--lr", "0.05", *(a.replace("{d}", d) for a in args), env=ENV)
+    p = cli("train", "--dataset", SYN, "--lr", "0.05", *(a.replace("{d}", d) for a in args), env=ENV)
     assert p.returncode == 2, p.stdout
     assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
     assert message.replace("{d}", d) in p.stderr

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import hybridtune as ht
-from conftest import run_cli
+from conftest import cli
 from hybridtune.diagnostics._landscape import filter_normalized_direction, landscape, line_search
 
 
@@ -39,8 +39,8 @@ def test_landscape_result_and_cli(tmp_path) -> None:
     assert r.random_direction.at(0.0)["train_loss"] == pytest.approx(r.segment.at(0.0)["train_loss"])
     assert r.segment.at(1.0)["train_loss"] < r.segment.at(0.0)["train_loss"]
     out = tmp_path / "l.json"
-    p = run_cli("landscape", "--model", "mlp", "--dataset", "synthetic:n=200", "--epochs", "1", "--points", "3",
-                "--json", str(out), "--plot", str(tmp_path / "l.html"))
+    p = cli("landscape", "--model", "mlp", "--dataset", "synthetic:n=200", "--epochs", "1", "--points", "3",
+            "--json", str(out), "--plot", str(tmp_path / "l.html"))
     assert p.returncode == 0, p.stderr
     data = json.loads(out.read_text())
     assert len(data["segment"]["alphas"]) == 5 and data["training"]["status"] == "completed"

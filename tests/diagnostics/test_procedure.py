@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import hybridtune as ht
-from conftest import run_cli
+from conftest import cli
 from hybridtune.diagnostics._procedure import (check_gradients, check_initial_loss, check_loss_falls, check_overfit_tiny,
                                    lr_ramp, procedure, red_flags)
 
@@ -136,8 +136,8 @@ def test_procedure_verdicts_and_cli(healthy: ht.Task, tmp_path) -> None:
         assert c.baseline_val_acc == r.baseline.best_val_acc
     json.dumps(r.to_dict(), allow_nan=False)
     out, report = tmp_path / "p.json", tmp_path / "p.html"
-    p = run_cli("procedure", "--model", "mlp", "--dataset", DATA, "--epochs", "2", "--batch-size", "32",
-                "--ramp-epochs", "3", "--momentum-epochs", "2", "--json", str(out), "--report", str(report))
+    p = cli("procedure", "--model", "mlp", "--dataset", DATA, "--epochs", "2", "--batch-size", "32",
+            "--ramp-epochs", "3", "--momentum-epochs", "2", "--json", str(out), "--report", str(report))
     assert p.returncode == 0, p.stderr
     assert "red flags" in p.stdout and "power decay" in p.stdout
     data = json.loads(out.read_text())

@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 import hybridtune as ht
-from conftest import run_cli
+from conftest import cli
 from hybridtune.diagnostics._sweep import log_lrs, successful_band, sweep
 
 
@@ -68,13 +68,13 @@ def test_sweep_bad_inputs() -> None:
 
 def test_sweep_cli(tmp_path) -> None:
     out, plot = tmp_path / "s.json", tmp_path / "s.html"
-    p = run_cli("sweep", "--model", "mlp", "--dataset", "synthetic:n=300,classes=3", "--optimizers", "adam",
-                "--lrs", "1e-3,1e-2", "--target", "0.9", "--max-epochs", "5", "--batch-size", "32",
-                "--no-range-test", "--json", str(out), "--plot", str(plot))
+    p = cli("sweep", "--model", "mlp", "--dataset", "synthetic:n=300,classes=3", "--optimizers", "adam",
+            "--lrs", "1e-3,1e-2", "--target", "0.9", "--max-epochs", "5", "--batch-size", "32",
+            "--no-range-test", "--json", str(out), "--plot", str(plot))
     assert p.returncode == 0, p.stderr
     assert "successful band per optimizer" in p.stdout and "Trial" not in p.stderr
     data = json.loads(out.read_text())
     assert data["bands"][0]["optimizer"] == "adam" and len(data["runs"]) == 2
     assert "plotly" in plot.read_text()[:2_000_000]
-    bad = run_cli("sweep", "--lrs", "1:0.1:5")
+    bad = cli("sweep", "--lrs", "1:0.1:5")
     assert bad.returncode == 2 and "0 < low < high" in bad.stderr and "Traceback" not in bad.stderr

@@ -47,13 +47,13 @@ def test_proxy_needs_a_width_option() -> None:
 
 
 def test_study_cli_proxy_width(tmp_path) -> None:
-    from conftest import run_cli
+    from conftest import cli
 
     out = tmp_path / "p.json"
-    p = run_cli("study", "--model", "cnn", "--dataset", "synthetic:n=300,shape=1x12x12", "--quick", "--trials", "2",
-                "--epochs", "1", "--baseline", "none", "--no-test", "--probe-batch-size", "32", "--name", "px",
-                "--storage", f"sqlite:///{tmp_path / 'p.db'}", "--proxy-width", "0.5", "--out",
-                str(tmp_path / "r.html"), "--json", str(out), env={"OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    p = cli("study", "--model", "cnn", "--dataset", "synthetic:n=300,shape=1x12x12", "--quick", "--trials", "2",
+            "--epochs", "1", "--baseline", "none", "--no-test", "--probe-batch-size", "32", "--name", "px",
+            "--storage", f"sqlite:///{tmp_path / 'p.db'}", "--proxy-width", "0.5", "--out",
+            str(tmp_path / "r.html"), "--json", str(out), env={"OMP_NUM_THREADS": "1"}, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "proxy" in p.stdout and "saved:" in p.stdout and "not measured" in p.stdout
     d = json.loads(out.read_text())["proxy"]

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import hybridtune as ht
-from conftest import run_cli
+from conftest import cli
 from hybridtune.pipeline._export import export_study, study_recipe
 from hybridtune.pipeline._run import resolve_config
 from hybridtune.study._config import budget_epochs
@@ -48,13 +48,13 @@ def test_export_rewrites_both_files_by_retraining(stored, tiny_task: ht.Task, tm
 
 def test_export_cli_says_it_retrains(stored, tmp_path: Path) -> None:
     _, url, _ = stored
-    p = run_cli("export", "--name", "home", "--storage", url, "--out", str(tmp_path / "x"), "--json",
-                str(tmp_path / "e.json"), cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    p = cli("export", "--name", "home", "--storage", url, "--out", str(tmp_path / "x"), "--json",
+            str(tmp_path / "e.json"), cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
     assert p.returncode == 0, p.stderr
     assert "by retraining its best configuration" in p.stdout and f"{tmp_path / 'x' / 'best.pt'}" in p.stdout
     d = json.loads((tmp_path / "e.json").read_text())
     assert d["command"] == "export" and d["retrained"] is True and Path(d["checkpoint"]).is_file()
-    p = run_cli("export", "--name", "hoem", "--storage", url, cwd=tmp_path)
+    p = cli("export", "--name", "hoem", "--storage", url, cwd=tmp_path)
     assert p.returncode == 2 and "Did you mean 'home'?" in p.stderr and p.stderr.strip().count("\n") == 0
 
 
@@ -108,7 +108,7 @@ def test_only_a_search_study_gives_a_recipe(stored, tmp_path: Path) -> None:
         export_study("home-grid", storage=url, out=tmp_path / "x")
     assert str(err.value) == rule.format("home-grid", "a baseline's study")
     assert study_recipe("home", storage=url).source["study"] == "home"
-    p = run_cli("train", "--from-study", "plain", "--storage", url, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    p = cli("train", "--from-study", "plain", "--storage", url, cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
     assert rule.format("plain", "not a study hybridtune made") in p.stderr
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import hybridtune as ht
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli
 
 
 def _free_port() -> int:
@@ -39,6 +39,7 @@ def stored(tiny_task: ht.Task, tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.mark.slow  # a real process: the dashboard server, stopped with SIGTERM
 def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path) -> None:
     port = _free_port()
     log = (tmp_path / "dashboard.log").open("w")
@@ -84,7 +85,7 @@ def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path
 
 
 def test_dashboard_needs_an_existing_storage(tmp_path: Path) -> None:
-    p = run_cli("dashboard", "--storage", f"sqlite:///{tmp_path / 'missing.db'}", "--port", str(_free_port()))
+    p = cli("dashboard", "--storage", f"sqlite:///{tmp_path / 'missing.db'}", "--port", str(_free_port()))
     assert p.returncode == 2
     assert p.stderr.startswith("hybridtune dashboard: error: storage must be an existing database")
     assert p.stderr.strip().count("\n") == 0

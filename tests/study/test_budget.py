@@ -26,6 +26,7 @@ def budgeted(tiny_task: ht.Task, tmp_path_factory: pytest.TempPathFactory) -> tu
     return ht.run_study(tiny_task, config, storage=url), url
 
 
+@pytest.mark.slow  # the module's budgeted study (search, grid, random, test seeds): ~17 s once
 def test_the_budget_is_never_overrun_and_counts_the_probes(budgeted, tiny_task: ht.Task) -> None:
     result, url = budgeted
     b = result.budget
@@ -71,6 +72,7 @@ def test_a_budget_below_one_trial_is_refused(tiny_task: ht.Task) -> None:
         ht.StudyConfig(test_seeds=0)
 
 
+@pytest.mark.slow  # the module's budgeted study (search, grid, random, test seeds): ~17 s once
 def test_every_study_is_retrained_on_the_same_seeds(budgeted) -> None:
     result, url = budgeted
     seeds = ht.StudyConfig(**SMALL).test_seed_list
@@ -89,6 +91,7 @@ def test_every_study_is_retrained_on_the_same_seeds(budgeted) -> None:
         assert d.se == pytest.approx(abs(diffs[0] - diffs[1]) / 2)
 
 
+@pytest.mark.slow  # the module's budgeted study (search, grid, random, test seeds): ~17 s once
 def test_json_carries_budget_test_scores_differences_and_the_normalised_score(budgeted) -> None:
     result, _ = budgeted
     d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
@@ -137,6 +140,7 @@ def test_a_resumed_study_with_a_smaller_budget_does_not_overrun(tiny_task: ht.Ta
     assert over and all(t.state == TrialState.FAIL and "cost" not in t.user_attrs for t in over)
 
 
+@pytest.mark.slow  # the module's budgeted study (search, grid, random, test seeds): ~17 s once
 def test_no_verdict_against_a_grid_that_did_not_finish(budgeted) -> None:
     import dataclasses
 

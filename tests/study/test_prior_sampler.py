@@ -369,6 +369,7 @@ def test_stepped_suggestion_follows_the_evidence() -> None:
 # In a study: --space prior end to end
 
 
+@pytest.mark.slow  # three studies, ~7 s
 def test_a_prior_guided_study_resumes_with_the_same_sequence(tiny_task: ht.Task, tmp_path: Path) -> None:
     kw = dict(epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9), batch_size_floor=16, baselines=(),
               space="prior", test=False, dashboard=False, artefacts=False)

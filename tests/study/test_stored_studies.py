@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 
 import hybridtune as ht
-from conftest import ROOT, run_cli
+from conftest import ROOT, cli
 
 FIXTURE = ROOT / "tests" / "fixtures" / "study_v1.db"
 # how the fixture was made: 2 search trials, the quick grid's 2 cells, tested, with the dashboard notes
@@ -31,15 +31,15 @@ def test_fixture_study_loads_reports_and_keeps_its_numbers(tmp_path: Path) -> No
     assert r.priors is not None and r.priors.lr_max > r.priors.lr_min > 0
     assert r.search.test_accuracy is not None and r.grid.test_accuracy is not None
     out = tmp_path / "r.html"
-    p = run_cli("report", "--name", "fixture", "--storage", storage, "--out", str(out), env=ENV, cwd=tmp_path)
+    p = cli("report", "--name", "fixture", "--storage", storage, "--out", str(out), env=ENV, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     assert out.is_file() and "fixture" in out.read_text()
 
 
 def test_fixture_study_resumes_without_probing_again(tmp_path: Path) -> None:
     storage = _copy(tmp_path)
-    p = run_cli("study", *STUDY, "--trials", "3", "--storage", storage, "--out", str(tmp_path / "r.html"),
-                env=ENV, cwd=tmp_path)
+    p = cli("study", *STUDY, "--trials", "3", "--storage", storage, "--out", str(tmp_path / "r.html"),
+            env=ENV, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "probes (cached)" in p.stdout and "probes: range test" not in p.stdout
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

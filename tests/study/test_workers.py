@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from torch import nn
 
 import hybridtune as ht
-from conftest import run_cli
+from conftest import cli
 
 ENV = {"OMP_NUM_THREADS": "1", "COLUMNS": "200"}
 DATA = "synthetic:n=1200,classes=4,noise=1.5"
@@ -82,6 +82,10 @@ def _study_args(name: str, url: str, *extra: str) -> list[str]:
             "--threads", "1", "--no-test", "--quiet", *extra]
 
 
+@pytest.mark.slow  # real processes: a coordinator and its workers
+# its own limit, honest: the waits below add up to 540 s (the study to be ready 120, the coordinator 300, the
+# workers 120) besides this process's own trials
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("n_workers, space", [(2, "narrow"), (4, "narrow"), (2, "prior")])
 def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monkeypatch, n_workers: int,
                                                    space: str) -> None:
@@ -105,8 +109,10 @@ def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monk
     torch.set_num_threads(1)
     mine = ht.run_worker(name, storage=pg, device="cpu", wait_seconds=120, poll_seconds=0.2)
     assert coordinator.wait(timeout=300) == 0, (tmp_path / "study.log").read_text()[-3000:]
+    deadline = time.monotonic() + 120  # the workers run side by side: one 120 s wait for all of them
     for w in workers:
-        assert w.wait(timeout=120) == 0, [p.read_text()[-2000:] for p in tmp_path.glob("worker*.log")]
+        assert w.wait(timeout=max(deadline - time.monotonic(), 1)) == 0, [p.read_text()[-2000:]
+                                                                          for p in tmp_path.glob("worker*.log")]
 
     search, grid, rand = (_trials(pg, n) for n in (name, f"{name}-grid", f"{name}-random"))
     for ts in (search, rand):  # the global cap: exactly `trials`, across every process
@@ -183,6 +189,8 @@ def _worker_mid_trial(name: str, pg: str, tmp_path: Path, *extra: str) -> tuple:
     return worker, coordinator, wid
 
 
+@pytest.mark.slow  # real processes: a worker is SIGKILLed mid-trial
+@pytest.mark.timeout(600)  # its waits add up to 450 s (a running trial 120, the victim 30, the coordinator 300)
 def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_path: Path) -> None:
     """SIGKILL a worker mid-trial: after the grace period its trial is FAIL, a copy with the same values
     runs again, the study completes with the requested number of trials, and no completed trial is lost."""
@@ -207,6 +215,8 @@ def test_killed_worker_trial_is_failed_retried_and_nothing_is_lost(pg: str, tmp_
     assert completed_before <= {t.number for t in search if t.state == TrialState.COMPLETE}
 
 
+@pytest.mark.slow  # real processes: a worker is stopped by SIGTERM mid-trial
+@pytest.mark.timeout(600)  # its waits add up to 480 s (a running trial 120, the worker 60, the coordinator 300)
 def test_stopped_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: str, tmp_path: Path) -> None:
     """SIGTERM (a scheduler preempting the job; Ctrl-C takes the same path) stops a worker cleanly (exit
     143) with its running trial marked failed; the coordinator queues that trial's share again, so the
@@ -226,6 +236,7 @@ def test_stopped_worker_marks_its_trial_and_the_coordinator_runs_it_again(pg: st
     assert len(set(_cells(grid))) == len(_cells(grid)) == 4
 
 
+@pytest.mark.slow  # a real process: the study is interrupted by SIGINT (Ctrl-C); the resume runs in-process
 def test_interrupted_study_marks_its_trial_and_resumes(pg: str, tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) stops `study` cleanly, exit 130, its running trial marked; the same command resumes
     without probing again and ends with the exact counts."""
@@ -248,7 +259,7 @@ def test_interrupted_study_marks_its_trial_and_resumes(pg: str, tmp_path: Path) 
     interrupted = [t for t in _trials(pg, name) if t.state == TrialState.FAIL]
     assert len(interrupted) <= 1 and all(t.user_attrs.get("outcome") == "interrupted" for t in interrupted)
 
-    again = run_cli(*[a for a in args if a != "--quiet"], cwd=tmp_path, env=ENV)
+    again = cli(*[a for a in args if a != "--quiet"], cwd=tmp_path, env=ENV)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "probes (cached)" in again.stdout
     study = optuna.load_study(study_name=name, storage=pg)
@@ -280,16 +291,18 @@ def test_sqlite_serves_one_process_and_refuses_a_second(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     url = f"sqlite:///{db}"
     store = ht.open_storage(url)
+    # in-process is still a second holder: flock locks belong to an open file, not to a process, so the CLI's
+    # own open of <file>.lock is refused exactly as another process's would be
     with coordinator_lock(store, "anything"):
-        p = run_cli("study", "--model", "mlp", "--dataset", "synthetic:n=200", "--quick", "--storage", url,
-                    cwd=tmp_path, env=ENV)
+        p = cli("study", "--model", "mlp", "--dataset", "synthetic:n=200", "--quick", "--storage", url,
+                cwd=tmp_path, env=ENV)
     assert p.returncode == 2, p.stderr
     err = p.stderr.strip()
     assert "\n" not in err and "Traceback" not in err
     assert "serves one hybridtune process at a time" in err and f"pid {os.getpid()}" in err
     assert "postgresql+psycopg://" in err
     assert not db.exists() or db.stat().st_size == 0 or _integrity_ok(db)
-    w = run_cli("worker", "--name", "s", "--storage", url, cwd=tmp_path, env=ENV)
+    w = cli("worker", "--name", "s", "--storage", url, cwd=tmp_path, env=ENV)
     assert w.returncode == 2 and "a worker must share the study's storage" in w.stderr
     assert "postgresql" in w.stderr and "Traceback" not in w.stderr
 
