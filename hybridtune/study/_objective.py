@@ -46,7 +46,6 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
     Ctrl-C marks the trial failed (``outcome="interrupted"``) and stops the process. A diverged run
     returns ``chance`` (``outcome="diverged"``).
     """
-    import optuna
 
     # the prior-guided sampler reads how far each trial's loss climbed at its peak LR, from its step trace
     tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed,
@@ -65,20 +64,29 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
             return True
         return None
 
-    try:  # from the trial's first storage call on: Ctrl-C anywhere in it marks it interrupted
+    try:  # from the trial's first storage call to its last: Ctrl-C anywhere in it marks it interrupted
         if config.budgeted:
             _check_budget(trial)
         trial.set_user_attr(keys.HYPERPARAMS, finite_json(hp.to_dict()))
         trial.set_user_attr(keys.WORKER, worker_id())
-        r = train(task, tc, on_epoch=on_epoch)
+        try:
+            r = train(task, tc, on_epoch=on_epoch)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            _fail_out_of_memory(trial, task, hp, exc)
+        return _record_outcome(trial, r, pruned_at, chance)
     except KeyboardInterrupt:
         trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_INTERRUPTED)
         trial.set_user_attr(keys.FAIL_REASON, "interrupted (Ctrl-C); re-running the study runs it again")
         raise
-    except Exception as exc:
-        if not is_oom(exc):
-            raise
-        _fail_out_of_memory(trial, task, hp, exc)
+
+
+def _record_outcome(trial: optuna.Trial, r: TrainResult, pruned_at: list[int], chance: float) -> float:
+    """Store the finished run and its outcome; returns the trial's value (``chance`` for a diverged run) or
+    raises ``TrialPruned``."""
+    import optuna
+
     _record_run(trial, r)
     if pruned_at:
         trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_PRUNED)

@@ -301,6 +301,26 @@ def test_study_config_checks() -> None:
     assert ht.StudyConfig(baselines="random").baselines == ("random",)
 
 
+@pytest.mark.parametrize("where", ["train", "_record_run"])
+def test_ctrl_c_anywhere_in_a_trial_marks_it_interrupted(tiny_task: ht.Task, monkeypatch, where: str) -> None:
+    """Ctrl-C while training or while its result is being written (after training, before the outcome):
+    either way the trial is marked interrupted, so a resumed study runs it again."""
+    import hybridtune.study._objective as objective_mod
+    from hybridtune.study import train_trial
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(objective_mod, where, ctrl_c)
+    study = optuna.create_study(direction="maximize")
+    hp = ht.Hyperparams(lr=0.1, momentum=0.9, weight_decay=0.0, batch_size=16)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(lambda t: train_trial(t, tiny_task, hp, ht.StudyConfig(epochs=1), prune=False,
+                                             chance=0.25), n_trials=1)
+    (trial,) = study.trials
+    assert trial.state == TrialState.FAIL and trial.user_attrs["outcome"] == "interrupted"
+
+
 def test_range_test_suggestions_are_never_pruned(tiny_task: ht.Task) -> None:
     from hybridtune.study._objective import train_trial
     from hybridtune.study._queue import fill_search_queue
