@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     import hybridtune as ht
-    from hybridtune.space._space import scale_lr
+    from hybridtune.space import scale_lr
 
     runs = json.loads(Path(args.runs).read_text())["runs"]
     cands = [c.split(":") for c in args.candidates]

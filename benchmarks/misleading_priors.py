@@ -69,7 +69,7 @@ def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: st
     task = ht.Task(**task_kw)
     config = config.for_task(task)
     t0 = time.perf_counter()
-    from hybridtune.space._space import dataset_batch_ceiling
+    from hybridtune.space import dataset_batch_ceiling
 
     probe_bs = min(config.probe_batch_size, dataset_batch_ceiling(len(task.data.train)))
     priors = ht.find_priors(task, batch_size=probe_bs,
@@ -77,7 +77,7 @@ def run_task_seed(task_name: str, seed: int, variants: list[str], *, storage: st
                             seed=seed, range_extend=config.probe_range_extend)
     probe_seconds = time.perf_counter() - t0
     # issue 13's budget: 0.1 of the textbook grid's cost (the grid itself is not run here), probes included
-    from hybridtune.study._budget import grid_examples
+    from hybridtune.study import grid_examples
 
     grid = ht.grid_space(task, overrides=config.grid)
     budget = round(BUDGET * grid_examples(grid, n_train=len(task.data.train), epochs=int(config.epochs)))

@@ -41,7 +41,7 @@ NARROW, STARTS = (3.16, 5.62), {"x0.1": 0.316, "x1": 3.16, "x10": 31.6}
 
 def map_task_seed(task_name: str, seed: int) -> list[dict[str, Any]]:
     import hybridtune as ht
-    from hybridtune.space._space import dataset_batch_ceiling
+    from hybridtune.space import dataset_batch_ceiling
 
     task_kw, config = ht.load_spec(ROOT / "studies" / TASKS[task_name]).build(seed=seed)
     task = ht.Task(**task_kw)

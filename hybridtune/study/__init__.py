@@ -11,7 +11,7 @@ every process takes trials from), ``_worker`` (:func:`run_worker`) and ``_spec``
 from __future__ import annotations
 
 from . import keys
-from ._budget import study_budget
+from ._budget import grid_examples, study_budget
 from ._config import BUDGET_EPOCHS, BUDGET_STEPS, SPACES, StudyConfig, budget_epochs, config_from_dict, default_name
 from ._identity import identity, probe_identity, task_description
 from ._objective import train_trial
@@ -27,7 +27,7 @@ from .keys import search_names
 __all__ = [
     # what a study is and stores
     "BUDGET_EPOCHS", "BUDGET_STEPS", "SPACES", "StudyConfig", "StudySpec", "budget_epochs", "config_from_dict",
-    "default_name", "keys", "load_spec", "search_names", "study_budget",
+    "default_name", "grid_examples", "keys", "load_spec", "search_names", "study_budget",
     # its samplers and pruners
     "PRUNERS", "PRUNER_REGISTRY", "PrunerInfo", "SAMPLERS", "SAMPLER_REGISTRY", "SamplerInfo", "pruner_info",
     "sampler_info",

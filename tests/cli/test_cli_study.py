@@ -140,7 +140,7 @@ def test_study_help_takes_its_defaults_from_the_library() -> None:
     assert p.returncode == 0, p.stderr
     text = " ".join(p.stdout.split())
     d = ht.StudyConfig()
-    from hybridtune.study._config import BUDGET_STEPS
+    from hybridtune.study import BUDGET_STEPS
 
     for phrase in (f"(default: {d.trials})", f"(default: chosen from the task, enough for {BUDGET_STEPS} optimizer "
                    f"steps at the smallest searched batch size",

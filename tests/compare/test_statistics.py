@@ -11,7 +11,7 @@ from hybridtune.compare._comparison import compare, match_target
 from hybridtune.compare import _stats
 from hybridtune.compare._outcome import HistoryPoint, StudyOutcome, score_of_record
 from hybridtune.compare._stats import Difference, accuracy_se, normalised_score
-from hybridtune.train._results import Cost
+from hybridtune.train import Cost
 
 Score = _stats.TestScore  # (not imported by its name: pytest would take a Test* class for a test)
 

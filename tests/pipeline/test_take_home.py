@@ -15,7 +15,7 @@ import hybridtune as ht
 from conftest import cli
 from hybridtune.pipeline._export import export_study, study_recipe
 from hybridtune.pipeline._run import resolve_config
-from hybridtune.study._config import budget_epochs
+from hybridtune.study import budget_epochs
 
 TINY = dict(trials=2, epochs=2, probe_batch_size=32, probe_momenta=(0.9,), baselines=())
 

@@ -10,7 +10,7 @@ import hybridtune as ht
 from hybridtune.probes._confidence import CONFIDENCE_FLOOR, UNMEASURED, lr_confidence, momentum_confidence
 from hybridtune.probes._priors import MOMENTUM_TOLERANCE
 from hybridtune.probes._rangetest import _suggestions
-from hybridtune.train._results import Cost
+from hybridtune.train import Cost
 
 # The synthetic range test of test_suggest.py: a plateau at 2.3, a sigmoid fall of 1.5 centred at lr 1e-2 and an
 # exponential blow-up past lr 0.1 (one sweep of 8 decades).

@@ -10,7 +10,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 import hybridtune as ht
-from hybridtune.space._space import SearchSpace
+from hybridtune.space import SearchSpace
 from hybridtune.study._prior_sampler import (ENQUEUED, INCUMBENT, PRIOR, RECOVERY_TRIALS, SOURCE_DRAW, SOURCES,
                                              WIDE, ParamPrior, PriorSampler, shares_of, stepped_suggestion)
 
@@ -428,7 +428,7 @@ def test_a_suggestion_that_collapsed_to_chance_counts_as_too_hot(tiny_task: ht.T
     assert second.user_attrs["suggestion_move"] == "down"
     assert r.search.n_trials == 2
     # the report's LR figure says so when a reader hovers over the trial
-    from hybridtune.report._figures import lr_trials_figure
+    from hybridtune.report import lr_trials_figure
 
     texts = [x for tr in lr_trials_figure(r, [first, second]).data if tr.text is not None for x in tr.text]
     assert any(x.startswith(f"trial {second.number} ") and "moved down on the evidence" in x for x in texts)

@@ -150,7 +150,7 @@ def test_artefacts_round_trip_to_the_recorded_test_accuracy(e2e, tiny_task: ht.T
     _, acc, _ = tiny_task.evaluate(model, tiny_task.data.test)
     assert acc == pytest.approx(first["test_accuracy"])
     # from storage alone: the same recipe (what `train --from-study` trains)
-    from hybridtune.pipeline._export import study_recipe
+    from hybridtune.pipeline import study_recipe
 
     assert study_recipe("tiny", storage=url) == recipe
     d = result.to_dict()
@@ -386,7 +386,7 @@ def test_optuna_still_has_the_private_queue_hook() -> None:
 
 
 def test_run_grid_runs_each_missing_cell_once() -> None:
-    from hybridtune.space._space import shuffled_cells
+    from hybridtune.space import shuffled_cells
     from hybridtune.study._queue import run_grid
 
     study = optuna.create_study()

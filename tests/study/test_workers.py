@@ -270,7 +270,7 @@ def test_interrupted_study_marks_its_trial_and_resumes(pg: str, tmp_path: Path) 
 
 
 def test_a_second_coordinator_of_the_same_study_is_refused(pg: str, tiny_task: ht.Task) -> None:
-    from hybridtune._core._storage import coordinator_lock
+    from hybridtune._core import coordinator_lock
 
     store = ht.open_storage(pg)
     name = _name("lock")
@@ -286,7 +286,7 @@ def test_a_second_coordinator_of_the_same_study_is_refused(pg: str, tiny_task: h
 
 
 def test_sqlite_serves_one_process_and_refuses_a_second(tmp_path: Path) -> None:
-    from hybridtune._core._storage import coordinator_lock
+    from hybridtune._core import coordinator_lock
 
     db = tmp_path / "s.db"
     url = f"sqlite:///{db}"
