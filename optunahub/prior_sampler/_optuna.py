@@ -1,7 +1,7 @@
 # Copied from hybridtune/samplers/_optuna.py by optunahub/sync.py: edit that file, not this one.
 """The two places where the prior-guided sampler needs more than Optuna's public API, each in one function.
 
-``tests/samplers/test_prior_sampler.py`` (``test_the_private_optuna_hooks_still_hold``) fails loudly if an Optuna
+``tests/samplers/test_sampler.py`` (``test_the_private_optuna_hooks_still_hold``) fails loudly if an Optuna
 release changes either.
 """
 
