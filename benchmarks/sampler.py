@@ -16,10 +16,11 @@ off, a third of the range, confidence 0.8; a wrong choice) and ``adversarial`` (
 confidence 1; the worst choice).
 
 Samplers: Optuna's ``RandomSampler`` and ``TPESampler`` (defaults, seeded), ``PriorSampler`` with its default
-(keyed random) base and with a ``TPESampler`` base. OptunaHub's ``user_prior_cmaes`` is not run: ``optunahub.load_module``
-fetches it from the network, which the benchmark machine has none of. None of these samplers knows the budget, so
-each (function, prior, sampler, seed) is one 100-trial study, read at 10, 20, 50 and 100 trials. Reported: the
-median simple regret (best value so far minus the optimum) over the seeds, and its interquartile range.
+(keyed random) base and with a ``TPESampler`` base. OptunaHub's ``user_prior_cmaes`` is not run:
+``optunahub.load_module`` fetches it from the network, which the benchmark machine has none of. None of these
+samplers knows the budget, so each (function, prior, sampler, seed) is one 100-trial study, read at 10, 20, 50 and
+100 trials. Reported: the median simple regret (best value so far minus the optimum) over the seeds, and its
+interquartile range.
 
     python benchmarks/sampler.py                          # 20 seeds (0-19), 100 trials
     python benchmarks/sampler.py --seeds 2 --trials 10    # a smoke run

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from .._core import ConfigError
 from ._optuna import enqueued_params, set_user_attr
-from ._prior import ParamPrior, fit, wide_draw
+from ._prior import FROM_PRIOR, ParamPrior, fit, same_choice, wide_draw
 from ._shares import (ENQUEUED, INCUMBENT, PRIOR, SOURCE_ATTR, SOURCES, WIDE, Evidence, default_is_failure,
                       incumbent_of, shares_of)
 
@@ -90,11 +90,12 @@ class PriorSampler(optuna.samplers.BaseSampler):
         priors: parameter name -> :class:`ParamPrior`. None (or empty): every parameter goes to the base sampler.
         base_sampler: what draws the wide source and the parameters without a prior: any Optuna sampler
             (``TPESampler`` works well). ``None``: random sampling keyed on ``(seed, trial number,
-            parameter)``, like ``RandomSampler`` but reproducible across processes.
-        seed: with each trial's number, the seed of every draw the sampler makes itself. A seeded sampler is
-            reproducible and ``reseed_rng`` leaves it so (threads and processes never repeat each other's
-            draws, since each trial's number differs); an unseeded one draws a fresh seed there, and reseeds
-            its base sampler.
+            parameter)``, like ``RandomSampler`` but with no state, so every process agrees.
+        seed: with each trial's number, the seed of every draw the sampler makes itself. A seeded sampler
+            draws the same sequence again for the same history (one process, or a resumed study), and
+            ``reseed_rng`` leaves it so; with ``n_jobs > 1`` or several processes each trial sees whatever has
+            finished when it starts, but no two trials draw alike, since their numbers differ. An unseeded
+            sampler draws a fresh seed in ``reseed_rng``, and reseeds its base sampler.
         is_failure: whether a finished trial failed: evidence against the prior's region when the prior drew
             it; a failed trial is never the incumbent. Default :func:`default_is_failure`: the trial failed,
             returned a value that is not finite, or broke a constraint.
@@ -268,12 +269,13 @@ class PriorSampler(optuna.samplers.BaseSampler):
         rng = np.random.default_rng(_seed(self._seed, trial.number, name))
         if plan.draw == WIDE:
             return wide_draw(rng, dist, p.bounds)
-        return p.draw(rng, dist, around=plan.incumbent.get(name) if plan.draw == INCUMBENT else None)
+        around = plan.incumbent.get(name, FROM_PRIOR) if plan.draw == INCUMBENT else FROM_PRIOR
+        return p.draw(rng, dist, around=around)
 
 
 def _held_value(value: Any, dist: BaseDistribution) -> Any:
     """A held value as ``dist`` takes it: clipped (and rounded) into its range, or one of its choices; ``None``
     for a choice the distribution does not offer."""
     if isinstance(dist, CategoricalDistribution):
-        return next((c for c in dist.choices if c == value), None)
+        return next((c for c in dist.choices if same_choice(c, value)), None)
     return fit(value, dist)  # type: ignore[arg-type]

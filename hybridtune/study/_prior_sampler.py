@@ -1,5 +1,6 @@
-"""hybridtune's search with ``space="prior"``: the probes' priors as the public :class:`~hybridtune.samplers.PriorSampler`'s
-beliefs, and hybridtune's own rules for reading its trials as evidence, passed to it through its hooks.
+"""hybridtune's search with ``space="prior"``: the probes' priors as the beliefs of the public
+:class:`~hybridtune.samplers.PriorSampler`, and hybridtune's own rules for reading its trials as evidence, passed to it
+through its hooks.
 
 The sampler (:mod:`hybridtune.samplers`) draws each trial's LR and momentum from the prior, the wide space or
 around the incumbent, with shares that move away from the prior as its trials fail or do worse; see its

@@ -38,13 +38,15 @@ LINEAR_INCUMBENT = 0.05
 KEEP_INCUMBENT = 0.75
 #: Draws of the truncated normal before the last one is clipped into the range instead.
 _REJECTION_TRIES = 32
+#: ``around`` for a draw from the prior itself (``None`` is a choice a categorical parameter may offer).
+FROM_PRIOR: Any = object()
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
-def _same_choice(a: Any, b: Any) -> bool:
+def same_choice(a: Any, b: Any) -> bool:
     """``a == b`` as a choice: ``True`` and ``1`` are different choices, ``1`` and ``1.0`` the same."""
     if isinstance(a, (bool, np.bool_)) != isinstance(b, (bool, np.bool_)):
         return False
@@ -153,12 +155,12 @@ class ParamPrior:
     def _weights(self, choices: tuple[Any, ...]) -> np.ndarray:
         """The prior's weight of each of ``choices`` (zeros where it names none of them)."""
         named = self.centre.items() if isinstance(self.centre, Mapping) else [(self.centre, 1.0)]
-        return np.array([sum(float(w) for k, w in named if _same_choice(k, c)) for c in choices])
+        return np.array([sum(float(w) for k, w in named if same_choice(k, c)) for c in choices])
 
     # ------------------------------------------------------------------------------------------
     # Draws
 
-    def draw(self, rng: np.random.Generator, dist: BaseDistribution, *, around: Any = None) -> Any:
+    def draw(self, rng: np.random.Generator, dist: BaseDistribution, *, around: Any = FROM_PRIOR) -> Any:
         """A value of ``dist`` from the prior, or, given ``around`` (the incumbent's value), perturbed around it.
 
         A numeric draw is a normal on the prior's scale truncated to the range (by rejection; after
@@ -166,7 +168,7 @@ class ParamPrior:
         it), rounded onto an int's or stepped float's step."""
         if isinstance(dist, CategoricalDistribution):
             k = len(dist.choices)
-            keep = [i for i, c in enumerate(dist.choices) if around is not None and _same_choice(c, around)]
+            keep = [i for i, c in enumerate(dist.choices) if around is not FROM_PRIOR and same_choice(c, around)]
             if keep:
                 p = np.full(k, (1 - KEEP_INCUMBENT) / k)
                 p[keep[0]] += KEEP_INCUMBENT
@@ -177,7 +179,7 @@ class ParamPrior:
         assert isinstance(dist, (FloatDistribution, IntDistribution))
         scale = self.scale_for(dist)
         centre, sigma = _to_t(scale, float(self.centre)), self.width(dist.low, dist.high, scale)
-        if around is not None and _is_number(around) and self.holds(float(around), scale):
+        if around is not FROM_PRIOR and _is_number(around) and self.holds(float(around), scale):
             centre = _to_t(scale, float(around))
             sigma = LINEAR_INCUMBENT * (dist.high - dist.low) if scale == "linear" else SIGMA_INCUMBENT
         t_lo, t_hi = _t_range(scale, dist.low, dist.high)
