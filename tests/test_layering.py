@@ -16,8 +16,8 @@ from conftest import ROOT
 
 PACKAGE = ROOT / "hybridtune"
 #: data-flow order; the top-level package (the public facade) sits between the pipeline and the CLI
-STAGES = ("_core", "task", "train", "probes", "space", "study", "compare", "diagnostics", "report", "pipeline",
-          "hybridtune", "cli")
+STAGES = ("_core", "samplers", "task", "train", "probes", "space", "study", "compare", "diagnostics", "report",
+          "pipeline", "hybridtune", "cli")
 
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:

@@ -13,7 +13,7 @@ PUBLIC = {
     "Check", "Comparison", "ConfigError", "Cost", "DataError", "DataSplits", "EpochStats", "Exported", "FitResult", "GridSpace",
     "HistoryPoint", "HybridTuneError", "Hyperparams", "LRBand", "LRRamp", "LandscapeResult", "LineCurve",
     "MODELS", "MOMENTUM_OPTIMIZERS", "Match", "ModelError", "MomentumRamp", "MomentumRun", "OPTIMIZERS",
-    "OptimizerBand", "Priors", "ProbeError", "ProcedureResult", "ProxyResult", "RangeTestResult", "Recipe", "RedFlag",
+    "OptimizerBand", "ParamPrior", "Priors", "PriorSampler", "ProbeError", "ProcedureResult", "ProxyResult", "RangeTestResult", "Recipe", "RedFlag",
     "SCHEDULES", "SearchSpace", "StepTrace", "StorageError", "StudyConfig", "StudyOutcome", "StudyResult",
     "StudySpec", "SweepResult", "SweepRun", "TargetHit", "Task", "TensorSplit", "TrainConfig", "TrainResult",
     "TrialFailed", "TuneResult", "UnknownNameError", "WorkerResult", "batch_sizes", "create_model",
@@ -44,7 +44,7 @@ def test_public_objects_come_from_the_stage_packages() -> None:
         mod = getattr(getattr(ht, name), "__module__", None)
         if mod is not None and mod.startswith("hybridtune"):
             stage = mod.split(".")[1]
-            assert stage in {"_core", "task", "train", "probes", "space", "study", "compare", "diagnostics",
+            assert stage in {"_core", "samplers", "task", "train", "probes", "space", "study", "compare", "diagnostics",
                              "report", "pipeline"}, f"{name} is defined in {mod}"
 
 
@@ -54,3 +54,27 @@ def test_import_is_light() -> None:
     code = "import sys, hybridtune; print(sorted(m for m in ('plotly', 'rich', 'matplotlib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_sampler_imports_without_torch() -> None:
+    # the prior-guided sampler is an Optuna sampler for any study: numpy and Optuna only, like Optuna's own
+    code = "import hybridtune.samplers, sys; assert 'torch' not in sys.modules, 'torch was imported'"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = "import sys, hybridtune as ht; ht.PriorSampler, ht.ParamPrior; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def test_the_facade_loads_each_name_on_first_use() -> None:
+    # PEP 562: every public name resolves, dir() lists them with the stage packages, an unknown name is an
+    # AttributeError, and ht.train stays the trainer even once the hybridtune.train package is imported
+    import hybridtune.train  # noqa: F401
+
+    assert callable(ht.train) and ht.train.__module__ == "hybridtune.train._loop"
+    assert set(ht.__all__) <= set(dir(ht)) and {"study", "samplers", "task", "__version__"} <= set(dir(ht))
+    assert not {"importlib", "sys", "types", "Any"} & set(dir(ht))
+    try:
+        ht.no_such_name  # noqa: B018
+    except AttributeError as e:
+        assert str(e) == "module 'hybridtune' has no attribute 'no_such_name'"
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")

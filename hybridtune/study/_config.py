@@ -55,7 +55,7 @@ class StudyConfig:
             lr_max`` and the momentum from the priors' band; ``prior``: from wide bounds, each trial's values
             from the prior (a log-normal around the priors, as wide as their measured confidence is low), the
             wide space or around the best so far, with shares that move away from the prior as its trials do
-            worse or diverge (:class:`hybridtune.study._prior_sampler.PriorSampler`; it is its own sampler,
+            worse or diverge (:class:`hybridtune.samplers.PriorSampler`; it is its own sampler,
             so ``sampler`` must stay ``random``). Its second suggestion moves a decade from the first, down
             after a run that was too hot, up after one that trained cleanly
             (:func:`~hybridtune.study._prior_sampler.stepped_suggestion`).

@@ -324,7 +324,7 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
             # its draws depend on the stored history and (seed, trial number) only: no offset, no salt
             from ._prior_sampler import sampler_from_record
 
-            study.sampler = sampler_from_record(record, seed=config.seed)
+            study.sampler = sampler_from_record(record, seed=config.seed, study=study)
         else:
             study.sampler = make_sampler(config.sampler, config.seed,
                                          int(study.user_attrs.get(keys.SAMPLER_OFFSET, 0)), salt)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._core import finite_json
+from ..samplers import SOURCE_ATTR
 
 #: Bumped when what a study stores changes incompatibly.
 FORMAT_VERSION = 1
@@ -97,7 +98,7 @@ TEST = "test"
 #: The study's budget in training examples, when it has one (see :func:`record_budget`).
 BUDGET = "budget"
 #: The prior-guided search's priors as its sampler reads them (``--space prior``): parameter name ->
-#: ``ParamPrior`` fields, and the range test's suggestions (see ``PriorSampler`` in the prior sampler module).
+#: ``ParamPrior`` fields, and the range test's suggestions (see ``sampler_from_record`` in the prior sampler module).
 PRIOR_SAMPLER = "prior_sampler"
 #: ``Comparison.to_dict()``, saved for optuna-dashboard.
 COMPARISON = "comparison"
@@ -131,8 +132,9 @@ SOURCE = "source"
 SUGGESTION = "suggestion"
 
 SUGGESTION_SOURCE = "range test suggestion"
-#: Which source drew a prior-guided trial's values: ``prior``, ``wide``, ``incumbent`` or ``enqueued``.
-SOURCE_DRAW = "source_draw"
+#: Which source drew a prior-guided trial's values: ``prior``, ``wide``, ``incumbent`` or ``enqueued`` (the public
+#: sampler's own attribute, :data:`hybridtune.samplers.SOURCE_ATTR`).
+SOURCE_DRAW = SOURCE_ATTR
 #: How a prior-guided study's range-test suggestion moved on the evidence of the trials before it: ``down``,
 #: ``up`` or ``between`` (``stepped_suggestion`` in the prior sampler).
 SUGGESTION_MOVE = "suggestion_move"

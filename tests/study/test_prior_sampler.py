@@ -1,27 +1,55 @@
+"""hybridtune's search with ``space="prior"``: the public PriorSampler with hybridtune's rules (study/_prior_sampler).
+
+The sampler itself (its sources, draws, contract) is tested in tests/samplers; here, what a search study adds: its
+evidence (diverged, collapsed to chance, failed on its own, interrupted), the range test's suggestions that follow
+the evidence, and the identity of its draws with the sampler as it was before it became public.
+"""
+
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution
+from conftest import ROOT
+from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 
 import hybridtune as ht
+from hybridtune.samplers import ENQUEUED, INCUMBENT, PRIOR, SOURCE_ATTR, SOURCES, WIDE, ParamPrior, PriorSampler
+from hybridtune.samplers import shares_of as generic_shares_of
 from hybridtune.space import SearchSpace
-from hybridtune.study._prior_sampler import (ENQUEUED, INCUMBENT, PRIOR, RECOVERY_TRIALS, SOURCE_DRAW, SOURCES,
-                                             WIDE, ParamPrior, PriorSampler, shares_of, stepped_suggestion)
+from hybridtune.study._prior_sampler import (RECOVERY_TRIALS, evidence, sampler_from_record, stepped_suggestion,
+                                             widened)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
+SOURCE_DRAW = SOURCE_ATTR
 LR_OPT = 0.01
 
 
+def hybrid(priors: dict[str, ParamPrior], *, seed: int = 0,
+           suggestions: dict[str, list[float]] | None = None) -> PriorSampler:
+    """The sampler a search study builds from its stored record: hybridtune's rules, no chance floor."""
+    record = {"params": {k: {"centre": p.centre, "confidence": p.confidence, "bounds": list(p.bounds),
+                             "scale": p.scale} for k, p in priors.items()}, "suggestions": suggestions or {}}
+    return sampler_from_record(record, seed=seed)
+
+
 def sampler(centre: float = LR_OPT, confidence: float = 1.0, *, seed: int = 0) -> PriorSampler:
-    return PriorSampler({"lr": ParamPrior(centre, confidence, (1e-5, 1.0)),
-                         "momentum": ParamPrior(0.9, confidence, (0.8, 0.99), scale="log1m")}, seed=seed)
+    return hybrid({"lr": ParamPrior(centre, confidence, (1e-5, 1.0), scale="log"),
+                   "momentum": ParamPrior(0.9, confidence, (0.8, 0.99), scale="log1m")}, seed=seed)
+
+
+def shares_of(trials: list[Any], confidence: float, *, maximize: bool = True,
+              floor: float | None = None) -> dict[str, float]:
+    """The shares under a search study's rules."""
+    return generic_shares_of(trials, confidence, directions=["maximize" if maximize else "minimize"],
+                             evidence=evidence(floor))
 
 
 def bowl(trial: optuna.Trial, *, lr_opt: float = LR_OPT, diverge_above: float | None = None) -> float:
@@ -47,68 +75,50 @@ def sources(study: optuna.Study) -> list[str]:
     return [t.user_attrs[SOURCE_DRAW] for t in study.trials]
 
 
-class Spy(PriorSampler):
-    """Records which parameters each path sampled."""
+# ----------------------------------------------------------------------------------------------
+# The same draws as before the sampler became public
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self.relative: list[tuple[int, str]] = []
-        self.independent: list[tuple[int, str]] = []
 
-    def sample_relative(self, study, trial, search_space):  # type: ignore[no-untyped-def]
-        out = super().sample_relative(study, trial, search_space)
-        self.relative += [(trial.number, n) for n in out]
-        return out
+def _recorder() -> Any:
+    spec = importlib.util.spec_from_file_location("record_prior_draws", ROOT / "tests/fixtures/record_prior_draws.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
-    def sample_independent(self, study, trial, param_name, param_distribution):  # type: ignore[no-untyped-def]
-        self.independent.append((trial.number, param_name))
-        return super().sample_independent(study, trial, param_name, param_distribution)
+
+RECORDED = json.loads((ROOT / "tests/fixtures/prior_draws.json").read_text())["scenarios"]
+
+
+@pytest.mark.parametrize("scenario", RECORDED, ids=[s["name"] for s in RECORDED])
+def test_a_search_study_draws_what_it_drew_before(scenario: dict[str, Any]) -> None:
+    # tests/fixtures/prior_draws.json was recorded with the sampler as it stood before it became public (commit
+    # 33ea5f6): the same history replayed gives the same values, sources and suggestion moves, to the last bit
+    drawn = _recorder().replay(scenario)
+    assert len(drawn) == len(scenario["drawn"])
+    for now, then in zip(drawn, scenario["drawn"]):
+        assert now == then, f"trial {then['trial']} of {scenario['name']!r}"
+
+
+def test_the_recorded_histories_cover_every_rule() -> None:
+    drawn = [d for s in RECORDED for d in s["drawn"]]
+    told = [e for s in RECORDED for e in s["events"] if e["op"] == "tell"]
+    assert {d["source_draw"] for d in drawn} == {PRIOR, WIDE, INCUMBENT, ENQUEUED}
+    assert {d["suggestion_move"] for d in drawn} == {None, "up", "down", "between"}
+    assert {e["user_attrs"].get("outcome") for e in told} >= {"completed", "diverged", "pruned", "failed",
+                                                               "interrupted", "over budget", "error", None}
+    assert any(e["op"] == "restart" for s in RECORDED for e in s["events"])
+    assert any(e["value"] == 0.26 for e in told)  # at the chance floor, without diverging
 
 
 # ----------------------------------------------------------------------------------------------
-# The BaseSampler contract
-
-
-def test_the_base_sampler_contract() -> None:
-    spy = Spy(sampler().priors, seed=0)
-    assert isinstance(spy, optuna.samplers.BaseSampler)
-    study = study_of(spy, n=6)
-    # the first trial has no history: every parameter is sampled independently, the prior ones by the prior
-    assert {n for i, n in spy.independent if i == 0} == {"lr", "momentum", "weight_decay", "batch_size"}
-    # from then on the prior parameters are sampled relatively, the others independently, at random
-    for i in range(1, 6):
-        assert {n for j, n in spy.relative if j == i} == {"lr", "momentum"}
-        assert {n for j, n in spy.independent if j == i} == {"weight_decay", "batch_size"}
-    space = spy.infer_relative_search_space(study, study.trials[-1])
-    assert space == {"lr": FloatDistribution(1e-6, 10.0, log=True), "momentum": FloatDistribution(0.5, 0.999)}
-    # every trial records its source (through the one private storage hook, _record: this fails if it breaks)
-    for t in study.trials:
-        assert set(sources(study)) <= set(SOURCES) and t.state == TrialState.COMPLETE
-        assert 1e-6 <= t.params["lr"] <= 10 and 0.5 <= t.params["momentum"] <= 0.999
-        assert t.params["batch_size"] in (32, 64, 128)
-    assert spy._plans == {}  # after_trial forgets each trial's plan
-
-
-def test_relative_and_independent_sampling_draw_the_same_values() -> None:
-    s = sampler(seed=3)
-    study = study_of(s, n=4)
-    trial = study.ask()
-    frozen = study.trials[-1]
-    dists = {"lr": FloatDistribution(1e-6, 10.0, log=True), "momentum": FloatDistribution(0.5, 0.999)}
-    relative = s.sample_relative(study, frozen, dists)
-    assert relative == {n: s.sample_independent(study, frozen, n, d) for n, d in dists.items()}
-    assert trial.suggest_float("lr", 1e-6, 10.0, log=True) == relative["lr"]
-    # a parameter without a prior falls back to a random draw, seeded by (seed, trial, name)
-    bs = CategoricalDistribution((32, 64))
-    assert s.sample_independent(study, frozen, "batch_size", bs) == s.sample_independent(study, frozen,
-                                                                                         "batch_size", bs)
+# hybridtune's search space
 
 
 def test_it_samples_hybridtunes_search_space() -> None:
     space = SearchSpace(optimizer="momentum", lr=(1e-5, 10.0), ref_batch_size=128, momentum=(0.5, 0.999),
                         batch_sizes=(32, 64, 128))
-    s = PriorSampler({space.lr_name: ParamPrior(0.05, 0.8, (1e-4, 1.0)),
-                      "momentum": ParamPrior(0.9, 0.5, (0.8, 0.99), scale="log1m")}, seed=1)
+    s = hybrid({space.lr_name: ParamPrior(0.05, 0.8, (1e-4, 1.0), scale="log"),
+                "momentum": ParamPrior(0.9, 0.5, (0.8, 0.99), scale="log1m")}, seed=1)
     study = study_of(s)
     study.optimize(lambda t: -abs(math.log10(space.suggest(t).lr / 0.05)), n_trials=8)
     assert space.lr_name == "base_lr"
@@ -117,40 +127,6 @@ def test_it_samples_hybridtunes_search_space() -> None:
         assert all(space.distributions()[n]._contains(space.distributions()[n].to_internal_repr(v))
                    for n, v in t.params.items())
     assert set(sources(study)) <= set(SOURCES)
-
-
-# ----------------------------------------------------------------------------------------------
-# Reproducible, resumable, queue-friendly
-
-
-def test_reproducible_from_one_seed() -> None:
-    a, b, c = study_of(sampler(seed=7), n=12), study_of(sampler(seed=7), n=12), study_of(sampler(seed=8), n=12)
-    assert [t.params for t in a.trials] == [t.params for t in b.trials]
-    assert sources(a) == sources(b)
-    assert [t.params for t in a.trials] != [t.params for t in c.trials]
-
-
-def test_a_resumed_study_draws_the_same_sequence(tmp_path: Path) -> None:
-    straight = study_of(sampler(seed=5), n=10)
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    first = study_of(sampler(seed=5), n=5, storage=url, study_name="resumed")
-    del first
-    again = optuna.load_study(study_name="resumed", storage=url, sampler=sampler(seed=5))
-    again.optimize(bowl, n_trials=5)
-    assert [t.params for t in again.trials] == [t.params for t in straight.trials]
-    assert sources(again) == sources(straight)
-
-
-def test_enqueued_values_pass_through() -> None:
-    study = study_of(sampler(seed=2))
-    study.enqueue_trial({"lr": 0.5, "momentum": 0.7, "weight_decay": 1e-3, "batch_size": 64})
-    study.enqueue_trial({"lr": 0.2})  # partly fixed: the momentum comes from the prior
-    study.enqueue_trial({})  # hybridtune's queue tickets: the sampler chooses everything
-    study.optimize(bowl, n_trials=4)
-    first, partly, ticket, _ = study.trials
-    assert first.params == {"lr": 0.5, "momentum": 0.7, "weight_decay": 1e-3, "batch_size": 64}
-    assert partly.params["lr"] == 0.2 and partly.params["momentum"] != 0.7
-    assert sources(study)[:2] == [ENQUEUED, ENQUEUED] and sources(study)[2] in SOURCES
 
 
 # ----------------------------------------------------------------------------------------------
@@ -237,37 +213,27 @@ def test_a_good_prior_is_found_at_once() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Bad input
-
-
-def test_bad_priors_are_refused() -> None:
-    with pytest.raises(ht.ConfigError) as e:
-        ParamPrior(0.1, 0.0, (1e-4, 1.0))
-    assert str(e.value) == "confidence must be in (0, 1], but got confidence=0.0."
-    with pytest.raises(ht.ConfigError) as e:
-        ParamPrior(0.1, 1.5, (1e-4, 1.0))
-    assert str(e.value) == "confidence must be in (0, 1], but got confidence=1.5."
-    with pytest.raises(ht.ConfigError) as e:
-        ParamPrior(1.0, 0.5, (0.8, 0.99), scale="log1m")
-    assert str(e.value) == "the centre must be a number below 1 on the log1m scale, but got 1.0."
-    with pytest.raises(ht.ConfigError) as e:
-        ParamPrior(0.1, 0.5, (1.0, 1e-4))
-    assert str(e.value) == "bounds must be (low, high) with low <= high, but got bounds=(1.0, 0.0001)."
-    with pytest.raises(ht.ConfigError, match=r"scale must be one of log, log1m, but got 'lin'"):
-        ParamPrior(0.1, 0.5, (1e-4, 1.0), scale="lin")
-    with pytest.raises(ht.ConfigError) as e:
-        PriorSampler({"lr": 0.1})  # type: ignore[dict-item]
-    assert str(e.value) == "priors must map a parameter name to a ParamPrior, but got lr=float."
-    with pytest.raises(ht.ConfigError):
-        PriorSampler({})
+# The stored record
 
 
 def test_wide_bounds_are_widened_to_cover_the_prior() -> None:
-    p = ParamPrior(3.0, 0.5, (1e-4, 1.0))  # one width is 1 decade: the bounds reach 30
-    assert p.sigma == 1.0 and p.bounds == pytest.approx((1e-4, 30.0))
-    m = ParamPrior(0.9, 1.0, (0.95, 0.99), scale="log1m")  # 1 - m within half a decade of 0.1
-    assert m.bounds == pytest.approx((1 - 10 ** -0.5, 0.99))
-    assert ParamPrior(0.1, 1.0, (1e-5, 10.0)).bounds == (1e-5, 10.0)
+    assert widened(3.0, 0.5, (1e-4, 1.0), "log") == pytest.approx((1e-4, 30.0))  # one width is a decade
+    # 1 - m within half a decade of 0.1
+    assert widened(0.9, 1.0, (0.95, 0.99), "log1m") == pytest.approx((1 - 10 ** -0.5, 0.99))
+    assert widened(0.1, 1.0, (1e-5, 10.0), "log") == (1e-5, 10.0)
+
+
+def test_a_stored_record_builds_the_sampler_with_the_studys_rules() -> None:
+    record = {"params": {"lr": {"centre": 0.1, "confidence": 0.5, "bounds": [1e-4, 1.0], "scale": "log"}},
+              "suggestions": {"lr": [0.1]}}
+    s = sampler_from_record(record, seed=3)
+    assert s.priors == {"lr": ParamPrior(0.1, 0.5, widened(0.1, 0.5, (1e-4, 1.0), "log"), scale="log")}
+    diverged = optuna.trial.create_trial(value=0.1, user_attrs={"outcome": "diverged"})
+    assert s.evidence.is_failure(diverged) and not PriorSampler().evidence.is_failure(diverged)
+    killed = optuna.trial.create_trial(state=TrialState.FAIL)  # a killed worker: no outcome, no evidence
+    assert not s.evidence.is_failure(killed) and PriorSampler().evidence.is_failure(killed)
+    with pytest.raises(ht.ConfigError, match="confidence must be in"):
+        sampler_from_record({"params": {"lr": {**record["params"]["lr"], "confidence": 0}}}, seed=0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -275,7 +241,7 @@ def test_wide_bounds_are_widened_to_cover_the_prior() -> None:
 
 
 def test_the_next_suggestion_moves_below_an_lr_that_diverged() -> None:
-    s = PriorSampler({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0))}, seed=0, suggestions={"lr": [0.3, 0.5]})
+    s = hybrid({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0), scale="log")}, seed=0, suggestions={"lr": [0.3, 0.5]})
     study = study_of(s)
     for i in range(2):  # as hybridtune's queue holds them: momentum fixed, the LR left to the sampler
         study.enqueue_trial({"momentum": 0.9}, user_attrs={"source": "range test suggestion", "suggestion": i})
@@ -285,7 +251,8 @@ def test_the_next_suggestion_moves_below_an_lr_that_diverged() -> None:
     # its own value was 0.5; a decade below the LR that diverged instead
     assert second.params["lr"] == pytest.approx(0.03) and "outcome" not in second.user_attrs
     # without that evidence the second suggestion keeps its place
-    calm = study_of(PriorSampler({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0))}, seed=0, suggestions={"lr": [0.3, 0.5]}))
+    calm = study_of(hybrid({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0), scale="log")}, seed=0,
+                           suggestions={"lr": [0.3, 0.5]}))
     for i in range(2):
         calm.enqueue_trial({"momentum": 0.9}, user_attrs={"source": "range test suggestion", "suggestion": i})
     calm.optimize(bowl, n_trials=2)
@@ -294,7 +261,7 @@ def test_the_next_suggestion_moves_below_an_lr_that_diverged() -> None:
 
 def _opened_by_suggestions(rise_at: Any, **bowl_kw: Any) -> optuna.Study:
     """Two range-test suggestions (0.3, then its own 0.5) on a bowl whose runs record a loss rise ``rise_at(lr)``."""
-    s = PriorSampler({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0))}, seed=0, suggestions={"lr": [0.3, 0.5]})
+    s = hybrid({"lr": ParamPrior(0.3, 1.0, (1e-5, 10.0), scale="log")}, seed=0, suggestions={"lr": [0.3, 0.5]})
     study = study_of(s)
     for i in range(2):
         study.enqueue_trial({"momentum": 0.9}, user_attrs={"source": "range test suggestion", "suggestion": i})
