@@ -138,7 +138,7 @@ def _as_tensor_split(obj: Any, what: str) -> Split:
         return obj
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
         x, y = (torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v for v in obj)
-        return TensorSplit(x.float(), _as_labels(y, what))
+        return TensorSplit(as_inputs(x), _as_labels(y, what))
     raise DataError(f"{what} must be an (inputs, labels) pair or a torch Dataset, but got {type(obj).__name__}.")
 
 
@@ -179,7 +179,7 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
             raise DataError(f"user data inputs and labels must have the same length, but got {len(x)} and {len(y)}.")
         y = _as_labels(y, "user data labels")
         tr, va, te = _split_pair(y)
-        x = x.float()
+        x = as_inputs(x)
         parts = {"train": TensorSplit(x[tr], y[tr]), "val": TensorSplit(x[va], y[va]),
                  "test": TensorSplit(x[te], y[te])}
     else:
@@ -193,6 +193,23 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
     num_classes = check_splits(splits, num_classes, name=name)
     return checked_splits(DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
                                      input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes)))
+
+
+def as_inputs(x: torch.Tensor) -> torch.Tensor:
+    """Inputs as a model takes them: floating inputs as float32, integer inputs (token ids for an
+    ``nn.Embedding``) left as they are; a cast to float would break the lookup, and scaling ids means nothing.
+    Booleans become float32 (0/1 features).
+
+    Example:
+        >>> import torch
+        >>> as_inputs(torch.tensor([[1, 2]])).dtype, as_inputs(torch.zeros(1, 2, dtype=torch.float64)).dtype
+        (torch.int64, torch.float32)
+    """
+    if x.is_floating_point() or x.dtype == torch.bool:
+        return x.float()
+    if x.is_complex():
+        raise DataError(f"inputs must be real numbers or integer ids, but got dtype {x.dtype}.")
+    return x
 
 
 def _first_example(split: Split) -> tuple[torch.Tensor, Any]:
