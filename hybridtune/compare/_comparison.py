@@ -10,7 +10,7 @@ from typing import Any
 from .._core import finite_json
 from ..study import keys
 from ..train import Cost
-from ._outcome import StudyOutcome
+from ._outcome import StudyOutcome, direction_sign
 from ._stats import Difference, TestScore, accuracy_se, normalised_score
 
 
@@ -132,7 +132,7 @@ class Comparison:
 
 
 def match_target(grid_best: float, *, n_val: int | None, match_z: float = 1.0,
-                 tolerance: float | None = None) -> tuple[float, float | None]:
+                 tolerance: float | None = None, direction: str = "maximize") -> tuple[float, float | None]:
     """``(target, noise)``: the validation accuracy a study must reach to match the grid's best, and the
     standard error of that best (``None`` under the points rule or without ``n_val``).
 
@@ -143,14 +143,15 @@ def match_target(grid_best: float, *, n_val: int | None, match_z: float = 1.0,
         >>> match_target(0.96, n_val=600, tolerance=0.5)
         (0.955, None)
     """
+    sign = direction_sign(direction)  # a minimised metric's target lies above the grid's best
     if tolerance is not None or not n_val:
-        return grid_best - (0.5 if tolerance is None else tolerance) / 100.0, None
+        return grid_best - sign * (0.5 if tolerance is None else tolerance) / 100.0, None
     se = accuracy_se(grid_best, n_val)
-    return grid_best - match_z * se, se
+    return grid_best - sign * match_z * se, se
 
 
 def compare(outcomes: Mapping[str, StudyOutcome], *, n_val: int | None = None, match_z: float = 1.0,
-            tolerance: float | None = None) -> Comparison:
+            tolerance: float | None = None, direction: str = "maximize") -> Comparison:
     """The cost-fair comparison of studies against the grid (see :class:`Comparison`).
 
     Without a grid (or a grid with no completed trial) there is no target: every ``cost_to_match`` is
@@ -164,14 +165,16 @@ def compare(outcomes: Mapping[str, StudyOutcome], *, n_val: int | None = None, m
         tolerance = 0.5  # a metric that is not an accuracy on a known split: the old rule, in points
     target = noise = None
     if grid_best is not None:
-        target, noise = match_target(grid_best, n_val=n_val, match_z=match_z, tolerance=tolerance)
+        target, noise = match_target(grid_best, n_val=n_val, match_z=match_z, tolerance=tolerance,
+                                     direction=direction)
+    sign = direction_sign(direction)
     grid_score = grid.test_score if grid is not None else None
     rows: dict[str, Match] = {}
     for role, o in outcomes.items():
         hit = None
         if target is not None:
             hit = next(((i, p) for i, p in enumerate(o.history)
-                        if p.best_so_far is not None and p.best_so_far >= target - 1e-12), None)
+                        if p.best_so_far is not None and sign * p.best_so_far >= sign * target - 1e-12), None)
         cost = hit[1].cumulative if hit else None
         ratio = sratio = total = None
         if grid is not None and grid.cost.examples:

@@ -22,19 +22,28 @@ def outcome_of(trial: optuna.trial.FrozenTrial) -> str:
     return str(trial.user_attrs.get(keys.OUTCOME, trial.state.name.lower()))
 
 
-def best_trial(trials: Sequence[optuna.trial.FrozenTrial], *,
-               floor: float | None = None) -> optuna.trial.FrozenTrial | None:
-    """The completed, non-diverged trial with the highest value (the earliest on a tie); ``None`` when there
-    is none, or when the best does not rise above ``floor`` (:func:`~hybridtune.task.chance_floor`: a study
-    that found nothing never presents a chance-level configuration as its best)."""
+def best_trial(trials: Sequence[optuna.trial.FrozenTrial], *, floor: float | None = None,
+               direction: str = "maximize") -> optuna.trial.FrozenTrial | None:
+    """The completed, non-diverged trial with the best value (the highest, or the lowest for
+    ``direction="minimize"``; the earliest on a tie); ``None`` when there is none, or when the best does not
+    rise above ``floor`` (:func:`~hybridtune.task.chance_floor`: a study that found nothing never presents a
+    chance-level configuration as its best; for a minimised metric the best must fall below it)."""
     from optuna.trial import TrialState
 
     ok = [t for t in trials if t.state == TrialState.COMPLETE and outcome_of(t) != keys.OUTCOME_DIVERGED
           and t.value is not None and math.isfinite(t.value)]
     if not ok:
         return None
-    best = max(ok, key=lambda t: (t.value, -t.number))
-    return None if floor is not None and best.value <= floor else best  # type: ignore[operator]
+    sign = direction_sign(direction)
+    best = max(ok, key=lambda t: (sign * t.value, -t.number))  # type: ignore[operator]
+    return None if floor is not None and sign * best.value <= sign * floor else best  # type: ignore[operator]
+
+
+def direction_sign(direction: Any) -> float:
+    """``+1`` for a maximised metric, ``-1`` for a minimised one: ``sign * value`` is then always "higher is
+    better". Takes ``"maximize"``/``"minimize"`` or an Optuna ``StudyDirection``."""
+    name = str(getattr(direction, "name", direction)).lower()
+    return -1.0 if name == "minimize" else 1.0
 
 
 @dataclass(frozen=True)
@@ -135,8 +144,8 @@ class StudyOutcome:
                              for p in self.history])
 
 
-def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Cost | None = None) -> \
-        tuple[HistoryPoint, ...]:
+def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Cost | None = None,
+                        direction: str = "maximize") -> tuple[HistoryPoint, ...]:
     """Finished trials (completed, pruned, and failed ones that recorded a cost) in completion order,
     with cumulative cost from ``start`` and the best value so far (diverged trials never count as best)."""
     from optuna.trial import TrialState
@@ -151,7 +160,7 @@ def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Co
         cum = cum + c
         outcome = outcome_of(t)
         value = t.value if t.state == TrialState.COMPLETE and outcome != keys.OUTCOME_DIVERGED else None
-        if value is not None and (best is None or value > best):
+        if value is not None and (best is None or direction_sign(direction) * (value - best) > 0):
             best = value
         points.append(HistoryPoint(number=t.number, state=t.state.name, outcome=outcome,
                                    value=t.value if t.state == TrialState.COMPLETE else None, cost=c,
@@ -181,13 +190,14 @@ def score_of_record(record: dict[str, Any] | None, *, chance: float = 0.0) -> Te
 
 def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.trial.FrozenTrial], *,
                         probe_cost: Cost | None = None, test: dict[str, Any] | None = None,
-                        chance: float = 0.0, floor: float | None = None) -> StudyOutcome:
+                        chance: float = 0.0, floor: float | None = None,
+                        direction: str = "maximize") -> StudyOutcome:
     """A :class:`StudyOutcome` computed from stored trials alone (``chance``: what a diverged test retrain
     counts as; ``floor``: a best at or below it is no best, see :func:`~hybridtune.task.chance_floor`)."""
     from optuna.trial import TrialState
 
-    history = history_from_trials(trials, start=probe_cost)
-    best = best_trial(trials, floor=floor)
+    history = history_from_trials(trials, start=probe_cost, direction=direction)
+    best = best_trial(trials, floor=floor, direction=direction)
     total = history[-1].cumulative if history else (probe_cost or Cost())
     if test is not None and (best is None or test.get("trial") != best.number):
         test = None  # stale: the best changed since it was tested

@@ -11,7 +11,7 @@ from .._core import ConfigError, did_you_mean, finite_json, open_storage, redact
 from ..study import keys, study_floor
 from ..task import VALIDATION_ACCURACY, chance_level
 from ._comparison import Comparison, compare
-from ._outcome import StudyOutcome, best_trial, outcome_from_trials, outcome_of
+from ._outcome import StudyOutcome, best_trial, direction_sign, outcome_from_trials, outcome_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -92,11 +92,13 @@ class StudyResult:
                                      f"{_pm(c.rows[keys.GRID].test_score)} (difference {_pm(d, signed=True)} points"
                                      f"{'; one seed has no standard error, so noise is not judged' if d.se is None else ''})")
         spent = "" if m.total_ratio is None else f"; in all it used {m.total_ratio:.2f} of the grid's cost"
-        worse = d is not None and d.mean < 0 and d.beyond_noise
+        sign = direction_sign(self.direction)  # a minimised metric's better test score is the lower one
+        worse = d is not None and sign * d.mean < 0 and d.beyond_noise
         if m.best_value is None:
             return f"the search did not match the grid: it found nothing above chance{spent}."
         if m.matched and not worse:
-            better = " and beat it on test beyond noise" if d is not None and d.mean > 0 and d.beyond_noise else ""
+            better = " and beat it on test beyond noise" if d is not None and sign * d.mean > 0 and d.beyond_noise \
+                else ""
             return (f"the search matched the grid within noise at {m.cost_ratio:.2f} of its cost{better}"
                     f"{test}{spent}.")
         if m.matched:
@@ -106,6 +108,12 @@ class StudyResult:
         return (f"the search did not match the grid within noise: its best validation accuracy "
                 f"{_pct(m.best_value)} stayed below {_pct(c.target)} (the grid's best {_pct(c.grid_best_value)} "
                 f"less {c.margin}){test}{spent}.")
+
+    @property
+    def direction(self) -> str:
+        """Which way the study's metric improves, ``"maximize"`` or ``"minimize"`` (as the task described
+        itself; a study stored before tasks had a direction maximised)."""
+        return str(self.task.get("direction", "maximize"))
 
     @property
     def found_nothing(self) -> bool:
@@ -203,6 +211,9 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     tol = config.get("tolerance") if tolerance is None else float(tolerance)
     data = dict((attrs.get(keys.TASK) or {}).get("data") or {})
     chance = chance_level(data.get("num_classes"))
+    direction = study.direction.name.lower()
+    if keys.TEST in attrs and data.get("kind", "classification") != "classification":
+        chance = float((attrs.get(keys.TEST) or {}).get("chance", chance))  # the metric of learning nothing
     # the standard-error rule needs an accuracy on a validation split of known size
     n_val = data.get("val") if (study.metric_names or [VALIDATION_ACCURACY])[0] == \
         VALIDATION_ACCURACY else None
@@ -211,7 +222,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     trials = study.get_trials(deepcopy=False)
     outcomes: dict[str, StudyOutcome] = {
         keys.SEARCH: outcome_from_trials(keys.SEARCH, name, trials, probe_cost=priors.cost if priors else None,
-                                         test=attrs.get(keys.TEST), chance=chance, floor=floor)}
+                                         test=attrs.get(keys.TEST), chance=chance, floor=floor,
+                                         direction=direction)}
     grid_space_d = None
     for role in keys.BASELINE_ROLES:
         sname = keys.study_name(name, role)
@@ -219,18 +231,19 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
             continue
         s = optuna.load_study(study_name=sname, storage=store)
         outcomes[role] = outcome_from_trials(role, sname, s.get_trials(deepcopy=False),
-                                             test=s.user_attrs.get(keys.TEST), chance=chance, floor=floor)
+                                             test=s.user_attrs.get(keys.TEST), chance=chance, floor=floor,
+                                             direction=direction)
         if role == keys.GRID:
             grid_space_d = s.user_attrs.get(keys.GRID_SPACE)
     comparison = compare(outcomes, n_val=n_val, match_z=float(config.get("match_z", 1.0)),
-                         tolerance=None if tol is None else float(tol))
+                         tolerance=None if tol is None else float(tol), direction=direction)
     storage_url = redact(storage) if isinstance(storage, str) else redact(getattr(store, "url", "") or "")
     return StudyResult(name=name, storage=storage_url, task=dict(attrs.get(keys.TASK, {})), config=config,
                        priors=priors, space=attrs.get(keys.SPACE), grid_space=grid_space_d,
                        search=outcomes[keys.SEARCH], grid=outcomes.get(keys.GRID),
                        random=outcomes.get(keys.RANDOM), comparison=comparison,
                        artefacts=_artefacts(attrs, outcomes[keys.SEARCH]),
-                       warnings=tuple(study_warnings(trials, attrs, floor=floor)), budget=attrs.get(keys.BUDGET),
+                       warnings=tuple(study_warnings(trials, attrs, floor=floor, direction=direction)), budget=attrs.get(keys.BUDGET),
                        prior_sampler=attrs.get(keys.PRIOR_SAMPLER))
 
 
@@ -243,13 +256,16 @@ def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any]
 
 
 def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[str, Any], *,
-                   floor: float | None = None) -> list[str]:
+                   floor: float | None = None, direction: str = "maximize") -> list[str]:
     """What a search's result should say beside its numbers: that it found nothing (:func:`found_nothing`),
     or a best trial still improving clearly at its last epoch (see :data:`IMPROVING_Z`)."""
-    best = best_trial(trials, floor=floor)
+    best = best_trial(trials, floor=floor, direction=direction)
     if best is None:
         return [found_nothing(trials, floor)]
-    n_val = (attrs.get(keys.TASK) or {}).get("data", {}).get("val")
+    data = (attrs.get(keys.TASK) or {}).get("data", {})
+    if data.get("kind", "classification") != "classification":
+        return []  # the rise rule is binomial: for an accuracy only
+    n_val = data.get("val")
     rise = last_epoch_rise(best.user_attrs.get(keys.CURVE) or [], n_val)
     if rise is None:
         return []

@@ -48,7 +48,8 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
     current best trial was retrained for the test, the seed and metrics of its first test retrain (the one
     whose weights go into ``best.pt``) and the test accuracy over all its seeds."""
     attrs = study.user_attrs
-    best = best_trial(study.get_trials(deepcopy=False), floor=study_floor(study))
+    best = best_trial(study.get_trials(deepcopy=False), floor=study_floor(study),
+                      direction=study.direction.name.lower())
     if best is None:
         return None
     config = config_from_dict(attrs.get(keys.CONFIG) or {})

@@ -181,6 +181,7 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
                 poll_seconds: float, out: Path, keep_model: bool, *,
                 priors: Priors | None = None) -> tuple[StudyResult, Any]:
     t0 = time.perf_counter()
+    task.check_model()  # a model that does not fit the targets fails here, in one line, before any probe
     n_train = len(task.data.train)  # type: ignore[arg-type]
     probe_bs = config.probe_batch_size_for(task)
     # the textbook grid, whether or not it runs: a budget is a fraction of its cost (a bad budget fails here)
@@ -219,7 +220,7 @@ def _prepare_search(task: Task, config: StudyConfig, store: Any, name: str, prob
     return it with its priors (``given`` ones, or the probes': :func:`study_priors`) and its space (both cached
     on the study)."""
     study = open_study(store, name, identity(task, config, keys.SEARCH, probe_identity(config, probe_bs)),
-                       metric=task.metric_name)
+                       metric=task.metric_name, direction=task.direction)
     study.set_user_attr(keys.CONFIG, config.to_dict())
     study.set_user_attr(keys.TASK, task_description(task))
     study.set_user_attr(keys.RECIPE, task.recipe())
@@ -264,14 +265,14 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
     if grid is not None:
         gstudy = open_study(store, keys.study_name(name, keys.GRID),
                             identity(task, config, keys.GRID, {"grid": grid.to_dict()}),
-                            pruner=optuna.pruners.NopPruner(), metric=task.metric_name)
+                            pruner=optuna.pruners.NopPruner(), metric=task.metric_name, direction=task.direction)
         gstudy.set_user_attr(keys.GRID_SPACE, grid.to_dict())
         queue_cells(gstudy, grid.cell_list(config.seed))
     if keys.RANDOM in config.baselines:
         wide = wide_space(task.optimizer, space.batch_sizes, weight_decay=config.weight_decay)
         rstudy = open_study(store, keys.study_name(name, keys.RANDOM),
                             identity(task, config, keys.RANDOM, {"space": wide.to_dict()}),
-                            metric=task.metric_name)
+                            metric=task.metric_name, direction=task.direction)
         rstudy.set_user_attr(keys.SPACE, wide.to_dict())
         _set_budget(rstudy, budget)  # the same budget, no probes
         queue_search(rstudy, config.trials, None)
@@ -309,7 +310,7 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
         if role != keys.SEARCH:
             _test_best(study, task, config, tick=tick)
             continue
-        best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor)
+        best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor, direction=task.direction)
         stale = out is not None and best is not None and not artefacts_current(study, best.number, out)
         tested = _test_best(study, task, config, need_model=keep_model or stale, tick=tick)
         if tested is not None and out is not None:
@@ -331,7 +332,7 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
     records are kept while the best trial stays the same. The first seed is retrained again when its model
     is needed (the weights and the recorded scores are then of one run). Returns the first seed's retrain,
     or ``None`` when it was not retrained now."""
-    best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor)
+    best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor, direction=task.direction)
     if best is None:
         return None
     seeds = config.test_seed_list

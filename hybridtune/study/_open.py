@@ -55,12 +55,13 @@ def set_metric_name(study: optuna.Study, name: str) -> None:
 
 
 def open_study(storage: Any, name: str, ident: dict[str, Any], *, sampler: Any = None,
-               pruner: Any = None, metric: str | None = None) -> optuna.Study:
+               pruner: Any = None, metric: str | None = None, direction: str = "maximize") -> optuna.Study:
     """Create the study or load it; a stored study made for another task/setup is an error, never mixed.
-    ``metric`` names its objective (see :func:`metric_name`)."""
+    ``metric`` names its objective (see :func:`metric_name`); ``direction`` is the task's
+    (:attr:`Task.direction`)."""
     import optuna
 
-    study = optuna.create_study(storage=storage, study_name=name, direction="maximize", load_if_exists=True,
+    study = optuna.create_study(storage=storage, study_name=name, direction=direction, load_if_exists=True,
                                 sampler=sampler, pruner=pruner)
     stored = study.user_attrs.get(IDENTITY)
     if stored is None:
@@ -81,4 +82,6 @@ def study_floor(study: optuna.Study) -> float | None:
     """:func:`~hybridtune.task.chance_floor` of a search study, from its stored task description and metric
     name."""
     data = (study.user_attrs.get(TASK) or {}).get("data") or {}
+    if data.get("kind", "classification") != "classification":
+        return None
     return chance_floor(data.get("num_classes"), data.get("val"), (study.metric_names or [None])[0])

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from ._batches import autocast, batches
-from ._data import DataSplits, TensorSplit, checked_splits, example_inputs, make_splits
+from ._data import DataSplits, TensorSplit, as_inputs, checked_splits, example_inputs, make_splits
 from ._datasets import cache_dir, list_datasets, load_dataset
 from ._device import resolve_device
 from ._evaluate import evaluate, metric_sum
-from ._metric import CHANCE_Z, VALIDATION_ACCURACY, chance_floor, chance_level, metric_name
+from ._metric import (CHANCE_Z, DIRECTIONS, KINDS, RMSE, VALIDATION_ACCURACY, as_rows, bce_loss, chance_floor,
+                      chance_level, default_loss, default_metric, finish_metric, infer_kind, label_accuracy, metric_name,
+                      mse_loss, nothing_learned, rmse)
 from ._models import MODELS, check_trainable, create_model, has_lazy_parameters, is_conv_net, list_models, materialize
 from ._optim import DEFAULT_MOMENTUM, MOMENTUM_OPTIMIZERS, OPTIMIZER_REGISTRY, OPTIMIZERS, OptimizerInfo, optimizer_info
 from ._task import Task
 
 __all__ = [
     # data
-    "DataSplits", "TensorSplit", "batches", "cache_dir", "checked_splits", "example_inputs", "list_datasets",
+    "DataSplits", "TensorSplit", "as_inputs", "batches", "cache_dir", "checked_splits", "example_inputs", "list_datasets",
     "load_dataset", "make_splits",
     # models
     "MODELS", "check_trainable", "create_model", "has_lazy_parameters", "is_conv_net", "list_models", "materialize",
@@ -23,4 +25,7 @@ __all__ = [
     # the task, its device, its metric
     "CHANCE_Z", "Task", "VALIDATION_ACCURACY", "autocast", "chance_floor", "chance_level", "evaluate", "metric_name",
     "metric_sum", "resolve_device",
+    # what a task learns, its defaults and which way its metric improves
+    "DIRECTIONS", "KINDS", "RMSE", "as_rows", "bce_loss", "default_loss", "default_metric", "finish_metric",
+    "infer_kind", "label_accuracy", "mse_loss", "nothing_learned", "rmse",
 ]

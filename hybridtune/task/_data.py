@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset, default_collate
 
-from .._core import ConfigError, DataError
+from .._core import ConfigError, DataError, check_choice
+from ._metric import KINDS, infer_kind
 
 _log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class DataSplits:
     input_shape: tuple[int, ...]
     num_classes: int
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: ``classification`` (class ids; ``num_classes`` logits), ``regression`` or ``multilabel`` (float
+    #: targets; ``num_classes`` is then the model's output width, the targets' columns or 1).
+    kind: str = "classification"
 
     @property
     def in_memory(self) -> bool:
@@ -94,14 +98,19 @@ class DataSplits:
         """A copy whose train split holds ``n`` stratified examples (for probes and tests)."""
         if not isinstance(self.train, TensorSplit):
             raise ConfigError("subset_train needs an in-memory dataset.")
-        idx = _stratified_subset(self.train.y.cpu().numpy(), n, seed)
+        y = self.train.y.cpu().numpy()
+        idx = _stratified_subset(y, n, seed) if self.kind == "classification" else \
+            np.sort(np.random.default_rng(seed).permutation(len(y))[:n])
         t = self.train
         i = torch.as_tensor(idx, device=t.x.device)
         return replace(self, train=TensorSplit(t.x[i], t.y[i]))
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "input_shape": list(self.input_shape), "num_classes": self.num_classes,
-                "train": len(self.train), "val": len(self.val), "test": len(self.test)}  # type: ignore[arg-type]
+        d = {"name": self.name, "input_shape": list(self.input_shape), "num_classes": self.num_classes,
+             "train": len(self.train), "val": len(self.val), "test": len(self.test)}  # type: ignore[arg-type]
+        if self.kind != "classification":  # a classification task describes itself as before (stored studies)
+            d["kind"] = self.kind
+        return d
 
 
 def _stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -133,16 +142,17 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, ...], *, seed: int =
 # User data
 
 
-def _as_tensor_split(obj: Any, what: str) -> Split:
+def _as_tensor_split(obj: Any, what: str, kind: str) -> Split:
     if isinstance(obj, (TensorSplit, Dataset)):
         return obj
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
         x, y = (torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v for v in obj)
-        return TensorSplit(as_inputs(x), _as_labels(y, what))
+        return TensorSplit(as_inputs(x), as_targets(y, what, kind))
     raise DataError(f"{what} must be an (inputs, labels) pair or a torch Dataset, but got {type(obj).__name__}.")
 
 
-def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None) -> DataSplits:
+def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None,
+                kind: str | None = None) -> DataSplits:
     """Build :class:`DataSplits` from user data.
 
     Args:
@@ -156,6 +166,8 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
     Raises:
         DataError: non-finite inputs, labels that are not class ids in ``0..num_classes-1``, or fewer than
             two classes in the training labels (the message names the split and the count).
+        kind: ``classification``, ``regression`` or ``multilabel``; ``None`` reads it from the targets
+            (:func:`~hybridtune.task.infer_kind`: integer labels are classes, other float targets regression).
 
     Example:
         >>> import torch, hybridtune as ht
@@ -163,8 +175,10 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
         >>> ht.make_splits((x, y)).input_shape
         (5,)
     """
+    if kind is not None:
+        check_choice("kind", kind, KINDS)
     if isinstance(obj, DataSplits):
-        return obj
+        return obj if kind is None or obj.kind == kind else replace(obj, kind=kind)
     if isinstance(obj, Mapping):
         parts = {k: obj[k] for k in ("train", "val", "test") if k in obj}
         num_classes = int(obj.get("num_classes", num_classes) or 0) or None
@@ -177,8 +191,9 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
         y = obj[1] if isinstance(obj[1], torch.Tensor) else torch.as_tensor(np.asarray(obj[1]))
         if len(x) != len(y):
             raise DataError(f"user data inputs and labels must have the same length, but got {len(x)} and {len(y)}.")
-        y = _as_labels(y, "user data labels")
-        tr, va, te = _split_pair(y)
+        kind = kind or _kind_of(y)
+        y = as_targets(y, "user data labels", kind)
+        tr, va, te = _split_pair(y) if kind == "classification" else _random_split(len(y))
         x = as_inputs(x)
         parts = {"train": TensorSplit(x[tr], y[tr]), "val": TensorSplit(x[va], y[va]),
                  "test": TensorSplit(x[te], y[te])}
@@ -187,12 +202,28 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None)
                         f"but got {type(obj).__name__}.")
     if "train" not in parts or "val" not in parts:
         raise DataError(f"user data must provide 'train' and 'val' splits, but got {sorted(parts)}.")
-    splits = {k: _as_tensor_split(v, f"user split {k!r}") for k, v in parts.items()}
+    if kind is None:
+        first = parts["train"]
+        y0 = torch.as_tensor(np.asarray(first[1])) if isinstance(first, (tuple, list)) else _tensors_of(first)[1]
+        kind = "classification" if y0 is None else _kind_of(y0)
+    splits = {k: _as_tensor_split(v, f"user split {k!r}", kind) for k, v in parts.items()}
     splits.setdefault("test", splits["val"])
     x0, _ = _first_example(splits["train"])
-    num_classes = check_splits(splits, num_classes, name=name)
+    num_classes = check_splits(splits, num_classes, name=name, kind=kind)
     return checked_splits(DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
-                                     input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes)))
+                                     input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes),
+                                     kind=kind))
+
+
+def _kind_of(y: Any) -> str:
+    return infer_kind(y if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y)))
+
+
+def _random_split(n: int) -> list[np.ndarray]:
+    """Seeded train / val / test index arrays for targets that cannot be stratified (regression)."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(n)
+    n_val, n_test = round(n * VAL_FRACTION), round(n * TEST_FRACTION)
+    return [np.sort(order[n_val + n_test:]), np.sort(order[:n_val]), np.sort(order[n_val:n_val + n_test])]
 
 
 def as_inputs(x: torch.Tensor) -> torch.Tensor:
@@ -230,6 +261,21 @@ def example_inputs(split: Split, n: int = 2) -> torch.Tensor:
 # Checks on data as it is loaded: once per load, each a pass over a tensor at most
 
 
+def as_targets(y: torch.Tensor, what: str, kind: str = "classification") -> torch.Tensor:
+    """Targets as a task of ``kind`` trains on: int64 class ids for classification (see :func:`_as_labels`),
+    float32 ``(n,)`` or ``(n, k)`` for regression, float32 0/1 ``(n, k)`` for multi-label."""
+    if kind == "classification":
+        return _as_labels(y, what)
+    if y.dim() not in (1, 2) or (kind == "multilabel" and y.dim() != 2):
+        shape = "(n, k) of 0/1 labels" if kind == "multilabel" else "(n,) or (n, k)"
+        raise DataError(f"{what} must have shape {shape} for kind={kind!r}, but got shape {tuple(y.shape)}.")
+    y = y.float()
+    if kind == "multilabel" and not bool(((y == 0) | (y == 1)).all()):
+        raise DataError(f"{what} must be 0 or 1 for kind='multilabel', but {int(((y != 0) & (y != 1)).sum())} "
+                        f"are not.")
+    return y
+
+
 def _as_labels(y: torch.Tensor, what: str) -> torch.Tensor:
     """Labels as int64 class ids; float labels must be whole numbers (``.long()`` would truncate 2.5 to 2)."""
     if y.dim() != 1:
@@ -240,7 +286,7 @@ def _as_labels(y: torch.Tensor, what: str) -> torch.Tensor:
         if not bool(whole.all()):
             bad = y[~whole]
             raise DataError(f"{what} must be whole-number class ids, but {bad.numel()} are not "
-                            f"(the first is {bad[0].item()}).")
+                            f"(the first is {bad[0].item()}); for real-valued targets use kind='regression'.")
     return y.long()
 
 
@@ -276,7 +322,8 @@ def check_data(data: DataSplits) -> DataSplits:
     """:func:`check_splits` on a :class:`DataSplits` given as it is (``Task(data=splits)``), once per object:
     ``Task.replace`` hands the same checked object on without another pass over it."""
     if not getattr(data, _CHECKED, False):
-        check_splits({"train": data.train, "val": data.val, "test": data.test}, data.num_classes, name=data.name)
+        check_splits({"train": data.train, "val": data.val, "test": data.test}, data.num_classes, name=data.name,
+                     kind=data.kind)
     return checked_splits(data)
 
 
@@ -288,7 +335,8 @@ def checked_splits(data: DataSplits) -> DataSplits:
     return data
 
 
-def check_splits(splits: Mapping[str, Split], num_classes: int | None, *, name: str) -> int:
+def check_splits(splits: Mapping[str, Split], num_classes: int | None, *, name: str,
+                 kind: str = "classification") -> int:
     """Refuse data that cannot train, naming the split and the count; return the class count.
 
     1. Inputs must be finite (a NaN would otherwise read as "diverged at step 0" at every LR).
@@ -317,6 +365,18 @@ def check_splits(splits: Mapping[str, Split], num_classes: int | None, *, name: 
     if bad:
         raise DataError(f"data must be finite, but {' and '.join(bad)}.")
     labels = [(key, y) for key, _, y in parts if y is not None and y.numel()]
+    if kind != "classification":
+        bad = [f"the {key} split has {n} non-finite target{'s' if n != 1 else ''}"
+               for key, y in labels if (n := _count_non_finite(y))]
+        if bad:
+            raise DataError(f"targets must be finite, but {' and '.join(bad)}.")
+        if num_classes is not None:
+            return int(num_classes)
+        if not labels:
+            raise DataError(f"a {kind} Dataset must expose .targets or the data dict must give 'num_classes' (the "
+                            f"model's output width).")
+        y = labels[0][1]
+        return int(y.shape[1]) if y.dim() == 2 else 1
     given = num_classes is not None
     if not given:
         if not labels:

@@ -250,6 +250,63 @@ def synthetic(n: int | str = 1024, shape: str | tuple[int, ...] = "1x8x8", class
     return _images_to_splits("synthetic", x, y, meta={"n": n_, "seed": s, "noise": nz})
 
 
+@DATASETS.register("friedman")
+def friedman(n: int | str = 3000, seed: int | str = 0, noise: float | str = 1.0) -> DataSplits:
+    """A regression set: scikit-learn's Friedman #1 function of 10 uniform features (5 of them unused), plus
+    ``noise`` times standard normal noise; targets in their own units (RMSE of predicting the mean ~5).
+    Inputs are standardised with the training statistics."""
+    from sklearn.datasets import make_friedman1
+
+    from ._data import _random_split
+
+    try:
+        n_, s, nz = int(n), int(seed), float(noise)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"friedman arguments must be n=INT, seed=INT, noise=FLOAT, but got n={n!r}, "
+                          f"seed={seed!r}, noise={noise!r}: {exc}") from None
+    if n_ < 100:
+        raise ConfigError(f"friedman n must be >= 100, but got n={n_}.")
+    x, y = make_friedman1(n_samples=n_, n_features=10, noise=nz, random_state=s)
+    x, y = x.astype(np.float32), y.astype(np.float32)
+    tr, va, te = _random_split(n_)
+    mean, std = x[tr].mean(0), x[tr].std(0) + 1e-6
+    splits = [TensorSplit(torch.from_numpy((x[i] - mean) / std), torch.from_numpy(y[i])) for i in (tr, va, te)]
+    check_splits(dict(zip(("train", "val", "test"), splits)), 1, name="friedman", kind="regression")
+    return checked_splits(DataSplits(name="friedman", train=splits[0], val=splits[1], test=splits[2],
+                                     input_shape=(10,), num_classes=1, meta={"n": n_, "seed": s, "noise": nz},
+                                     kind="regression"))
+
+
+@DATASETS.register("tokens")
+def tokens(n: int | str = 3000, length: int | str = 16, vocab: int | str = 32, seed: int | str = 0) -> DataSplits:
+    """A token-sequence classification set whose label depends on token order alone: each sequence of
+    ``length`` random tokens (ids 3..vocab-1) holds the pair of ids 1 and 2 side by side at a random place, as
+    ``1 2`` (label 1) or ``2 1`` (label 0). A bag of tokens cannot tell the classes apart; a model that reads
+    order can. Inputs are int64 token ids, left as they are (for an ``nn.Embedding``, e.g. ``seqcnn``)."""
+    try:
+        n_, L, V, s = int(n), int(length), int(vocab), int(seed)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"tokens arguments must be n=INT, length=INT, vocab=INT, seed=INT, but got n={n!r}, "
+                          f"length={length!r}, vocab={vocab!r}, seed={seed!r}: {exc}") from None
+    if n_ < 100 or L < 2 or V < 4:
+        raise ConfigError(f"tokens must have n >= 100, length >= 2 and vocab >= 4, but got n={n_}, length={L}, "
+                          f"vocab={V}.")
+    rng = np.random.default_rng(s)
+    x = rng.integers(3, V, size=(n_, L))
+    y = (np.arange(n_) % 2).astype(np.int64)
+    rng.shuffle(y)
+    at = rng.integers(0, L - 1, size=n_)
+    rows = np.arange(n_)
+    x[rows, at] = np.where(y == 1, 1, 2)
+    x[rows, at + 1] = np.where(y == 1, 2, 1)
+    tr, va, te = stratified_split(y, (1 - VAL_FRACTION - TEST_FRACTION, VAL_FRACTION, TEST_FRACTION))
+    splits = [TensorSplit(torch.from_numpy(x[i]), torch.from_numpy(y[i])) for i in (tr, va, te)]
+    check_splits(dict(zip(("train", "val", "test"), splits)), 2, name="tokens")
+    return checked_splits(DataSplits(name="tokens", train=splits[0], val=splits[1], test=splits[2],
+                                     input_shape=(L,), num_classes=2,
+                                     meta={"n": n_, "length": L, "vocab": V, "seed": s}))
+
+
 # ----------------------------------------------------------------------------------------------
 # Local folders
 

@@ -9,9 +9,11 @@ from torch import nn
 
 from ._batches import autocast, batches
 from ._data import Split
+from ._metric import finish_metric
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-#: ``metric(outputs, targets)`` -> per-example scores ``(B,)`` or their batch mean; higher is better.
+#: ``metric(outputs, targets)`` -> per-example scores ``(B,)`` or their batch mean; the task's ``direction``
+#: says whether higher or lower is better.
 MetricFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -55,7 +57,7 @@ def evaluate(model: nn.Module, split: Split, *, loss_fn: LossFn = torch.nn.funct
         model.train(was_training)
     if seen == 0:
         return float("nan"), float("nan"), 0
-    return float(total_loss.item() / seen), float(correct.item() / seen), seen
+    return float(total_loss.item() / seen), finish_metric(metric, float(correct.item() / seen)), seen
 
 
 def metric_sum(metric: MetricFn | None, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import torch
+
 #: The metric's name when the task keeps the default (accuracy).
 VALIDATION_ACCURACY = "validation accuracy"
+#: The default metric's name for a regression task (root mean squared error, in the targets' units).
+RMSE = "rmse"
+
+#: What a task learns: class ids (``classification``), real-valued targets ``(n,)`` or ``(n, k)``
+#: (``regression``), or 0/1 targets ``(n, k)`` of labels that are not exclusive (``multilabel``).
+KINDS = ("classification", "regression", "multilabel")
+#: 1-D float targets with at most this many distinct values are read as (mistaken) class ids, not regression.
+FEW_VALUES = 20
+#: Which way a metric improves; Optuna's own words.
+DIRECTIONS = ("maximize", "minimize")
 
 #: "Within noise of chance": a validation accuracy at most this many binomial standard errors above chance.
 CHANCE_Z = 2.0
@@ -54,3 +66,97 @@ def chance_floor(num_classes: int | None, n_val: int | None, metric: str | None 
         return None
     p = chance_level(num_classes)
     return p + CHANCE_Z * math.sqrt(p * (1 - p) / n_val)
+
+
+def infer_kind(y: torch.Tensor) -> str:
+    """The task's kind read from its targets: ``regression`` for float targets ``(n, k)``, or ``(n,)`` with
+    more than :data:`FEW_VALUES` distinct values not all whole; ``classification`` otherwise, as before
+    (integer labels, whole-number floats, and a few distinct fractional values, which look like mistaken class
+    ids and are refused with a hint). Multi-label 0/1 targets are asked for by name
+    (``Task(..., kind="multilabel")``).
+
+    Example:
+        >>> import torch
+        >>> infer_kind(torch.tensor([0, 2, 1])), infer_kind(torch.linspace(0, 1, 50)), infer_kind(torch.ones(3, 2))
+        ('classification', 'regression', 'regression')
+    """
+    if not y.is_floating_point():
+        return "classification"
+    if y.dim() != 1:
+        return "regression"
+    finite = y[torch.isfinite(y)]
+    if bool((finite == finite.round()).all()) or len(torch.unique(finite)) <= FEW_VALUES:
+        return "classification"
+    return "regression"
+
+
+def as_rows(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``outputs`` shaped as ``targets`` where they hold the same numbers (a ``(B, 1)`` head against
+    ``(B,)`` targets), so an elementwise loss never broadcasts ``(B, 1)`` against ``(B,)`` into ``(B, B)``."""
+    if outputs.shape != targets.shape and outputs.numel() == targets.numel():
+        return outputs.reshape(targets.shape)
+    return outputs
+
+
+def mse_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The regression default loss: mean squared error, with a ``(B, 1)`` head read against ``(B,)``
+    targets."""
+    return torch.nn.functional.mse_loss(as_rows(outputs, targets), targets.to(outputs.dtype))
+
+
+def bce_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The multi-label default loss: binary cross-entropy on logits, one sigmoid per label."""
+    return torch.nn.functional.binary_cross_entropy_with_logits(outputs, targets.to(outputs.dtype))
+
+
+def rmse(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The regression default metric, per example: the squared error averaged over the target's columns.
+    Evaluation takes the root of their mean (:func:`finish_metric`), so the reported value is the RMSE in
+    the targets' units."""
+    err = (as_rows(outputs, targets).float() - targets.float()) ** 2
+    return err.reshape(len(err), -1).mean(1)
+
+
+def label_accuracy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The multi-label default metric, per example: the fraction of its labels predicted right (logit > 0
+    against the 0/1 target). Chosen over mean average precision and micro-F1 because it is a mean of
+    per-example scores: it is summed batch by batch like every other metric, and its standard error is the
+    per-example one (mAP and micro-F1 need the whole split at once)."""
+    return ((outputs > 0) == (targets > 0.5)).float().reshape(len(targets), -1).mean(1)
+
+
+def finish_metric(metric: Any, mean: float) -> float:
+    """The reported value from the mean of the per-example scores: the root for :func:`rmse`, else the mean."""
+    return math.sqrt(mean) if metric is rmse and mean >= 0 else mean
+
+
+def default_loss(kind: str) -> Any:
+    """The loss a task of ``kind`` trains with unless it is given one."""
+    return {"regression": mse_loss, "multilabel": bce_loss}.get(kind, torch.nn.functional.cross_entropy)
+
+
+def default_metric(kind: str) -> Any:
+    """The metric a task of ``kind`` is scored with unless it is given one (``None``: accuracy)."""
+    return {"regression": rmse, "multilabel": label_accuracy}.get(kind)
+
+
+def nothing_learned(kind: str, train_y: torch.Tensor | None, val_y: torch.Tensor | None,
+                    num_classes: int | None, metric: Any) -> float:
+    """The metric of a model that learned nothing, which a diverged trial or test retrain is recorded at:
+    for classification with accuracy, chance (:func:`chance_level`); otherwise the task's metric of a constant
+    prediction made from the training targets (their mean: for regression the RMSE is then the validation
+    targets' spread around it; for multi-label each label's training rate, as a logit).
+
+    Example:
+        >>> import torch
+        >>> round(nothing_learned("regression", torch.tensor([0., 2.]), torch.tensor([0., 2.]), 1, rmse), 3)
+        1.0
+    """
+    if kind == "classification" or train_y is None or val_y is None or not len(val_y):
+        return chance_level(num_classes)
+    mean = train_y.float().mean(0)
+    if kind == "multilabel":
+        mean = torch.logit(mean.clamp(1e-4, 1 - 1e-4))
+    pred = mean.expand_as(val_y.float()).clone()
+    scores = torch.as_tensor(metric(pred, val_y)).double()
+    return finish_metric(metric, float(scores.mean().item()))

@@ -326,6 +326,39 @@ def mlp(input_shape: Sequence[int], num_classes: int, hidden: int = 256, layers:
     return nn.Sequential(*mods)
 
 
+# ----------------------------------------------------------------------------------------------
+# Token sequences
+
+
+class SeqCNN(nn.Module):
+    """Token ids (B, L) -> embedding -> two 1-D convolutions (kernel 3) -> max over positions -> Linear."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, vocab: int = 512, dim: int = 32,
+                 width: float = 1.0) -> None:
+        super().__init__()
+        if len(tuple(input_shape)) != 1:
+            raise ConfigError(f"model 'seqcnn' must get token sequences (length,), but got input shape "
+                              f"{tuple(input_shape)}; for images use cnn, for 1-D signals cnn1d.")
+        h = _scaled(64, _check_width(width))
+        self.vocab = int(vocab)
+        self.embed = nn.Embedding(self.vocab, int(dim))
+        self.features = nn.Sequential(nn.Conv1d(int(dim), h, 3, padding=1), nn.ReLU(inplace=True),
+                                      nn.Conv1d(h, h, 3, padding=1), nn.ReLU(inplace=True))
+        self.head = nn.Linear(h, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.features(self.embed(x.long()).transpose(1, 2))
+        return self.head(z.amax(dim=2))
+
+
+@MODELS.register("seqcnn")
+def seqcnn(input_shape: Sequence[int], num_classes: int, vocab: int = 512, dim: int = 32,
+           width: float = 1.0) -> nn.Module:
+    """A small sequence model for token ids of shape (length,): an embedding (``vocab`` ids of ``dim``), two
+    1-D convolutions and a max over positions, so it reads local token order (e.g. the ``tokens`` dataset)."""
+    return SeqCNN(input_shape, num_classes, vocab=int(vocab), dim=int(dim), width=width)
+
+
 def is_conv_net(model: nn.Module) -> bool:
     """True when the model has a 2-D convolution (then channels_last helps on CUDA)."""
     return any(isinstance(m, nn.Conv2d) for m in model.modules())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -9,14 +10,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .._core import ConfigError, check_choice
-from ._data import DataSplits, check_data, checked_splits, example_inputs, make_splits
+from .._core import ConfigError, ModelError, check_choice
+from ._data import DataSplits, TensorSplit, check_data, checked_splits, example_inputs, make_splits
 from ._datasets import load_dataset
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
-from ._metric import chance_floor, chance_level, metric_name
+from ._metric import (DIRECTIONS, KINDS, RMSE, chance_floor, default_loss, default_metric, metric_name,
+                      nothing_learned, rmse)
 from ._models import MODELS, ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
 from ._optim import OPTIMIZERS
 
@@ -28,10 +29,17 @@ class Task:
     ``data`` may be a registry name (``"mnist5k"``), a :class:`DataSplits`, an ``(x, y)`` pair or a dict
     of splits; it is loaded and moved to the device once, here. ``model`` is a registry name, a user
     reference (``"file.py:function"``) or any callable ``(input_shape, num_classes, **kw) -> nn.Module``.
-    ``loss`` is any ``loss(outputs, targets) -> scalar``; ``metric`` is ``None`` for accuracy (argmax
-    against the label) or ``metric(outputs, targets)`` returning per-example scores or their mean,
-    higher being better. Whatever the metric, results report it under the ``*_acc`` names and the
-    study maximises it.
+    ``kind`` is what is learned: ``classification`` (integer class ids), ``regression`` (float targets
+    ``(n,)`` or ``(n, k)``) or ``multilabel`` (0/1 float targets ``(n, k)``); ``None`` reads it from the
+    data (:func:`~hybridtune.task.infer_kind`; multi-label is asked for by name). Each kind has its default
+    loss and metric: cross-entropy and accuracy (maximised); mean squared error and RMSE in the targets' units
+    (minimised); binary cross-entropy on logits and the fraction of labels right (maximised).
+
+    ``loss`` is any ``loss(outputs, targets) -> scalar``; ``metric`` is ``None`` for the kind's default or
+    ``metric(outputs, targets)`` returning per-example scores or their mean; ``direction`` (``"maximize"``
+    or ``"minimize"``) says which way it improves (default: the kind's metric's direction, ``"maximize"``
+    for a metric of your own) and reaches the study's Optuna direction, pruning, the best trial and the
+    comparison; ``metric_name`` names it (default: the function's name).
 
     Example:
         >>> import hybridtune as ht
@@ -43,24 +51,42 @@ class Task:
     model: str | ModelFactory = "resnet"
     data: Any = "mnist5k"
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
-    loss: LossFn = F.cross_entropy
+    loss: LossFn | None = None
     metric: MetricFn | None = None
     optimizer: str = "momentum"
     device: str | torch.device = "auto"
+    kind: str | None = None
+    direction: str | None = None
+    metric_name: str | None = None
     #: The dataset's registry spec when ``data`` was given by name (``"synthetic:n=300"``), else ``None``:
     #: what a ``hybridtune worker`` on another machine rebuilds the data from.
     data_spec: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.kind is not None:
+            check_choice("kind", self.kind, KINDS)
+        if self.direction is not None:
+            check_choice("direction", self.direction, DIRECTIONS)
+        # what the user gave, before the kind's defaults fill it in: replace() starts from these
+        object.__setattr__(self, "_given", {"loss": self.loss, "metric": self.metric, "kind": self.kind,
+                                            "direction": self.direction, "metric_name": self.metric_name})
         dev = resolve_device(self.device)
         if isinstance(self.data, str):
             object.__setattr__(self, "data_spec", self.data)
-            data = load_dataset(self.data)
-        elif isinstance(self.data, DataSplits):
-            data = self.data
+            data = make_splits(load_dataset(self.data), kind=self.kind)
         else:
-            data = make_splits(self.data)
+            data = make_splits(self.data, kind=self.kind)
+        kind = data.kind
+        object.__setattr__(self, "kind", kind)
+        if self.loss is None:
+            object.__setattr__(self, "loss", default_loss(kind))
+        if self.metric is None:
+            object.__setattr__(self, "metric", default_metric(kind))
+        if self.metric_name is None:
+            object.__setattr__(self, "metric_name", RMSE if self.metric is rmse else metric_name(self.metric))
+        if self.direction is None:
+            object.__setattr__(self, "direction", "minimize" if self.metric is rmse else "maximize")
         # DataSplits given as they are get make_splits' checks too (non-finite inputs, fewer than 2 classes);
         # once per object: what the loaders and make_splits made is marked checked already
         data = check_data(data)
@@ -80,26 +106,33 @@ class Task:
         return resolve_model(self.model)[0]
 
     @property
-    def metric_name(self) -> str:
-        """What the studies' objective is called (:func:`~hybridtune.task.metric_name`).
+    def chance(self) -> float:
+        """The metric of a model that learned nothing (:func:`~hybridtune.task.nothing_learned`): chance
+        accuracy for classification, the RMSE of predicting the training mean for regression. What a diverged
+        trial scores.
 
         Example:
-            >>> import hybridtune as ht
-            >>> def f1(outputs, targets): ...
-            >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu", metric=f1).metric_name
-            'f1'
+            >>> import torch, hybridtune as ht
+            >>> x = torch.randn(200, 3); y = 2.0 * x[:, 0] + 0.5
+            >>> task = ht.Task(model="mlp", data=(x, y), device="cpu")
+            >>> task.kind, task.direction, task.metric_name, task.chance > 1.0
+            ('regression', 'minimize', 'rmse', True)
         """
-        return metric_name(self.metric)
-
-    @property
-    def chance(self) -> float:
-        """The accuracy of guessing (:func:`~hybridtune.task.chance_level`): what a diverged trial scores."""
-        return chance_level(self.data.num_classes)
+        cached = self.__dict__.get("_chance")
+        if cached is None:
+            d = self.data
+            train_y = d.train.y if isinstance(d.train, TensorSplit) else None
+            val_y = d.val.y if isinstance(d.val, TensorSplit) else None
+            cached = nothing_learned(self.kind, train_y, val_y, d.num_classes, self.metric)  # type: ignore[arg-type]
+            object.__setattr__(self, "_chance", cached)
+        return cached
 
     @property
     def chance_floor(self) -> float | None:
         """What a study's best must rise above to have found anything (:func:`~hybridtune.task.chance_floor`);
         ``None`` for a metric of the user's own."""
+        if self.kind != "classification":
+            return None
         return chance_floor(self.data.num_classes, len(self.data.val), self.metric_name)  # type: ignore[arg-type]
 
     @property
@@ -124,6 +157,45 @@ class Task:
                 materialize(model, example_inputs(self.data.train).cpu(), name=self.model_name)
         return model.to(self.torch_device)
 
+    def check_model(self) -> None:
+        """Refuse, in one line each, what would otherwise fail deep inside training: a model whose output
+        does not fit the targets (one forward pass on two real training examples; the message names both
+        shapes) and a metric that is NaN on the validation split (scored for the untrained model).
+
+        Raises:
+            ModelError: the output shape does not fit. ConfigError: the metric is NaN.
+
+        Example:
+            >>> import hybridtune as ht
+            >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu").check_model()
+        """
+        model = self.build_model(seed=0)
+        split = self.data.train
+        x = example_inputs(split)
+        y = split.y[:2] if isinstance(split, TensorSplit) else None
+        with torch.no_grad():
+            was = model.training
+            model.eval()
+            out = model(x.to(self.torch_device))
+            model.train(was)
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        n, k = len(x), int(self.data.num_classes)
+        if self.kind == "classification":
+            want = [(n, k)]
+        elif y is not None:
+            want = [tuple(y.shape)] + ([(n, 1)] if y.dim() == 1 else [])
+        else:
+            want = [(n, k)] + ([(n,)] if k == 1 else [])
+        if got not in want:
+            targets = f"targets of shape {tuple(y.shape)}" if y is not None else f"{k} output{'s' if k > 1 else ''}"
+            what = f"{k} classes" if self.kind == "classification" else targets
+            raise ModelError(f"model {self.model_name!r} must output shape {want[0]} for a batch of {n} with "
+                             f"{what} ({self.kind}), but it output {got}.")
+        _, value, _ = self.evaluate(model)
+        if math.isnan(value):
+            raise ConfigError(f"metric {self.metric_name!r} must be a number on the validation split, but it "
+                              f"returned NaN for the untrained model.")
+
     def evaluate(self, model: nn.Module, split: Any = None, *, limit: int | None = None) -> tuple[float, float, int]:
         """Mean loss and metric of ``model`` on ``split`` (default: validation) with this task's loss and
         metric; returns ``(loss, metric, examples)``."""
@@ -131,8 +203,11 @@ class Task:
                         device=self.torch_device, limit=limit)
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
-                "optimizer": self.optimizer, "device": str(self.device)}
+        d = {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
+             "optimizer": self.optimizer, "device": str(self.device)}
+        if self.direction != "maximize":  # a maximised task describes itself as before (stored studies)
+            d["direction"] = self.direction
+        return d
 
     def replace(self, **changes: Any) -> Task:
         """A copy with some fields changed (data is not reloaded).
@@ -146,8 +221,9 @@ class Task:
         """
         if "optimizer" in changes:
             check_choice("optimizer", changes["optimizer"], OPTIMIZERS)
-        kw = {"model": self.model, "data": self.data, "model_kwargs": self.model_kwargs, "loss": self.loss,
-              "metric": self.metric, "optimizer": self.optimizer, "device": self.device}
+        given = self.__dict__["_given"]
+        kw = {"model": self.model, "data": self.data, "model_kwargs": self.model_kwargs, "optimizer": self.optimizer,
+              "device": self.device, **given}
         unknown = set(changes) - set(kw)
         if unknown:
             raise ConfigError(f"Task fields must be among {sorted(kw)}, but got {sorted(unknown)}.")
@@ -171,8 +247,12 @@ class Task:
             >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu").recipe()["data"]
             'synthetic:n=200'
         """
-        if not isinstance(self.model, str) or self.data_spec is None or self.loss is not F.cross_entropy \
-                or self.metric is not None:
+        given = self.__dict__["_given"]
+        if not isinstance(self.model, str) or self.data_spec is None or given["loss"] is not None \
+                or given["metric"] is not None:
             return None
-        return {"model": self.model, "model_kwargs": dict(self.model_kwargs), "data": self.data_spec,
-                "optimizer": self.optimizer}
+        recipe = {"model": self.model, "model_kwargs": dict(self.model_kwargs), "data": self.data_spec,
+                  "optimizer": self.optimizer}
+        if given["kind"] is not None:
+            recipe["kind"] = given["kind"]
+        return recipe

@@ -22,7 +22,7 @@ from torch.optim import lr_scheduler
 
 from .._core import ConfigError
 from ..task import (Task, autocast, batches, check_trainable, evaluate, example_inputs, has_lazy_parameters,
-                    is_conv_net, materialize, metric_sum)
+                    finish_metric, is_conv_net, materialize, metric_sum)
 from ._config import TrainConfig
 from ._optimizer import current_momentum, make_optimizer
 from ._results import Cost, EpochStats, Status, StepTrace, TargetHit, TrainResult
@@ -203,7 +203,7 @@ def _epoch(task: Task, parts: _Parts, config: TrainConfig, run: _RunState, epoch
                                              amp=config.amp)
         run.eval_examples += n_eval
     stats = EpochStats(epoch=epoch, train_loss=float(loss_sum.item()) / steps,
-                       train_acc=float(correct.item()) / examples, val_loss=val_loss, val_acc=val_acc,
+                       train_acc=finish_metric(task.metric, float(correct.item()) / examples), val_loss=val_loss, val_acc=val_acc,
                        lr=parts.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - ep_t0,
                        examples=examples)
     run.epochs.append(stats)

@@ -49,3 +49,15 @@ def test_fixture_study_resumes_without_probing_again(tmp_path: Path) -> None:
     assert len(grid.get_trials(states=finished)) == 2  # every cell ran before: none runs again
     con = sqlite3.connect(tmp_path / "s.db")
     assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+def test_fixture_study_stored_before_tasks_had_a_kind_reads_as_a_maximised_classification(tmp_path: Path) -> None:
+    storage = _copy(tmp_path)
+    r = ht.load_result("fixture", storage=storage)
+    assert r.direction == "maximize" and "kind" not in r.task["data"]
+    search = optuna.load_study(study_name="fixture", storage=storage)
+    values = [t.value for t in search.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert r.search.best_value == max(values)
+    task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
+    assert task.kind == "classification" and "direction" not in task.describe()
+    assert task.describe()["data"] == {k: v for k, v in task.data.describe().items() if k != "kind"}

@@ -7,20 +7,24 @@ import hybridtune as ht
 
 IMAGE_SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
 SIGNAL_SHAPES = [(1, 40), (3, 17), (2, 3)]
-#: The registry's models for 1-D signals (channels, length) and those that take any input; every other
-#: registry model, and any model added later, is tested on images.
+TOKEN_SHAPES = [(16,), (5,)]
+#: The registry's models for 1-D signals (channels, length), for token ids (length,) and those that take any
+#: input; every other registry model, and any model added later, is tested on images.
 SIGNAL_MODELS = {"cnn1d"}
+TOKEN_MODELS = {"seqcnn"}
 ANY_INPUT_MODELS = {"mlp"}
 
 
 def _shapes_for(name: str) -> list[tuple[int, ...]]:
     if name in SIGNAL_MODELS:
         return SIGNAL_SHAPES
-    return IMAGE_SHAPES + SIGNAL_SHAPES if name in ANY_INPUT_MODELS else IMAGE_SHAPES
+    if name in TOKEN_MODELS:
+        return TOKEN_SHAPES
+    return IMAGE_SHAPES + SIGNAL_SHAPES + TOKEN_SHAPES if name in ANY_INPUT_MODELS else IMAGE_SHAPES
 
 
 def _cases(fits: bool) -> list[tuple[str, tuple[int, ...]]]:
-    return [(name, shape) for name in ht.list_models() for shape in IMAGE_SHAPES + SIGNAL_SHAPES
+    return [(name, shape) for name in ht.list_models() for shape in IMAGE_SHAPES + SIGNAL_SHAPES + TOKEN_SHAPES
             if (shape in _shapes_for(name)) == fits]
 
 
@@ -29,7 +33,8 @@ def _ids(cases: list[tuple[str, tuple[int, ...]]]) -> list[str]:
 
 
 def test_the_shared_model_test_covers_both_kinds_of_input() -> None:
-    assert SIGNAL_MODELS | ANY_INPUT_MODELS <= set(ht.list_models())
+    assert SIGNAL_MODELS | TOKEN_MODELS | ANY_INPUT_MODELS <= set(ht.list_models())
+    assert ("seqcnn", (16,)) in _cases(True) and ("seqcnn", (1, 40)) in _cases(False)
     assert ("cnn1d", (1, 40)) in _cases(True) and ("mlp", (1, 40)) in _cases(True)
 
 
@@ -37,7 +42,8 @@ def test_the_shared_model_test_covers_both_kinds_of_input() -> None:
 def test_every_model_forward_backward(name: str, shape: tuple[int, ...]) -> None:
     torch.manual_seed(0)
     model = ht.create_model(name, shape, 7)
-    x = torch.randn(4, *shape)
+    # token models get integer ids (an nn.Embedding cannot take floats); every other model real inputs
+    x = torch.randint(0, 20, (4, *shape)) if name in TOKEN_MODELS else torch.randn(4, *shape)
     out = model(x)
     assert out.shape == (4, 7)
     assert torch.isfinite(out).all()
