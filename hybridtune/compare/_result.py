@@ -87,24 +87,33 @@ class StudyResult:
         c = self.comparison
         m = c.rows[keys.SEARCH]
         d = m.difference_vs_grid
+        acc = self.is_accuracy
+        metric, units = ("accuracy", " points") if acc else (self.metric_name, "")
+        pm = _pm if acc else _pm_units
+        pct = _pct if acc else (lambda v: "-" if v is None else f"{v:.4g}")
         test = "" if d is None else (f"; retrained on {len(d.seeds)} seed{'s' if len(d.seeds) > 1 else ''}, its test "
-                                     f"accuracy is {_pm(m.test_score)} against the grid's "
-                                     f"{_pm(c.rows[keys.GRID].test_score)} (difference {_pm(d, signed=True)} points"
+                                     f"{metric} is {pm(m.test_score)} against the grid's "
+                                     f"{pm(c.rows[keys.GRID].test_score)} (difference {pm(d, signed=True)}{units}"
                                      f"{'; one seed has no standard error, so noise is not judged' if d.se is None else ''})")
         spent = "" if m.total_ratio is None else f"; in all it used {m.total_ratio:.2f} of the grid's cost"
         sign = direction_sign(self.direction)  # a minimised metric's better test score is the lower one
         worse = d is not None and sign * d.mean < 0 and d.beyond_noise
         if m.best_value is None:
-            return f"the search did not match the grid: it found nothing above chance{spent}."
+            return f"the search did not match the grid: it found nothing better than learning nothing{spent}." \
+                if not acc else f"the search did not match the grid: it found nothing above chance{spent}."
         if m.matched and not worse:
             better = " and beat it on test beyond noise" if d is not None and sign * d.mean > 0 and d.beyond_noise \
                 else ""
             return (f"the search matched the grid within noise at {m.cost_ratio:.2f} of its cost{better}"
                     f"{test}{spent}.")
         if m.matched:
-            return (f"the search did not match the grid: it reached the grid's validation accuracy at "
-                    f"{m.cost_ratio:.2f} of its cost, but its retrained test accuracy is lower beyond noise"
+            return (f"the search did not match the grid: it reached the grid's validation {metric} at "
+                    f"{m.cost_ratio:.2f} of its cost, but its retrained test {metric} is worse beyond noise"
                     f"{test}{spent}.")
+        if not acc:
+            return (f"the search did not match the grid within noise: its best validation {metric} "
+                    f"{pct(m.best_value)} did not reach {pct(c.target)} (the grid's best {pct(c.grid_best_value)}, "
+                    f"{self.direction}d){test}{spent}.")
         return (f"the search did not match the grid within noise: its best validation accuracy "
                 f"{_pct(m.best_value)} stayed below {_pct(c.target)} (the grid's best {_pct(c.grid_best_value)} "
                 f"less {c.margin}){test}{spent}.")
@@ -114,6 +123,18 @@ class StudyResult:
         """Which way the study's metric improves, ``"maximize"`` or ``"minimize"`` (as the task described
         itself; a study stored before tasks had a direction maximised)."""
         return str(self.task.get("direction", "maximize"))
+
+    @property
+    def metric_name(self) -> str:
+        """What the study's values are: ``validation accuracy`` for a classification task scored by accuracy
+        (every study stored before tasks had kinds), else the task's metric name (``rmse``...)."""
+        return str(self.task.get("metric", VALIDATION_ACCURACY))
+
+    @property
+    def is_accuracy(self) -> bool:
+        """Whether the values are accuracies (shown as percents, their differences in points), or a metric
+        of the task's own (shown as numbers in its units)."""
+        return "metric" not in self.task
 
     @property
     def found_nothing(self) -> bool:
@@ -165,6 +186,14 @@ class StudyResult:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def _pm_units(x: Any, *, signed: bool = False) -> str:
+    """``mean +- se`` in the metric's own units (a metric that is not an accuracy)."""
+    if x is None:
+        return "-"
+    se = "" if x.se is None else f" +- {x.se:.4g}"
+    return (f"{x.mean:+.4g}" if signed else f"{x.mean:.4g}") + se
 
 
 def _pm(x: Any, *, signed: bool = False) -> str:

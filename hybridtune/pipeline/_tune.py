@@ -96,7 +96,8 @@ class TuneResult:
         trials: every finished trial of every study, with its cost, as a pandas DataFrame.
         comparison: the cost-fair comparison, when a baseline ran.
         result: the full :class:`StudyResult` (what ``hybridtune study --json`` writes).
-        test_accuracy: the chosen configuration's test accuracy, the mean over its retrain seeds.
+        test_accuracy: the chosen configuration's test metric (accuracy, or the task's own: RMSE for regression),
+            the mean over its retrain seeds; :attr:`test_metric` is the name that says so.
         test_score: that test accuracy with its standard error and seeds (:class:`TestScore`).
         verdict: one sentence: did the search match the grid within noise, at what cost (``None`` without a
             grid, or for ``quick``).
@@ -127,12 +128,26 @@ class TuneResult:
     def verdict(self) -> str | None:
         return self.result.verdict
 
+    @property
+    def test_metric(self) -> float | None:
+        """The chosen configuration's mean test metric over its retrain seeds, whatever the metric
+        (:attr:`test_accuracy` is the same number under its older name)."""
+        return self.test_accuracy
+
+    @property
+    def metric_name(self) -> str:
+        """What :attr:`best_value` and :attr:`test_metric` measure (``validation accuracy``, ``rmse``...)."""
+        return self.result.metric_name
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the best configuration, the priors, each study's numbers, the comparison, the recipe
         and the warnings."""
         return finite_json({"name": self.name, "best_value": self.best_value, "best_params": dict(self.best_params),
                             "best_config": self.best_config,
                             "test_accuracy": self.test_score.to_dict() if self.test_score else None,
+                            "metric": self.metric_name, "direction": self.result.direction,
+                            **({} if self.result.is_accuracy else
+                               {"test_metric": self.test_score.to_dict() if self.test_score else None}),
                             "verdict": self.verdict,
                             "recipe": self.recipe.to_dict() if self.recipe else None,
                             "warnings": list(self.warnings), "study": self.result.to_dict()})

@@ -35,12 +35,24 @@ def _num(v: float | None, spec: str = ",.0f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _pm(x: Any, *, signed: bool = False) -> str:
-    """``mean +- se`` of a test score (percent) or of a difference (signed points)."""
+def _pm(x: Any, *, signed: bool = False, accuracy: bool = True) -> str:
+    """``mean +- se`` of a test score (percent) or of a difference (signed points); for a metric that is not
+    an accuracy, plain numbers in its units."""
     if x is None:
         return "-"
+    if not accuracy:
+        se = "" if x.se is None else f" +- {x.se:.4g}"
+        return f"{x.mean:+.4g}{se}" if signed else f"{x.mean:.4g}{se}"
     se = "" if x.se is None else f" +- {100 * x.se:.2f}"
     return f"{100 * x.mean:+.2f}{se}" if signed else f"{100 * x.mean:.2f}{se}%"
+
+
+def value_text(result: StudyResult, v: float | None) -> str:
+    """A validation or test value as the report shows it: a percent for an accuracy, else a number in the
+    metric's units."""
+    if result.is_accuracy:
+        return pct(v)
+    return "-" if v is None else f"{v:.4g}"
 
 
 def summary_rows(result: StudyResult) -> list[dict[str, str]]:
@@ -50,7 +62,7 @@ def summary_rows(result: StudyResult) -> list[dict[str, str]]:
     for role, o in result.outcomes.items():
         m = c.rows[role]
         rows.append({
-            "study": role, "best val": pct(o.best_value),
+            "study": role, "best val": value_text(result, o.best_value),
             "trials": f"{o.n_trials} ({o.n_complete}/{o.n_pruned}/{o.n_diverged})",
             "examples": _num(o.cost.examples), "epochs": _num(o.cost.epochs, ",.1f"),
             "seconds": _num(o.cost.seconds, ",.1f"),
@@ -58,8 +70,9 @@ def summary_rows(result: StudyResult) -> list[dict[str, str]]:
             "match at": ("-" if c.target is None else "no" if m.cost_to_match is None else
                          f"{m.cost_to_match.examples:,} ({m.trials_to_match})"),
             "ratio": "-" if m.cost_ratio is None else f"{m.cost_ratio:.3f}",
-            "test": _pm(o.test_score),
-            "vs grid": "-" if m.difference_vs_grid is None else _pm(m.difference_vs_grid, signed=True),
+            "test": _pm(o.test_score, accuracy=result.is_accuracy),
+            "vs grid": "-" if m.difference_vs_grid is None else _pm(m.difference_vs_grid, signed=True,
+                                                                    accuracy=result.is_accuracy),
         })
     return rows
 
@@ -71,11 +84,20 @@ def explain_lines(result: StudyResult) -> list[str]:
     seeds = next((m.test_score.seeds for m in c.rows.values() if m.test_score is not None), ())
     lines = ["trials: finished (completed/pruned/diverged); cost/grid: the study's training examples (the probes "
              "included for the search) / the grid's"]
+    acc = result.is_accuracy
+    metric = "accuracy" if acc else result.metric_name
+    units = "points" if acc else "its units"
     if seeds:
         lines.append(f"test: the study's chosen configuration retrained on seeds {', '.join(map(str, seeds))} "
-                     f"(the same for every study), test accuracy mean +- standard error; vs grid: the paired "
-                     f"difference with the grid, in points")
-    if c.grid_best_value is not None:
+                     f"(the same for every study), test {metric} mean +- standard error; vs grid: the paired "
+                     f"difference with the grid, in {units}")
+    if c.grid_best_value is not None and not acc:
+        side = "less" if result.direction == "maximize" else "plus"
+        lines.append(f"match at: training examples (probes included) when a study's best validation {metric} "
+                     f"first reached {value_text(result, c.target)} ({result.direction}d), the grid's best "
+                     f"{value_text(result, c.grid_best_value)} {side} {abs(c.grid_best_value - c.target):.4g} "
+                     f"(trials it took); ratio: those examples / the grid's total")
+    elif c.grid_best_value is not None:
         lines.append(f"match at: training examples (probes included) when a study's best validation accuracy "
                      f"first reached {pct(c.target)}, the grid's best {pct(c.grid_best_value)} less {c.margin} "
                      f"(trials it took); ratio: those examples / the grid's total")
@@ -86,7 +108,8 @@ def explain_lines(result: StudyResult) -> list[str]:
         lines.append(f"budget: {b['examples']:,} training examples{frac} for the search, its probes included{also}")
     if result.random is not None and c.search_vs_random is not None:
         score = "undefined" if c.normalised_score is None else f"{c.normalised_score:.2f}"
-        lines.append(f"priors' gain over random search on test: {_pm(c.search_vs_random, signed=True)} points; "
+        lines.append(f"priors' gain over random search on test: "
+                     f"{_pm(c.search_vs_random, signed=True, accuracy=acc)} {units}; "
                      f"normalised score (search - random) / (grid - random): {score}"
                      + (f" ({c.normalised_note})" if c.normalised_score is None else ""))
     return lines

@@ -205,8 +205,11 @@ class Task:
     def describe(self) -> dict[str, Any]:
         d = {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
              "optimizer": self.optimizer, "device": str(self.device)}
-        if self.direction != "maximize":  # a maximised task describes itself as before (stored studies)
+        if self.direction != "maximize" or self.kind != "classification":
+            # a maximised classification describes itself as before (stored studies resume); the others say
+            # which way their metric goes and what it is called, for the report
             d["direction"] = self.direction
+            d["metric"] = self.metric_name
         return d
 
     def replace(self, **changes: Any) -> Task:

@@ -152,3 +152,19 @@ def test_an_embedding_sequence_model_is_tuned_on_the_token_set() -> None:
     r = ht.tune(task, trials=2, epochs=4, probe_batch_size=32, baseline="grid",
                 grid={"lr": [0.03, 0.1], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [32]}, test_seeds=1)
     assert r.best_value is not None and r.best_value > 0.8  # chance is 0.5
+
+
+def test_a_regression_result_names_its_metric_and_shows_numbers_not_percents() -> None:
+    from hybridtune.pipeline import explain_lines, summary_rows
+
+    task = ht.Task(model="mlp", data=_regression(), device="cpu")
+    r = ht.tune(task, trials=2, epochs=2, probe_batch_size=32, baseline="grid", grid=GRID, test_seeds=2)
+    assert (r.metric_name, r.result.direction, r.result.is_accuracy) == ("rmse", "minimize", False)
+    d = r.to_dict()
+    assert d["metric"] == "rmse" and d["direction"] == "minimize" and d["test_metric"] == d["test_accuracy"]
+    assert r.test_metric == r.test_accuracy
+    rows = summary_rows(r.result)
+    assert not any("%" in v for row in rows for v in row.values())
+    text = " ".join(explain_lines(r.result))
+    assert "test rmse mean" in text and "(minimized)" in text and "accuracy" not in text
+    assert r.verdict is not None and "%" not in r.verdict and "rmse" in r.verdict
