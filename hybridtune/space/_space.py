@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core import ConfigError, check_choice, check_positive_int, is_positive_int
-from ..task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task, TensorSplit, autocast, optimizer_info
+from ..task import MOMENTUM_OPTIMIZERS, OPTIMIZERS, Task, autocast, call_model, example_batch, optimizer_info, to_device
 from ..train import TrainConfig, onecycle_momentum
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,13 +111,10 @@ def memory_batch_ceiling(task: Task, *, start: int, limit: int, margin: int = 2)
     fits, bs = 0, max(1, start)
     while bs <= limit:
         try:
-            if isinstance(train, TensorSplit):
-                x, y = train.x[:bs], train.y[:bs]
-            else:  # a Dataset: a synthetic batch of the right shape is enough to measure memory
-                x = torch.randn((bs, *task.data.input_shape), device=device)
-                y = torch.zeros(bs, dtype=torch.long, device=device)
+            # a real batch: token ids, several inputs and float targets all measure as they train
+            x, y = example_batch(train, bs)
             with autocast(device, True):
-                out = model(x.to(device))
+                out = call_model(model, to_device(x, device))
                 loss = task.loss(out.float(), y.to(device))
             loss.backward()
             model.zero_grad(set_to_none=True)

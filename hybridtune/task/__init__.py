@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ._batches import autocast, batches
-from ._data import DataSplits, TensorSplit, as_inputs, checked_splits, example_inputs, make_splits
+from ._batches import autocast, batches, call_model, take, to_device
+from ._data import (DataSplits, LoaderSplit, TensorSplit, as_inputs, checked_splits, example_batch, example_inputs,
+                    make_splits)
 from ._datasets import cache_dir, list_datasets, load_dataset
 from ._device import resolve_device
 from ._evaluate import evaluate, metric_sum
@@ -16,7 +17,8 @@ from ._task import Task
 
 __all__ = [
     # data
-    "DataSplits", "TensorSplit", "as_inputs", "batches", "cache_dir", "checked_splits", "example_inputs", "list_datasets",
+    "DataSplits", "LoaderSplit", "TensorSplit", "as_inputs", "batches", "call_model", "example_batch", "take",
+    "to_device", "cache_dir", "checked_splits", "example_inputs", "list_datasets",
     "load_dataset", "make_splits",
     # models
     "MODELS", "check_trainable", "create_model", "has_lazy_parameters", "is_conv_net", "list_models", "materialize",

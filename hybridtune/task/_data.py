@@ -58,6 +58,55 @@ class TensorSplit:
         return TensorSplit(self.x.to(device), self.y.to(device))
 
 
+class LoaderSplit(Dataset):  # type: ignore[type-arg]
+    """A user's ``DataLoader`` given as a split: its dataset and its ``collate_fn``. Batches are drawn again
+    with each trial's batch size and seed (the batch size is a tuned hyper-parameter), collated the user's
+    way; ``len`` is the number of examples, as for every split."""
+
+    def __init__(self, loader: Any) -> None:
+        self.dataset = loader.dataset
+        self.collate_fn = loader.collate_fn
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.dataset[i]
+
+
+class _InputsDataset(Dataset):  # type: ignore[type-arg]
+    """``(inputs, targets)`` where the inputs are a tuple or dict of tensors sharing their first axis."""
+
+    def __init__(self, x: Any, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+        self.targets = y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> Any:
+        if isinstance(self.x, Mapping):
+            return {k: v[i] for k, v in self.x.items()}, self.y[i]
+        return tuple(v[i] for v in self.x), self.y[i]
+
+
+def _is_structured(x: Any) -> bool:
+    return (isinstance(x, Mapping) and all(isinstance(v, torch.Tensor) for v in x.values())) or (
+        isinstance(x, tuple) and len(x) > 0 and all(isinstance(v, torch.Tensor) for v in x))
+
+
+def _structured_len(x: Any) -> int:
+    first = next(iter(x.values())) if isinstance(x, Mapping) else x[0]
+    return len(first)
+
+
+def _index(x: Any, idx: Any) -> Any:
+    i = torch.as_tensor(idx)
+    if isinstance(x, Mapping):
+        return {k: v[i] for k, v in x.items()}
+    return tuple(v[i] for v in x)
+
+
 Split = Union[TensorSplit, Dataset]
 
 
@@ -145,6 +194,11 @@ def stratified_split(y: np.ndarray, fractions: tuple[float, ...], *, seed: int =
 def _as_tensor_split(obj: Any, what: str, kind: str) -> Split:
     if isinstance(obj, (TensorSplit, Dataset)):
         return obj
+    if isinstance(obj, torch.utils.data.DataLoader):
+        return LoaderSplit(obj)
+    if isinstance(obj, (tuple, list)) and len(obj) == 2 and _is_structured(obj[0]):
+        y = obj[1] if isinstance(obj[1], torch.Tensor) else torch.as_tensor(np.asarray(obj[1]))
+        return _InputsDataset(obj[0], as_targets(y, what, kind))
     if isinstance(obj, (tuple, list)) and len(obj) == 2:
         x, y = (torch.as_tensor(np.asarray(v)) if not isinstance(v, torch.Tensor) else v for v in obj)
         return TensorSplit(as_inputs(x), as_targets(y, what, kind))
@@ -182,8 +236,20 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None,
     if isinstance(obj, Mapping):
         parts = {k: obj[k] for k in ("train", "val", "test") if k in obj}
         num_classes = int(obj.get("num_classes", num_classes) or 0) or None
+    elif isinstance(obj, (tuple, list)) and len(obj) == 2 and _is_structured(obj[0]):
+        x = obj[0]
+        y = obj[1] if isinstance(obj[1], torch.Tensor) else torch.as_tensor(np.asarray(obj[1]))
+        if _structured_len(x) != len(y):
+            raise DataError(f"user data inputs and labels must have the same length, but got "
+                            f"{_structured_len(x)} and {len(y)}.")
+        kind = kind or _kind_of(y)
+        y = as_targets(y, "user data labels", kind)
+        tr, va, te = _split_pair(y) if kind == "classification" else _random_split(len(y))
+        parts = {"train": _InputsDataset(_index(x, tr), y[tr]), "val": _InputsDataset(_index(x, va), y[va]),
+                 "test": _InputsDataset(_index(x, te), y[te])}
     elif isinstance(obj, (tuple, list)) and len(obj) in (2, 3) and all(
-            isinstance(p, (Dataset, TensorSplit)) or (isinstance(p, (tuple, list)) and len(p) == 2)
+            isinstance(p, (Dataset, TensorSplit, torch.utils.data.DataLoader))
+            or (isinstance(p, (tuple, list)) and len(p) == 2)
             for p in obj) and not isinstance(obj[0], (torch.Tensor, np.ndarray)):
         parts = dict(zip(("train", "val", "test"), obj))
     elif isinstance(obj, (tuple, list)) and len(obj) == 2:
@@ -204,11 +270,15 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None,
         raise DataError(f"user data must provide 'train' and 'val' splits, but got {sorted(parts)}.")
     if kind is None:
         first = parts["train"]
+        if isinstance(first, torch.utils.data.DataLoader):
+            first = LoaderSplit(first)
         y0 = torch.as_tensor(np.asarray(first[1])) if isinstance(first, (tuple, list)) else _tensors_of(first)[1]
         kind = "classification" if y0 is None else _kind_of(y0)
     splits = {k: _as_tensor_split(v, f"user split {k!r}", kind) for k, v in parts.items()}
     splits.setdefault("test", splits["val"])
     x0, _ = _first_example(splits["train"])
+    if isinstance(x0, Mapping) or isinstance(x0, (tuple, list)):  # several inputs: the first one's shape
+        x0 = torch.as_tensor(next(iter(x0.values())) if isinstance(x0, Mapping) else x0[0])
     num_classes = check_splits(splits, num_classes, name=name, kind=kind)
     return checked_splits(DataSplits(name=name, train=splits["train"], val=splits["val"], test=splits["test"],
                                      input_shape=tuple(int(s) for s in x0.shape), num_classes=int(num_classes),
@@ -246,15 +316,29 @@ def as_inputs(x: torch.Tensor) -> torch.Tensor:
 def _first_example(split: Split) -> tuple[torch.Tensor, Any]:
     if isinstance(split, TensorSplit):
         return split.x[0], split.y[0]
+    if isinstance(split, LoaderSplit):  # its items are what its collate_fn makes (inputs, targets) of
+        x, y = example_batch(split, 1)
+        if isinstance(x, Mapping):
+            return {k: v[0] for k, v in x.items()}, y[0]
+        return (type(x)(v[0] for v in x) if isinstance(x, (tuple, list)) else x[0]), y[0]
     x, y = split[0]
-    return torch.as_tensor(x), y
+    return (x if isinstance(x, (Mapping, tuple, list)) else torch.as_tensor(x)), y
 
 
-def example_inputs(split: Split, n: int = 2) -> torch.Tensor:
-    """The inputs of the first ``n`` examples of ``split`` as one batch, as the trainer would batch them."""
+def example_inputs(split: Split, n: int = 2) -> Any:
+    """The inputs of the first ``n`` examples of ``split`` as one batch, as the trainer would batch them (a
+    tensor, or a tuple / dict of tensors for a model of several inputs)."""
+    return example_batch(split, n)[0]
+
+
+def example_batch(split: Split, n: int = 2) -> tuple[Any, torch.Tensor]:
+    """The first ``n`` examples of ``split`` as one batch ``(inputs, targets)``, collated as the trainer
+    collates them (a user DataLoader's own ``collate_fn``)."""
     if isinstance(split, TensorSplit):
-        return split.x[:n]
-    return default_collate([split[i] for i in range(min(n, len(split)))])[0]  # type: ignore[arg-type]
+        return split.x[:n], split.y[:n]
+    collate = split.collate_fn if isinstance(split, LoaderSplit) else default_collate
+    x, y = collate([split[i] for i in range(min(n, len(split)))])  # type: ignore[arg-type]
+    return x, torch.as_tensor(y)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,6 +393,8 @@ def _tensors_of(split: Split) -> tuple[torch.Tensor | None, torch.Tensor | None]
         return split.x, split.y
     if isinstance(split, TensorDataset) and len(split.tensors) == 2:
         return split.tensors[0], split.tensors[1]
+    if isinstance(split, LoaderSplit):
+        return _tensors_of(split.dataset)
     targets = getattr(split, "targets", None)
     return None, None if targets is None else torch.as_tensor(targets)
 

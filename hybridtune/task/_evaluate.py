@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._batches import autocast, batches
+from ._batches import autocast, batches, call_model, take
 from ._data import Split
 from ._metric import finish_metric
 
@@ -47,9 +47,9 @@ def evaluate(model: nn.Module, split: Split, *, loss_fn: LossFn = torch.nn.funct
             if limit is not None and seen >= limit:
                 break
             if limit is not None and seen + len(y) > limit:
-                x, y = x[:limit - seen], y[:limit - seen]
+                x, y = take(x, limit - seen), y[:limit - seen]
             with autocast(dev, amp):
-                out = model(x)
+                out = call_model(model, x)
             total_loss += loss_fn(out.float(), y).double() * len(y)
             correct = correct + metric_sum(metric, out, y)
             seen += len(y)

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._core import ConfigError, ModelError, Registry
+from ._batches import call_model
 
 ModelFactory = Callable[..., nn.Module]
 MODELS: Registry[ModelFactory] = Registry("model", user_code=True)
@@ -83,7 +84,7 @@ def has_lazy_parameters(model: nn.Module) -> bool:
     return any(nn.parameter.is_lazy(t) for t in (*model.parameters(), *model.buffers()))
 
 
-def materialize(model: nn.Module, inputs: torch.Tensor, *, name: str) -> nn.Module:
+def materialize(model: nn.Module, inputs: Any, *, name: str) -> nn.Module:
     """Give lazy modules their shapes and initial weights with one forward pass on ``inputs``, a real batch.
 
     The pass runs without gradients and in eval mode (a batch-norm layer's running statistics are not moved);
@@ -95,10 +96,11 @@ def materialize(model: nn.Module, inputs: torch.Tensor, *, name: str) -> nn.Modu
     model.eval()
     try:
         with torch.no_grad():
-            model(inputs)
+            call_model(model, inputs)
     except Exception as exc:
+        shape = tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__
         raise ModelError(f"model {name!r} must run on a batch of the data to create its lazy layers, but its "
-                         f"forward pass on inputs of shape {tuple(inputs.shape)} raised "
+                         f"forward pass on inputs of shape {shape} raised "
                          f"{type(exc).__name__}: {exc}") from exc
     finally:
         for m, training in modes:

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from .._core import ConfigError, ModelError, check_choice
-from ._data import DataSplits, TensorSplit, check_data, checked_splits, example_inputs, make_splits
+from ._batches import call_model, to_device
+from ._data import DataSplits, TensorSplit, check_data, checked_splits, example_batch, example_inputs, make_splits
 from ._datasets import load_dataset
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate
@@ -154,7 +155,7 @@ class Task:
             model = create_model(self.model, self.data.input_shape, self.data.num_classes, **kwargs)
             # on the CPU, inside the seeded block: a lazy layer's initial weights follow the seed on any device
             if has_lazy_parameters(model):
-                materialize(model, example_inputs(self.data.train).cpu(), name=self.model_name)
+                materialize(model, to_device(example_inputs(self.data.train), "cpu"), name=self.model_name)
         return model.to(self.torch_device)
 
     def check_model(self) -> None:
@@ -170,16 +171,14 @@ class Task:
             >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu").check_model()
         """
         model = self.build_model(seed=0)
-        split = self.data.train
-        x = example_inputs(split)
-        y = split.y[:2] if isinstance(split, TensorSplit) else None
+        x, y = example_batch(self.data.train)
         with torch.no_grad():
             was = model.training
             model.eval()
-            out = model(x.to(self.torch_device))
+            out = call_model(model, to_device(x, self.torch_device))
             model.train(was)
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        n, k = len(x), int(self.data.num_classes)
+        n, k = len(y), int(self.data.num_classes)
         if self.kind == "classification":
             want = [(n, k)]
         elif y is not None:

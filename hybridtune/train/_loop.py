@@ -22,7 +22,7 @@ from torch.optim import lr_scheduler
 
 from .._core import ConfigError
 from ..task import (Task, autocast, batches, check_trainable, evaluate, example_inputs, has_lazy_parameters,
-                    finish_metric, is_conv_net, materialize, metric_sum)
+                    call_model, finish_metric, is_conv_net, materialize, metric_sum, to_device)
 from ._config import TrainConfig
 from ._optimizer import current_momentum, make_optimizer
 from ._results import Cost, EpochStats, Status, StepTrace, TargetHit, TrainResult
@@ -170,7 +170,7 @@ def _prepare(task: Task, model: nn.Module, config: TrainConfig, total_steps: int
              on_step: StepCallback | None) -> _Parts:
     device = task.torch_device
     if has_lazy_parameters(model):  # a caller's own model (Task.build_model materialises its own)
-        materialize(model, example_inputs(task.data.train).to(device), name=task.model_name)
+        materialize(model, to_device(example_inputs(task.data.train), device), name=task.model_name)
     check_trainable(model, name=task.model_name)
     channels_last = device.type == "cuda" and is_conv_net(model)
     if channels_last:
@@ -220,13 +220,13 @@ def _steps(task: Task, parts: _Parts, config: TrainConfig, run: _RunState,
     pending: list[torch.Tensor] = []
     loss_f = math.nan  # read every step whenever on_step uses it (sync_every == 1)
     for x, y in batches(task.data.train, config.batch_size, parts.generator, device):
-        if parts.channels_last and x.dim() == 4:
+        if parts.channels_last and isinstance(x, torch.Tensor) and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         lr_now = optimizer.param_groups[0]["lr"]
         if config.record_steps:
             run.momenta.append(current_momentum(optimizer))
         with parts.autocast:
-            out = parts.step_model(x)
+            out = call_model(parts.step_model, x)
             loss = task.loss(out.float(), y)
         pending.append(loss.detach())
         if len(pending) >= parts.sync_every:  # before backward: a diverged loss never reaches the weights
