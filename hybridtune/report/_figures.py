@@ -159,6 +159,11 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
 
     if x not in ("examples", "epochs", "seconds"):
         raise ConfigError(f"x must be examples, epochs or seconds, but got x={x!r}.")
+    # a metric of the task's own (rmse...) is shown as itself, in its units, with the way it improves
+    metric = "validation accuracy" if result.is_accuracy else f"validation {result.metric_name}"
+    if not result.is_accuracy:
+        metric += " (lower is better)" if result.direction == "minimize" else " (higher is better)"
+    show = pct if result.is_accuracy else (lambda v: "-" if v is None else f"{v:.4g}")
     fig = go.Figure()
     for role, o in result.outcomes.items():
         xs: list[float] = []
@@ -171,7 +176,7 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
         for p in o.history:
             xs.append(getattr(p.cumulative, x))
             ys.append(p.best_so_far)
-            text.append(f"trial {p.number} ({p.outcome}): {pct(p.value)}")
+            text.append(f"trial {p.number} ({p.outcome}): {show(p.value)}")
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=role, line_shape="hv",
                                  line={"color": _COLORS.get(role)}, text=text, connectgaps=False,
                                  hovertemplate="%{text}<br>best so far %{y:.4f}<br>" + x + " %{x:,.4g}"))
@@ -181,11 +186,11 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
     c = result.comparison
     if c.grid_best_value is not None:
         fig.add_hline(y=c.grid_best_value, line_dash="dash", line_color=_COLORS["grid"],
-                      annotation_text=f"grid best {pct(c.grid_best_value)}")
-        if c.target is not None and c.target < c.grid_best_value:
+                      annotation_text=f"grid best {show(c.grid_best_value)}")
+        if c.target is not None and c.target != c.grid_best_value:
             # the noise band of the grid's best (+- match_z standard errors), or the tolerance below it
             top = c.grid_best_value + (c.grid_best_value - c.target if c.rule == "se" else 0.0)
-            fig.add_hrect(y0=c.target, y1=top, fillcolor=_COLORS["grid"], opacity=0.12, line_width=0,
+            fig.add_hrect(y0=min(c.target, top), y1=max(c.target, top), fillcolor=_COLORS["grid"], opacity=0.12, line_width=0,
                           annotation_text=f"grid best +- {c.margin}" if c.rule == "se" else f"within {c.margin}",
                           annotation_position="bottom left")
         for role, m in c.rows.items():
@@ -198,8 +203,8 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
                       annotation_text="budget", annotation_position="bottom right")
     label = {"examples": "cumulative training examples", "epochs": "cumulative epochs",
              "seconds": "cumulative wall seconds"}[x]
-    fig.update_layout(title=f"{result.name}: best validation accuracy against cost", xaxis_title=label,
-                      yaxis_title="best validation accuracy so far", template="plotly_white",
+    fig.update_layout(title=f"{result.name}: best {metric} against cost", xaxis_title=label,
+                      yaxis_title=f"best {metric} so far", template="plotly_white",
                       legend={"orientation": "h", "y": -0.2})
     return fig
 
