@@ -160,13 +160,18 @@ def compare(outcomes: Mapping[str, StudyOutcome], *, n_val: int | None = None, m
     """
     grid = outcomes.get(keys.GRID)
     grid_best = grid.best_value if grid is not None else None
-    rule = "points" if tolerance is not None or not n_val else "se"
+    # a metric that is not an accuracy: the SE of the grid's best from its per-example validation scores
+    grid_se = grid.best_se if grid is not None and not n_val and tolerance is None else None
+    rule = "points" if tolerance is not None or (not n_val and grid_se is None) else "se"
     if rule == "points" and tolerance is None:
         tolerance = 0.5  # a metric that is not an accuracy on a known split: the old rule, in points
     target = noise = None
     if grid_best is not None:
-        target, noise = match_target(grid_best, n_val=n_val, match_z=match_z, tolerance=tolerance,
-                                     direction=direction)
+        if grid_se is not None:
+            target, noise = grid_best - direction_sign(direction) * match_z * grid_se, grid_se
+        else:
+            target, noise = match_target(grid_best, n_val=n_val, match_z=match_z, tolerance=tolerance,
+                                         direction=direction)
     sign = direction_sign(direction)
     grid_score = grid.test_score if grid is not None else None
     rows: dict[str, Match] = {}

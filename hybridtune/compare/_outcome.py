@@ -109,6 +109,9 @@ class StudyOutcome:
     history: tuple[HistoryPoint, ...]
     test: dict[str, Any] | None = None
     test_score: TestScore | None = None
+    #: the best trial's validation standard error from its per-example scores (:data:`keys.VAL_SE`), for a
+    #: metric that is not an accuracy; ``None`` otherwise
+    best_se: float | None = None
 
     @property
     def best_hyperparams(self) -> dict[str, Any] | None:
@@ -212,4 +215,5 @@ def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.tria
         n_diverged=sum(diverged),
         n_failed=sum(t.state == TrialState.FAIL for t in trials),
         cost=total, probe_cost=probe_cost, history=history, test=test,
-        test_score=score_of_record(test, chance=chance))
+        test_score=score_of_record(test, chance=chance),
+        best_se=None if best is None else best.user_attrs.get(keys.VAL_SE))

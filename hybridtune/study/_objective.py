@@ -70,12 +70,19 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
         trial.set_user_attr(keys.HYPERPARAMS, finite_json(hp.to_dict()))
         trial.set_user_attr(keys.WORKER, worker_id())
         try:
-            r = train(task, tc, on_epoch=on_epoch)
+            # a metric other than accuracy needs the model once more, for its SE from the per-example scores
+            r = train(task, tc, on_epoch=on_epoch, keep_model=task.metric is not None)
         except Exception as exc:
             if not is_oom(exc):
                 raise
             _fail_out_of_memory(trial, task, hp, exc)
-        return _record_outcome(trial, r, pruned_at, chance)
+        value = _record_outcome(trial, r, pruned_at, chance)
+        if task.metric is not None and trial.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_COMPLETED \
+                and getattr(r, "model", None) is not None:
+            se = task.metric_se(r.model)
+            if se is not None and math.isfinite(se):
+                trial.set_user_attr(keys.VAL_SE, se)
+        return value
     except KeyboardInterrupt:
         trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_INTERRUPTED)
         trial.set_user_attr(keys.FAIL_REASON, "interrupted (Ctrl-C); re-running the study runs it again")
@@ -93,7 +100,8 @@ def _record_outcome(trial: optuna.Trial, r: TrainResult, pruned_at: list[int], c
         raise optuna.TrialPruned(f"pruned after epoch {pruned_at[0]}")
     if r.diverged or r.val_acc is None or not math.isfinite(r.val_acc):
         trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_DIVERGED)
-        _log.info("trial %d diverged (%s); recorded at chance accuracy %.3g", trial.number, r.stop_reason, chance)
+        _log.info("trial %d diverged (%s); recorded at the value of learning nothing %.4g", trial.number,
+                  r.stop_reason, chance)
         return chance
     trial.set_user_attr(keys.OUTCOME, keys.OUTCOME_COMPLETED)
     return float(r.val_acc)

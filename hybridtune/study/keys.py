@@ -122,6 +122,9 @@ STOP_REASON = "stop_reason"
 #: With ``space="prior"``: how far its training loss climbed back at its peak LR, as a fraction of its starting
 #: loss (:meth:`hybridtune.StepTrace.loss_rise`).
 LOSS_RISE = "loss_rise"
+#: For a metric that is not an accuracy: the standard error of its final validation value, from the per-example
+#: scores (:meth:`hybridtune.Task.metric_se`); what matching the grid uses in place of the binomial SE.
+VAL_SE = "val_se"
 #: One of the ``OUTCOME_*`` values below.
 OUTCOME = "outcome"
 #: Why a failed trial failed (out of memory, interrupted).

@@ -9,7 +9,7 @@ from torch import nn
 
 from ._batches import autocast, batches, call_model, take
 from ._data import Split
-from ._metric import finish_metric
+from ._metric import finish_metric, rmse
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: ``metric(outputs, targets)`` -> per-example scores ``(B,)`` or their batch mean; the task's ``direction``
@@ -58,6 +58,44 @@ def evaluate(model: nn.Module, split: Split, *, loss_fn: LossFn = torch.nn.funct
     if seen == 0:
         return float("nan"), float("nan"), 0
     return float(total_loss.item() / seen), finish_metric(metric, float(correct.item() / seen)), seen
+
+
+@torch.no_grad()
+def metric_se(model: nn.Module, split: Split, *, metric: MetricFn | None, batch_size: int = 1024,
+              device: torch.device | str | None = None) -> float | None:
+    """The standard error of ``model``'s metric on ``split`` from its per-example scores (their standard
+    deviation over the square root of their count); for RMSE, of the root by the delta method
+    (``se(MSE) / (2 RMSE)``). ``None`` for accuracy (``metric=None``: the binomial SE needs only the value),
+    for a metric that returns only a batch mean, or for fewer than two examples.
+
+    Example:
+        >>> import torch, hybridtune as ht
+        >>> x = torch.randn(300, 3); task = ht.Task(model="mlp", data=(x, x[:, 0] * 2.0), device="cpu")
+        >>> metric_se(task.build_model(), task.data.val, metric=task.metric) > 0
+        True
+    """
+    if metric is None:
+        return None
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    scores = []
+    try:
+        for x, y in batches(split, batch_size, torch.Generator(), dev, shuffle=False, drop_last=False):
+            s = torch.as_tensor(metric(call_model(model, x).detach().float(), y))
+            if s.dim() == 0:
+                return None
+            scores.append(s.double().reshape(-1).cpu())
+    finally:
+        model.train(was_training)
+    if not scores or sum(len(s) for s in scores) < 2:
+        return None
+    s = torch.cat(scores)
+    se = float(s.std() / len(s) ** 0.5)
+    if metric is rmse:
+        root = float(s.mean()) ** 0.5
+        return se / (2 * root) if root > 0 else None
+    return se
 
 
 def metric_sum(metric: MetricFn | None, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

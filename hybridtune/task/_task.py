@@ -16,7 +16,7 @@ from ._batches import call_model, to_device
 from ._data import DataSplits, TensorSplit, check_data, checked_splits, example_batch, example_inputs, make_splits
 from ._datasets import load_dataset
 from ._device import resolve_device
-from ._evaluate import LossFn, MetricFn, evaluate
+from ._evaluate import LossFn, MetricFn, evaluate, metric_se
 from ._metric import (DIRECTIONS, KINDS, RMSE, chance_floor, default_loss, default_metric, metric_name,
                       nothing_learned, rmse)
 from ._models import MODELS, ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
@@ -194,6 +194,12 @@ class Task:
         if math.isnan(value):
             raise ConfigError(f"metric {self.metric_name!r} must be a number on the validation split, but it "
                               f"returned NaN for the untrained model.")
+
+    def metric_se(self, model: nn.Module, split: Any = None) -> float | None:
+        """The standard error of the task's metric for ``model`` on ``split`` (default: validation) from the
+        per-example scores (:func:`~hybridtune.task.metric_se`); ``None`` for accuracy (binomial)."""
+        return metric_se(model, self.data.val if split is None else split, metric=self.metric,
+                         device=self.torch_device)
 
     def evaluate(self, model: nn.Module, split: Any = None, *, limit: int | None = None) -> tuple[float, float, int]:
         """Mean loss and metric of ``model`` on ``split`` (default: validation) with this task's loss and

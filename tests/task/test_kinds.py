@@ -57,6 +57,12 @@ def test_regression_tuned_with_the_grid_beats_predicting_the_mean_by_far() -> No
     assert r.test_accuracy is not None and r.test_accuracy < 0.5 * task.chance
     assert r.result.direction == "minimize"
     assert r.verdict is not None
+    # matching the grid: its best's SE from the per-example validation scores, the target above its best
+    c = r.comparison
+    assert c.rule == "se" and c.noise is not None and c.noise > 0
+    assert c.target == pytest.approx(c.grid_best_value + c.noise)
+    grid_best = ht.compare.best_trial(r.studies["grid"].trials, direction="minimize")
+    assert grid_best.user_attrs["val_se"] == pytest.approx(c.noise)
 
 
 def test_a_minimised_user_metric_picks_the_lowest_trial() -> None:
