@@ -232,7 +232,10 @@ def make_splits(obj: Any, *, name: str = "user", num_classes: int | None = None,
     if kind is not None:
         check_choice("kind", kind, KINDS)
     if isinstance(obj, DataSplits):
-        return obj if kind is None or obj.kind == kind else replace(obj, kind=kind)
+        if kind is not None and obj.kind != kind:
+            raise DataError(f"kind must match the dataset's targets, but {obj.name!r} is a {obj.kind} dataset and "
+                            f"got kind={kind!r}.")
+        return obj
     if isinstance(obj, Mapping):
         parts = {k: obj[k] for k in ("train", "val", "test") if k in obj}
         num_classes = int(obj.get("num_classes", num_classes) or 0) or None

@@ -228,3 +228,9 @@ def test_user_dataloaders_as_splits_keep_their_collate_fn_and_are_tuned() -> Non
                 grid={"lr": [0.05], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [16]})
     assert calls and 16 in calls  # the trial's batch size, collated the user's way
     assert r.best_value is not None and r.best_value > 0.6
+
+
+def test_a_kind_that_does_not_match_a_loaded_dataset_is_refused() -> None:
+    with pytest.raises(ht.DataError, match=r"^kind must match the dataset's targets, but 'friedman' is a regression "
+                                           r"dataset and got kind='classification'\.$"):
+        ht.Task(model="mlp", data="friedman:n=200", device="cpu", kind="classification")
