@@ -57,7 +57,7 @@ def run_one(set_name: str, budget: float, seed: int, *, storage: str, test_seeds
         s = None if m is None else m.test_score
         d = None if m is None else m.difference_vs_grid
         out[role] = {"test_mean": None if s is None else s.mean, "test_se": None if s is None else s.se,
-                     "test_by_seed": None if s is None else s.by_seed,
+                     "test_by_seed": None if s is None else {str(k): v for k, v in s.by_seed().items()},
                      "difference_vs_grid": None if d is None else {"mean": d.mean, "se": d.se},
                      "cost_ratio": None if m is None else m.total_ratio}
     return out
