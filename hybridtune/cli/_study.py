@@ -42,13 +42,22 @@ def _heartbeat_options(p: Any) -> None:
                         f"and run again (default: {GRACE_SECONDS})")
 
 
+def _storage_retry_option(p: Any) -> None:
+    from .._core import STORAGE_RETRY_SECONDS
+
+    p.add_argument("--storage-retry", type=nonneg_float, metavar="SECONDS",
+                   help="a database that goes away (a server restart, a network drop) is waited for this long "
+                        f"before the command gives up with exit code 4 (default: {STORAGE_RETRY_SECONDS}; 0: at once)")
+
+
 def _open(args: argparse.Namespace) -> tuple[str, Any]:
     """The storage's URL (for printing, password hidden by :func:`redact`) and the storage, opened once."""
     from .._core import resolve_storage_url
 
     url = resolve_storage_url(args.storage)
     storage = open_storage(url, heartbeat_interval=getattr(args, "heartbeat_interval", None),
-                           grace_period=getattr(args, "grace_period", None))
+                           grace_period=getattr(args, "grace_period", None),
+                           retry_seconds=getattr(args, "storage_retry", None))
     return url, storage
 
 
@@ -75,6 +84,7 @@ class StudyCommand(BaseCommand):
         g.add_argument("--spec", metavar="TOML", help="a study spec, e.g. studies/default.toml; flags override it")
         g.add_argument("--name", help="the study's name (default: <model>-<dataset>, -quick with --quick)")
         _storage_option(g)
+        _storage_retry_option(g)
         _heartbeat_options(g)
         g.add_argument("--threads", type=positive_int, metavar="N",
                        help="CPU threads for torch in this process (default: torch's own choice)")
@@ -287,6 +297,7 @@ class WorkerCommand(BaseCommand):
                        help="CPU threads for torch in this worker (default: torch's own choice)")
         p.add_argument("--wait", type=nonneg_float, default=wait, metavar="SECONDS",
                        help=f"how long to wait for the coordinator to prepare the study (default: {num(wait)})")
+        _storage_retry_option(p)
         _heartbeat_options(p)
         add_output_options(p)
 
@@ -328,6 +339,7 @@ class ReportCommand(BaseCommand):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--name", help="the study (default: the only one in the storage)")
         _storage_option(p)
+        _storage_retry_option(p)
         p.add_argument("--tolerance", type=nonneg_float, metavar="POINTS",
                        help="accuracy points for matching the grid (default: the study's own)")
         p.add_argument("--out", metavar="PATH", help="the HTML report (default: runs/<name>/report.html)")
@@ -351,7 +363,7 @@ def _named_study(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """The console, the (existing) storage and the study a read-only command works on."""
     quiet_optuna(args)
     con = console(args)
-    storage = open_storage(args.storage, must_exist=True)
+    storage = open_storage(args.storage, must_exist=True, retry_seconds=getattr(args, "storage_retry", None))
     return con, storage, args.name or _only_study(storage)
 
 
