@@ -89,3 +89,103 @@ def test_a_trial_that_never_beat_is_retried_at_most_max_retry_times(tmp_path) ->
     states = [t.state for t in study.get_trials(deepcopy=False)]
     assert states == [TrialState.FAIL] * (1 + MAX_RETRY)  # the first run and MAX_RETRY retries, then no more
     assert study.get_trials(deepcopy=False)[-1].system_attrs["retry_history"] == list(range(MAX_RETRY))
+
+
+# ----------------------------------------------------------------------------------------------
+# The storage guard (the outage itself: tests/study/test_outage.py)
+
+
+def _lost() -> Exception:
+    """What Optuna raises when the server went away mid-commit: its misleading StorageInternalError around
+    SQLAlchemy's OperationalError around the driver's (no SQLSTATE: the client saw the connection die)."""
+    import sqlalchemy.exc
+
+    class DriverError(Exception):
+        sqlstate = None
+
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, DriverError("server closed the connection"))
+        except sqlalchemy.exc.OperationalError as exc:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from exc
+    except optuna.exceptions.StorageInternalError as exc:
+        return exc
+
+
+def test_connection_loss_is_told_from_a_real_error() -> None:
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from hybridtune._core import is_connection_lost
+
+    class TooMany(Exception):
+        sqlstate = "53300"
+
+    class Syntax(Exception):
+        sqlstate = "42601"
+
+    assert is_connection_lost(_lost())
+    assert is_connection_lost(sqlalchemy.exc.OperationalError("SELECT 1", {}, TooMany("too many clients")))
+    assert not is_connection_lost(sqlalchemy.exc.ProgrammingError("SELEC", {}, Syntax("syntax error")))
+    assert not is_connection_lost(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
+    assert not is_connection_lost(sqlalchemy.exc.OperationalError("SELECT", {}, sqlite3.OperationalError(
+        "no such table: trials")))
+    assert is_connection_lost(sqlalchemy.exc.OperationalError("SELECT", {}, sqlite3.OperationalError(
+        "database is locked")))
+    assert not is_connection_lost(ValueError("x"))
+
+
+def test_a_lost_call_runs_again_once_and_says_so_once(tmp_path, caplog) -> None:
+    from hybridtune._core import guarded
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'g.db'}", retry_seconds=30)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise _lost()
+        return "stored"
+
+    with caplog.at_level("WARNING", logger="hybridtune.storage"):
+        assert guarded(storage, flaky) == "stored"
+    assert len(calls) == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"database unreachable at sqlite:///{tmp_path / 'g.db'}, retrying for up to 30 s"]
+    with pytest.raises(optuna.exceptions.StorageInternalError):  # a real error is not retried
+        guarded(storage, lambda: (_ for _ in ()).throw(optuna.exceptions.StorageInternalError("bad data")))
+
+
+def test_the_guard_gives_up_after_its_window_and_hides_the_password() -> None:
+    from hybridtune._core import StorageUnreachable
+    from hybridtune._core._storage import _Guard
+
+    guard = _Guard("postgresql+psycopg://ann:s3cret@db.example.org/studies", 0)
+    with pytest.raises(StorageUnreachable) as info:
+        guard.call(lambda: (_ for _ in ()).throw(_lost()))
+    assert str(info.value) == ("database unreachable at postgresql+psycopg://ann:***@db.example.org/studies for 0 s; "
+                               "gave up (re-run the same command to resume once it is back)")
+    with pytest.raises(StorageUnreachable):  # and every later call gives up at once
+        guard.call(lambda: "never run")
+
+
+def test_optuna_storage_methods_are_all_guarded() -> None:
+    """Every method of Optuna's storage interface that reaches the database goes through the guard: a method
+    Optuna adds to BaseStorage is guarded too (the list is read from BaseStorage), and the heartbeat's."""
+    from hybridtune._core._storage import _UNGUARDED, _guarded_class
+
+    cls = _guarded_class()
+    public = {n for n in dir(optuna.storages.BaseStorage) if not n.startswith("_")}
+    for name in sorted(public - _UNGUARDED) + ["record_heartbeat", "_get_stale_trial_ids"]:
+        assert name in vars(cls), f"{name} of Optuna {optuna.__version__}'s storage is not guarded"
+
+
+def test_storage_retry_must_be_a_non_negative_number(capsys) -> None:
+    from hybridtune.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["worker", "--name", "s", "--storage", "postgresql://u:pw@127.0.0.1:1/db", "--storage-retry", "-5"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--storage-retry" in err and "-5" in err and "pw" not in err
