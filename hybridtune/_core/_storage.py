@@ -391,10 +391,12 @@ def fail_silent_trials(study: Any) -> list[int]:
     import optuna
     from optuna.trial import TrialState
 
-    ages, storage = heartbeat_ages(study)
+    storage = _storage_of(study)
     grace = getattr(storage, "grace_period", None)
-    if grace is None or storage.get_heartbeat_interval() is None:
-        return []
+    guard = storage.__dict__.get("_hybridtune_guard")
+    if grace is None or storage.get_heartbeat_interval() is None or (guard is not None and not guard.settled(grace)):
+        return []  # no heartbeats; or just after an outage, when trials could not beat (see _get_stale_trial_ids)
+    ages, _ = heartbeat_ages(study)
     now = datetime.now()
     silent = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
               if t.number not in ages and t.datetime_start is not None
@@ -488,7 +490,15 @@ class _Guard:
         self.lock = threading.Lock()
         self.local = threading.local()
         self.down_since: float | None = None
+        self.back_at: float | None = None
         self.gave_up = False
+
+    def settled(self, seconds: float) -> bool:
+        """Whether the database has been reachable for at least ``seconds`` (or never went away) in this
+        process: until then, other processes' heartbeats stopped for the same reason as ours did."""
+        import time
+
+        return self.down_since is None and (self.back_at is None or time.monotonic() - self.back_at >= seconds)
 
     def message(self) -> str:
         return (f"database unreachable at {self.url} for {_window(self.seconds)}; gave up (re-run the same "
@@ -537,7 +547,7 @@ class _Guard:
                         if self.down_since is not None:
                             _log.info("database at %s back after %.0fs", self.url,
                                       time.monotonic() - self.down_since)
-                            self.down_since = None
+                            self.down_since, self.back_at = None, time.monotonic()
                 return result
         finally:
             self.local.inside = False
@@ -573,6 +583,7 @@ def _guarded_class() -> Any:
     if _GUARDED_CLASS is not None:
         return _GUARDED_CLASS
     import functools
+    import inspect
 
     import optuna
     from optuna.storages import BaseStorage, RDBStorage
@@ -587,9 +598,12 @@ def _guarded_class() -> Any:
 
         return call
 
-    names = {n for n in dir(BaseStorage) if not n.startswith("_") and callable(getattr(BaseStorage, n))}
-    names |= {"record_heartbeat", "_get_stale_trial_ids"}
-    body: dict[str, Any] = {n: wrap(n) for n in sorted(names - _UNGUARDED) if hasattr(RDBStorage, n)}
+    # every method RDBStorage defines (Optuna's cache calls private ones, such as _get_trials, on it), and the
+    # storage interface's; not static ones (called without an instance) nor dunders
+    names = {n for n, v in vars(RDBStorage).items() if inspect.isfunction(v) and not n.startswith("__")}
+    names |= {n for n in dir(BaseStorage) if not n.startswith("_") and callable(getattr(BaseStorage, n))}
+    body: dict[str, Any] = {n: wrap(n) for n in sorted(names - _UNGUARDED)
+                            if inspect.isfunction(inspect.getattr_static(RDBStorage, n, None))}
 
     def set_trial_state_values(self: Any, trial_id: int, state: Any, values: Any = None) -> bool:
         # A write whose commit reached the database just before the connection dropped is finished
@@ -605,6 +619,14 @@ def _guarded_class() -> Any:
                 raise
             return True
 
+    def _get_stale_trial_ids(self: Any, study_id: int) -> list[int]:
+        # After an outage every heartbeat is as old as the outage: no trial is judged stale until the
+        # processes had a grace period to beat again (their trials are alive; the database was not)
+        guard = self.__dict__.get("_hybridtune_guard")
+        if guard is not None and not guard.settled(self.grace_period or 0):
+            return []
+        return body["_stale"](self, study_id)
+
     def record_heartbeat(self: Any, trial_id: int) -> None:
         # runs in Optuna's heartbeat thread: after giving up, the main thread says so; a thread's traceback
         # would only repeat it
@@ -615,5 +637,6 @@ def _guarded_class() -> Any:
 
     body["_set_state"], body["set_trial_state_values"] = body["set_trial_state_values"], set_trial_state_values
     body["_record_heartbeat"], body["record_heartbeat"] = body["record_heartbeat"], record_heartbeat
+    body["_stale"], body["_get_stale_trial_ids"] = body["_get_stale_trial_ids"], _get_stale_trial_ids
     _GUARDED_CLASS = type("GuardedRDBStorage", (RDBStorage,), body)
     return _GUARDED_CLASS

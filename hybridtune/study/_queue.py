@@ -269,9 +269,35 @@ def drain(phase: Phase, *, budget: int | None, progress: Progress | None) -> int
     callbacks: list[Callable[[Any, Any], None]] = [after]
     if phase.cap is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(phase.cap, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-    with only_queued_trials(phase.study), contextlib.suppress(_QueueEmpty):
-        phase.study.optimize(phase.objective, n_trials=budget, callbacks=callbacks, catch=(TrialFailed,))
-    return ran
+    while True:
+        with only_queued_trials(phase.study), contextlib.suppress(_QueueEmpty):
+            try:
+                phase.study.optimize(phase.objective, n_trials=None if budget is None else budget - ran,
+                                     callbacks=callbacks, catch=(TrialFailed,))
+            except Exception as exc:
+                if not _ended_elsewhere(exc):
+                    raise
+                # its heartbeats had stopped for longer than the grace period (a long outage, a stalled
+                # machine): another process failed it and queued it again; this process goes on
+                _wait_log.warning("a trial of %s running here was failed meanwhile by another process (its "
+                                  "heartbeat looked stale) and queued again; going on", phase.study.study_name)
+                continue
+        return ran
+
+
+def _ended_elsewhere(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the trial this process was running had been finished by another process:
+    a write to it raised Optuna's ``UpdateFinishedTrialError``, or Optuna's final ``tell`` refused it
+    (``ValueError: Cannot tell a FAIL trial.``)."""
+    import optuna
+
+    e: BaseException | None = exc
+    while e is not None:
+        if isinstance(e, optuna.exceptions.UpdateFinishedTrialError) or (
+                type(e) is ValueError and str(e).startswith("Cannot tell a ")):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def work(phases: Sequence[Phase], *, budget: int | None, progress: Progress | None) -> dict[str, int]:
