@@ -13,8 +13,8 @@ Example:
 
 from __future__ import annotations
 
-from ._core import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, TrialFailed,
-                    UnknownNameError, __version__, open_storage, redact)  # noqa: F401  (hybridtune.__version__)
+from ._core import (ConfigError, DataError, HybridTuneError, ModelError, ProbeError, StorageError, StorageUnreachable,
+                    TrialFailed, UnknownNameError, __version__, open_storage, redact)  # noqa: F401  (hybridtune.__version__)
 from .task import (MODELS, MOMENTUM_OPTIMIZERS, OPTIMIZERS, DataSplits, Task, TensorSplit, create_model, evaluate,
                    list_datasets, list_models, load_dataset, make_splits, resolve_device)
 from .train import (SCHEDULES, Cost, EpochStats, Recipe, StepTrace, TargetHit, TrainConfig, TrainResult,
@@ -29,13 +29,13 @@ from .compare import Comparison, HistoryPoint, Match, StudyOutcome, StudyResult,
 from .diagnostics import (Check, LandscapeResult, LineCurve, LRRamp, OptimizerBand, ProcedureResult, RedFlag,
                           SweepResult, SweepRun, landscape, procedure, red_flags, successful_band, sweep)
 from .report import momentum_runs_figure, range_test_figure, save_to_dashboard, write_report
-from .pipeline import (Exported, FitResult, ProxyResult, TuneResult, export_study, fit, objective, proxy_study,
-                       rebuild_report, resolve_config, run_study, study_recipe, tune)
+from .pipeline import (Diagnosis, Exported, FitResult, ProxyResult, TuneResult, diagnose_study, export_study, fit,
+                       objective, proxy_study, rebuild_report, resolve_config, run_study, study_recipe, tune)
 
 __all__ = [
     # errors and storage
-    "ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError", "TrialFailed",
-    "UnknownNameError", "open_storage", "redact",
+    "ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError", "StorageUnreachable",
+    "TrialFailed", "UnknownNameError", "open_storage", "redact",
     # task: data, models, device, optimizer families
     "MODELS", "MOMENTUM_OPTIMIZERS", "OPTIMIZERS", "DataSplits", "Task", "TensorSplit", "create_model",
     "list_datasets", "list_models", "load_dataset", "make_splits", "resolve_device",
@@ -63,4 +63,5 @@ __all__ = [
     "ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune",
     "Exported", "export_study", "resolve_config", "study_recipe",
     "FitResult", "fit",
+    "Diagnosis", "diagnose_study",
 ]

@@ -25,6 +25,8 @@ EXIT_FOUND_NOTHING = 3
 #: ``study``, ``worker``, ``report``, ``doctor``: the database went away and did not come back within
 #: ``--storage-retry`` seconds. Re-running the same command resumes once it is back.
 EXIT_STORAGE_LOST = 4
+#: ``doctor``: the study has stuck trials (not repaired), missing grid cells or incomplete test retrains.
+EXIT_UNHEALTHY = 5
 
 
 class Parser(argparse.ArgumentParser):

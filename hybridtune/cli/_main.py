@@ -16,7 +16,7 @@ from .._core import HybridTuneError, StorageUnreachable
 from ._common import EXIT_STORAGE_LOST, EXIT_USAGE, BaseCommand, Parser
 from ._diagnostics import LandscapeCommand, ProcedureCommand, SweepCommand
 from ._probe import LrFindCommand, ProbeCommand
-from ._study import DashboardCommand, ExportCommand, ReportCommand, StudyCommand, WorkerCommand
+from ._study import DashboardCommand, DoctorCommand, ExportCommand, ReportCommand, StudyCommand, WorkerCommand
 from ._train import ListCommand, TrainCommand
 
 #: Every command, in the order ``hybridtune --help`` lists them.
@@ -31,6 +31,7 @@ _COMMANDS: dict[str, type[BaseCommand]] = {
     "study": StudyCommand,
     "worker": WorkerCommand,
     "report": ReportCommand,
+    "doctor": DoctorCommand,
     "export": ExportCommand,
     "dashboard": DashboardCommand,
 }
@@ -63,8 +64,8 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 a study that found nothing, 4 the database
-    went away for longer than ``--storage-retry``, 1 unexpected failure, 130 interrupted by Ctrl-C, 143
-    stopped by SIGTERM)."""
+    went away for longer than ``--storage-retry``, 5 ``doctor`` found something wrong, 1 unexpected failure,
+    130 interrupted by Ctrl-C, 143 stopped by SIGTERM)."""
     import signal
     import threading
 

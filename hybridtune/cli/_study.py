@@ -380,6 +380,57 @@ def _only_study(storage: Any) -> str:
 
 
 # ----------------------------------------------------------------------------------------------
+# hybridtune doctor
+
+
+class DoctorCommand(BaseCommand):
+    help = "list a study's stuck trials, missing grid cells and incomplete test retrains; --repair fixes stuck ones"
+    description = ("Check a stored study: trials left RUNNING by a process that is gone (no heartbeat for the grace "
+                   "period), grid cells without a completed trial, best configurations not retrained on every test "
+                   "seed. --repair fails the stuck trials and queues them again; re-running `hybridtune study` runs "
+                   "what is missing. Exit code 0 when nothing is wrong (after repair), 5 otherwise.")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--name", help="the study (default: the only one in the storage)")
+        _storage_option(p)
+        _storage_retry_option(p)
+        _heartbeat_options(p)
+        p.add_argument("--repair", action="store_true", help="fail the stuck trials and queue them again")
+        add_output_options(p)
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        from ..pipeline import diagnose_study
+        from ._common import EXIT_UNHEALTHY
+
+        quiet_optuna(args)
+        con = console(args)
+        storage = open_storage(args.storage, must_exist=True, heartbeat_interval=args.heartbeat_interval,
+                               grace_period=args.grace_period, retry_seconds=args.storage_retry)
+        name = args.name or _only_study(storage)
+        d = diagnose_study(name, storage=storage, repair=args.repair)
+        repaired = set(d.repaired)
+        for s in d.stuck:
+            con.print(f"stuck: {s}" + ("; failed and queued again" if s in repaired else ""), soft_wrap=True)
+        for cell in d.missing_cells:
+            values = ", ".join(f"{k} {v}" for k, v in cell.items() if k != "queued")
+            con.print(f"missing grid cell: {values}" + (" (queued)" if cell["queued"] else ""), soft_wrap=True)
+        for t in d.incomplete_tests:
+            con.print(f"incomplete test retrain: {t}", soft_wrap=True)
+        left = [s for s in d.stuck if s not in repaired]
+        if d.healthy:
+            con.print(f"study {name}: " + ("repaired; nothing else wrong" if repaired else "nothing wrong"))
+        else:
+            hints = (["run `hybridtune doctor --repair` to fail and re-queue the stuck trials"] if left else []) + \
+                (["re-run `hybridtune study` for the missing cells and retrains"] if d.missing_cells or
+                 d.incomplete_tests else [])
+            con.print(f"study {name}: {len(left)} stuck, {len(d.missing_cells)} missing cells, "
+                      f"{len(d.incomplete_tests)} incomplete retrains; {'; '.join(hints)}", soft_wrap=True)
+        if args.json:
+            write_json(args.json, {"command": "doctor", **d.to_dict()})
+        return 0 if d.healthy else EXIT_UNHEALTHY
+
+
+# ----------------------------------------------------------------------------------------------
 # hybridtune export
 
 
