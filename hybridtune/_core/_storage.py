@@ -474,6 +474,26 @@ def is_connection_lost(exc: BaseException) -> bool:
     return False
 
 
+#: What SQLite says when its file cannot be written: a full disk, a read-only file or folder, a failing disk.
+_DISK_TROUBLE = ("database or disk is full", "readonly database", "disk i/o error", "unable to open database file")
+
+
+def _disk_trouble(exc: BaseException) -> str | None:
+    """SQLite's message when ``exc`` (or what it wraps) says the database file cannot be written."""
+    import sqlite3
+
+    e: BaseException | None = exc
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        orig = getattr(e, "orig", None)
+        for candidate in (e, orig):
+            if isinstance(candidate, sqlite3.Error) and any(m in str(candidate).lower() for m in _DISK_TROUBLE):
+                return str(candidate)
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def _window(seconds: float) -> str:
     return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
 
@@ -525,6 +545,11 @@ class _Guard:
                     result = fn(*args, **kwargs)
                 except Exception as exc:
                     if not is_connection_lost(exc):
+                        full = _disk_trouble(exc)
+                        if full is not None:
+                            raise StorageError(f"a SQLite storage must be writable, but writing {self.url!r} failed: "
+                                               f"{full} (free space or fix the folder's permissions, then re-run "
+                                               f"the same command to resume).") from None
                         raise
                     now = time.monotonic()
                     with self.lock:

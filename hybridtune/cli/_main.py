@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .._core import HybridTuneError, StorageUnreachable
+from .._core import HybridTuneError, StorageError, StorageUnreachable
 from ._common import EXIT_STORAGE_LOST, EXIT_USAGE, BaseCommand, Parser
 from ._diagnostics import LandscapeCommand, ProcedureCommand, SweepCommand
 from ._probe import LrFindCommand, ProbeCommand
@@ -104,13 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hybridtune {args.command}: {what}{resume}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
     except Exception as exc:
-        # Optuna may hit a second error while it handles the storage's give-up (it reads the trial back in
-        # an ``except`` block): the give-up is still the reason
-        lost = _cause(exc, StorageUnreachable)
+        # Optuna may hit a second error while it handles the storage's give-up or a full disk (it reads the
+        # trial back in an ``except`` block): the storage's error is still the reason
+        lost = _cause(exc, StorageUnreachable) or _cause(exc, StorageError)
         if lost is None or debug:
             raise
         print(f"hybridtune {args.command}: error: {lost}", file=sys.stderr)
-        return EXIT_STORAGE_LOST
+        return EXIT_STORAGE_LOST if isinstance(lost, StorageUnreachable) else EXIT_USAGE
     finally:
         for name in _LINE_LOGGERS:
             logging.getLogger(name).removeHandler(lines)

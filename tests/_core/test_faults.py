@@ -197,3 +197,26 @@ def test_storage_retry_must_be_a_non_negative_number(capsys) -> None:
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "--storage-retry" in err and "-5" in err and "pw" not in err
+
+
+def test_a_full_disk_under_a_sqlite_storage_is_one_line_naming_the_file(tmp_path) -> None:
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from hybridtune._core import StorageError, guarded
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    storage = open_storage(url)
+
+    def write() -> None:
+        try:
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+        except sqlalchemy.exc.OperationalError as exc:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from exc
+
+    with pytest.raises(StorageError) as info:
+        guarded(storage, write)
+    assert str(info.value) == (f"a SQLite storage must be writable, but writing {url!r} failed: database or disk is "
+                               f"full (free space or fix the folder's permissions, then re-run the same command to "
+                               f"resume).")
