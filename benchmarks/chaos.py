@@ -141,16 +141,24 @@ class Run:
                     record.update(worker=who, trial=held[0].number)
                     break
         elif fault == "die_before_heartbeat":
-            import optuna
+            from optuna.trial import TrialState
 
+            # what a process does when it takes a queued trial (one WAITING -> RUNNING update, which fails when
+            # another process took it first), and then nothing: no heartbeat, no result
+            storage = self.storage()
             for role in ("grid", ""):
-                if any(t.state.name == "WAITING" for t in self.trials(role)):
-                    name = NAME if not role else f"{NAME}-{role}"
-                    try:
-                        study = optuna.load_study(study_name=name, storage=self.storage())
-                        record.update(study=name, trial=study.ask().number)
-                    except Exception as exc:  # the queue emptied meanwhile: ask() made a fresh trial, or failed
-                        record["error"] = repr(exc)
+                name = NAME if not role else f"{NAME}-{role}"
+                try:
+                    study_id = storage.get_study_id_from_name(name)
+                    waiting = [t for t in self.trials(role) if t.state == TrialState.WAITING]
+                    for t in waiting:
+                        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+                        if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                            record.update(study=name, trial=t.number)
+                            break
+                except Exception as exc:  # the database is away, or the trial finished meanwhile
+                    record["error"] = repr(exc)
+                if "trial" in record:
                     break
         elif fault == "sigterm_coordinator_mid_grid":
             p = self.procs["coordinator"]
@@ -201,11 +209,13 @@ class Run:
                     p.wait(timeout=60)  # workers end once the queues are empty
                 except subprocess.TimeoutExpired:
                     p.kill()
+        self.grid_detail: dict[str, Any] = {}
         checks = self.invariants(ended)
         if self._storage is not None:
             self._storage.engine.dispose()
         return {"seed": self.seed, "seconds": self.at(), "faults": self.injected,
                 "not_injected": [f for f, _ in pending], "exits": self.exits, "invariants": checks,
+                **({"grid": self.grid_detail} if not checks.get("grid_cells_completed_once", True) else {}),
                 "held": all(checks.values())}
 
     def invariants(self, ended: bool) -> dict[str, bool]:
@@ -224,14 +234,17 @@ class Run:
             seeds = int(sstudy.user_attrs[keys.CONFIG].get("test_seeds", 3))
         except Exception:
             cells, tests, seeds = -1, [], 0
-        done = {}
+        done: dict[str, list[int]] = {}
         for t in grid:
             if t.state.name == "COMPLETE":
-                key = json.dumps(t.params, sort_keys=True)
-                done[key] = done.get(key, 0) + 1
+                done.setdefault(json.dumps(t.params, sort_keys=True), []).append(t.number)
+        self.grid_detail = {"cells": cells, "completed": len(done),
+                            "twice": {k: [(n, grid[n].system_attrs.get("retry_history"),
+                                           grid[n].user_attrs.get("worker")) for n in v]
+                                      for k, v in done.items() if len(v) > 1}}
         return {
             "study_ended": ended,
-            "grid_cells_completed_once": len(done) == cells and all(n == 1 for n in done.values()),
+            "grid_cells_completed_once": len(done) == cells and all(len(n) == 1 for n in done.values()),
             "search_trials_counted_once": sum(t.state.name in ("COMPLETE", "PRUNED") for t in search) == self.args.trials,
             "nothing_running_or_waiting": not [t for t in search + grid if t.state.name in ("RUNNING", "WAITING")],
             "test_retrains_present": len(tests) == 2 and all(len(r.get("runs") or ()) == seeds for r in tests),
