@@ -24,8 +24,8 @@ from ._core import __version__  # noqa: F401  (hybridtune.__version__)
 #: Each public name and the stage whose door (``__init__``) it is imported from, in data-flow order.
 _STAGE_OF: dict[str, str] = {name: stage for stage, names in {
     # errors and storage
-    "_core": ("ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError", "TrialFailed",
-              "UnknownNameError", "open_storage", "redact"),
+    "_core": ("ConfigError", "DataError", "HybridTuneError", "ModelError", "ProbeError", "StorageError",
+              "StorageUnreachable", "TrialFailed", "UnknownNameError", "open_storage", "redact"),
     # samplers: the prior-guided Optuna sampler (no torch)
     "samplers": ("ParamPrior", "PriorSampler"),
     # task: data, models, device, optimizer families
@@ -52,7 +52,8 @@ _STAGE_OF: dict[str, str] = {name: stage for stage, names in {
     "report": ("momentum_runs_figure", "range_test_figure", "save_to_dashboard", "study_figures", "write_report"),
     # pipeline: the coordinator, tune, scaled-down tuning
     "pipeline": ("ProxyResult", "TuneResult", "objective", "proxy_study", "rebuild_report", "run_study", "tune",
-                 "Exported", "export_study", "resolve_config", "study_recipe", "FitResult", "fit"),
+                 "Exported", "export_study", "resolve_config", "study_recipe", "FitResult", "fit", "Diagnosis",
+                 "diagnose_study"),
 }.items() for name in names}
 
 __all__ = list(_STAGE_OF)

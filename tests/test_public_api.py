@@ -10,14 +10,14 @@ import pytest
 import hybridtune as ht
 
 PUBLIC = {
-    "Check", "Comparison", "ConfigError", "Cost", "DataError", "DataSplits", "EpochStats", "Exported", "FitResult", "GridSpace",
+    "Check", "Comparison", "ConfigError", "Cost", "DataError", "DataSplits", "Diagnosis", "EpochStats", "Exported", "FitResult", "GridSpace",
     "HistoryPoint", "HybridTuneError", "Hyperparams", "LRBand", "LRRamp", "LandscapeResult", "LineCurve",
     "MODELS", "MOMENTUM_OPTIMIZERS", "Match", "ModelError", "MomentumRamp", "MomentumRun", "OPTIMIZERS",
     "OptimizerBand", "ParamPrior", "Priors", "PriorSampler", "ProbeError", "ProcedureResult", "ProxyResult", "RangeTestResult", "Recipe", "RedFlag",
     "SCHEDULES", "SearchSpace", "StepTrace", "StorageError", "StudyConfig", "StudyOutcome", "StudyResult",
     "StudySpec", "SweepResult", "SweepRun", "TargetHit", "Task", "TensorSplit", "TrainConfig", "TrainResult",
-    "TrialFailed", "TuneResult", "UnknownNameError", "WorkerResult", "batch_sizes", "create_model",
-    "evaluate", "export_study", "find_priors", "fit", "grid_space", "landscape", "list_datasets", "list_models", "load_checkpoint", "load_dataset",
+    "StorageUnreachable", "TrialFailed", "TuneResult", "UnknownNameError", "WorkerResult", "batch_sizes", "create_model",
+    "diagnose_study", "evaluate", "export_study", "find_priors", "fit", "grid_space", "landscape", "list_datasets", "list_models", "load_checkpoint", "load_dataset",
     "load_result", "load_spec", "lr_range_test", "make_splits", "momentum_ramp", "momentum_runs",
     "momentum_runs_figure", "objective", "open_storage", "param_groups", "procedure", "proxy_study",
     "range_test_figure", "read_recipe", "rebuild_report", "resolve_config", "red_flags", "redact", "resolve_device", "run_study", "run_worker",

@@ -35,6 +35,12 @@ class StorageError(HybridTuneError, RuntimeError):
     """An Optuna storage URL is malformed or the database cannot be reached."""
 
 
+class StorageUnreachable(StorageError):
+    """A database that was reachable went away (server restart, network drop, too many connections) and did
+    not come back within the storage's retry window (``--storage-retry``). The CLI exits with its own code
+    (4): re-running the same command resumes once the database is back."""
+
+
 class ProbeError(HybridTuneError, RuntimeError):
     """A probe ran but its evidence supports no answer (say, a range test whose loss never fell gives no
     LR band). Not a configuration mistake: the same settings on other data or another model may work."""

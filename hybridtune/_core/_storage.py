@@ -136,7 +136,7 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interval: int | None = None,
-                 grace_period: int | None = None) -> Any:
+                 grace_period: int | None = None, retry_seconds: float | None = None) -> Any:
     """Open an Optuna :class:`~optuna.storages.RDBStorage` (with heartbeats) for ``url``: the one place
     where ``None | str | BaseStorage`` becomes a storage (optuna's ``get_storage`` pattern).
 
@@ -144,7 +144,13 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
     its running trial. A trial whose process was killed stops beating; after ``grace_period`` seconds the
     next process that looks fails it and queues it again with Optuna's
     :class:`~optuna.storages.RetryHeartbeatStaleTrialCallback` (same parameters, at most
-    :data:`MAX_RETRY` times).
+    :data:`MAX_RETRY` times). A trial that is RUNNING for longer than the grace period without ever beating
+    (its process died before the first beat) is treated the same way (:func:`fail_silent_trials`).
+
+    A database that was reachable and goes away (a server restart, a network drop, too many connections) is
+    waited for: every storage call runs again, with backoff, until it is back or ``retry_seconds`` passed,
+    and one line (logger ``hybridtune.storage``) says so, with the password hidden. A database that cannot
+    be reached when the storage is opened is an error at once (a mistyped URL should not wait minutes).
 
     Args:
         url: a database URL; ``None`` means :data:`DEFAULT_STORAGE`; an open Optuna storage is returned
@@ -153,6 +159,8 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
             exist is an error instead of a new, empty database.
         heartbeat_interval / grace_period: seconds (default :data:`HEARTBEAT_SECONDS` and
             :data:`GRACE_SECONDS`); the grace period must exceed the interval.
+        retry_seconds: how long to wait for a database that went away (default
+            :data:`STORAGE_RETRY_SECONDS`; 0 gives up at once); then :class:`StorageUnreachable`.
 
     Raises:
         StorageError: a malformed URL, a missing driver, or a database that cannot be reached; one line,
@@ -181,6 +189,9 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
     if grace <= interval:
         raise ConfigError(f"the grace period must be longer than the heartbeat interval, but got grace period "
                           f"{grace}s <= interval {interval}s.")
+    retry = STORAGE_RETRY_SECONDS if retry_seconds is None else retry_seconds
+    if isinstance(retry, bool) or not isinstance(retry, (int, float)) or not 0 <= retry < float("inf"):
+        raise ConfigError(f"the storage retry window must be a number of seconds >= 0, but got {retry!r}.")
     resolved = resolve_storage_url(url)
     path = sqlite_path(resolved)
     if must_exist and path is not None and not path.is_file():
@@ -190,13 +201,21 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
     if path is not None:
         # The dashboard may read while a study writes: wait for SQLite's lock instead of failing at once.
         engine_kwargs["connect_args"] = {"timeout": 60}
+    else:
+        # A pooled connection that a server restart closed is replaced when it is taken from the pool
+        # (pool_pre_ping), not found dead by the statement that uses it.
+        engine_kwargs["pool_pre_ping"] = True
+        if resolved.split(":", 1)[0] in ("postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
+            # libpq's own options: give up a connection attempt after 10 s, and notice a dead peer (a network
+            # drop, no RST) by TCP keepalives within about a minute instead of the kernel's two hours
+            engine_kwargs["connect_args"] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                                             "keepalives_interval": 10, "keepalives_count": 3}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-            storage = optuna.storages.RDBStorage(resolved, engine_kwargs=engine_kwargs,
-                                                 heartbeat_interval=interval, grace_period=grace,
-                                                 heartbeat_stale_trial_callback=retry)
+            callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+            storage = _guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                       grace_period=grace, heartbeat_stale_trial_callback=callback)
     except ImportError as exc:
         raise StorageError(f"storage {redact(resolved)!r} needs a database driver that is not installed "
                            f"({_first_line(_scrub(str(exc.__cause__ or exc), resolved))}).") from None
@@ -204,6 +223,7 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
         msg = _first_line(_scrub(str(exc), resolved))
         raise StorageError(f"storage must be a reachable database, but connecting to {redact(resolved)!r} "
                            f"failed: {msg}") from None
+    storage.__dict__["_hybridtune_guard"] = _Guard(resolved, retry)
     _log.debug("opened storage %s", redact(resolved))
     return storage
 
@@ -279,8 +299,17 @@ def coordinator_lock(storage: Any, name: str) -> Iterator[None]:
     from sqlalchemy import text
 
     key = zlib.crc32(f"hybridtune:{name}".encode()) - 2**31  # a signed 32-bit key per study name
-    with engine.connect() as conn:
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+
+    def acquire() -> tuple[Any, bool]:
+        conn = engine.connect()
+        try:
+            return conn, bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        except BaseException:
+            conn.close()
+            raise
+
+    conn, got = guarded(storage, acquire)
+    try:
         if not got:
             raise StorageError(f"a study has one coordinator, but {name!r} on {redact(url)!r} already has one "
                                f"running (another `hybridtune study`); join it with `hybridtune worker --name "
@@ -288,8 +317,12 @@ def coordinator_lock(storage: Any, name: str) -> Iterator[None]:
         try:
             yield
         finally:
+            # a server restart released the lock with the connection: nothing left to unlock then
             with contextlib.suppress(Exception):
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def study_names(storage: Any) -> list[str]:
@@ -303,3 +336,332 @@ def _first_line(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else "unknown error"
     line = re.sub(r"^\((?:[\w.]+)\)\s*", "", line)  # sqlalchemy's "(sqlite3.OperationalError) " prefix
     return line.rstrip(".") + "."
+
+
+# ----------------------------------------------------------------------------------------------
+# Trials whose process is gone
+
+
+def heartbeat_ages(study: Any) -> tuple[dict[int, float], Any]:
+    """Seconds since each trial of ``study`` last recorded a heartbeat (by trial number; a trial that never
+    beat is absent), and the study's storage.
+
+    This is the one place that reads Optuna internals: the storage behind a study (``Study._storage``) and
+    the heartbeat table (``optuna.storages._rdb.models.TrialHeartbeatModel``). Optuna 5 has no public way to
+    tell a trial that never beat from one that beats: its stale check (``fail_stale_trials``) skips trials
+    without a heartbeat row, so a process killed between taking a trial and its first beat would leave that
+    trial RUNNING forever. tests/_core/test_faults.py fails loudly if Optuna changes either.
+    """
+    storage = _storage_of(study)
+    engine = getattr(storage, "engine", None)
+    if engine is None:  # an in-memory storage: no heartbeats, nothing can be stale
+        return {}, storage
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    beats, trials = models.TrialHeartbeatModel.__table__, models.TrialModel.__table__
+    query = (sqlalchemy.select(trials.c.number, beats.c.heartbeat)
+             .join(beats, beats.c.trial_id == trials.c.trial_id)
+             .join(models.StudyModel.__table__, models.StudyModel.__table__.c.study_id == trials.c.study_id)
+             .where(models.StudyModel.__table__.c.study_name == study.study_name))
+
+    def read() -> tuple[Any, list[Any]]:
+        with engine.connect() as conn:
+            # the database's clock, as Optuna's own stale check uses (heartbeats are written with now())
+            now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar_one()
+            return now, list(conn.execute(query))
+
+    now, rows = guarded(storage, read)
+    now = now.replace(tzinfo=None) if hasattr(now, "replace") else now
+    return {int(n): (now - beat).total_seconds() for n, beat in rows}, storage
+
+
+def fail_silent_trials(study: Any) -> list[int]:
+    """Fail the RUNNING trials of ``study`` that started more than the grace period ago and never recorded a
+    heartbeat (their process died before its first beat), and queue each again with the storage's
+    ``RetryHeartbeatStaleTrialCallback`` (so at most :data:`MAX_RETRY` times, like a trial whose heartbeat
+    stopped). Returns the numbers of the trials failed here.
+
+    The trial's start is the clock of the process that took it (Optuna stores ``datetime.now()``); machines
+    whose clocks differ by more than the grace period would fail each other's trials early.
+    """
+    import copy
+    from datetime import datetime
+
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = _storage_of(study)
+    grace = getattr(storage, "grace_period", None)
+    guard = storage.__dict__.get("_hybridtune_guard")
+    if grace is None or storage.get_heartbeat_interval() is None or (guard is not None and not guard.settled(grace)):
+        return []  # no heartbeats; or just after an outage, when trials could not beat (see _get_stale_trial_ids)
+    ages, _ = heartbeat_ages(study)
+    now = datetime.now()
+    silent = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+              if t.number not in ages and t.datetime_start is not None
+              and (now - t.datetime_start).total_seconds() > grace]
+    if not silent:
+        return []
+    callback = storage.get_heartbeat_stale_trial_callback()
+    study_id = storage.get_study_id_from_name(study.study_name)
+    failed = []
+    for t in silent:
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        try:  # a row lock: when two processes look at once, one fails it and the other gets False or an error
+            if not storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        _log.info("trial %d of %s never recorded a heartbeat in %ds: failed", t.number, study.study_name, grace)
+        failed.append(t.number)
+        if callback is not None:
+            callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+    return failed
+
+
+def _storage_of(study: Any) -> Any:
+    """The storage behind ``study`` (Optuna wraps an RDBStorage in a private cache, ``_CachedStorage``,
+    whose backend is ``_backend``); see :func:`heartbeat_ages`."""
+    storage = study._storage
+    return getattr(storage, "_backend", storage)
+
+
+# ----------------------------------------------------------------------------------------------
+# A database that blinks: waited for, not fatal
+
+#: How long (seconds) a storage waits for a database that went away before giving up, by default.
+STORAGE_RETRY_SECONDS = 300
+
+#: The logger of the one line a storage prints while it waits (the CLI prints it as it is).
+wait_log = logging.getLogger("hybridtune.storage")
+
+#: PostgreSQL error classes that mean the connection, not the statement, failed: 08 connection exception,
+#: 53 insufficient resources (too many connections), 57P operator intervention (shutdown, starting up).
+_LOST_SQLSTATES = ("08", "53", "57P")
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: Optuna turns every SQLAlchemy error into a ``StorageInternalError``
+    "raised during the commit") says the database connection was lost rather than that a statement was
+    wrong: a server restart or shutdown, a network drop, too many connections. Such a call can run again
+    once the database is back; any other error is real.
+
+    Example:
+        >>> is_connection_lost(ValueError("x"))
+        False
+    """
+    import sqlalchemy.exc as sa
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, sa.DBAPIError):
+            if e.connection_invalidated:
+                return True
+            orig = e.orig
+            sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+            if e.__class__.__module__.startswith("sqlalchemy") and isinstance(e, (sa.OperationalError,
+                                                                                 sa.InterfaceError)):
+                if type(orig).__module__.startswith("sqlite3"):  # a local file: only a held lock passes
+                    return "locked" in str(orig) or "busy" in str(orig)
+                if sqlstate is None:  # raised by the client library: no answer from the server at all
+                    return True
+                return str(sqlstate).startswith(_LOST_SQLSTATES)
+            return sqlstate is not None and str(sqlstate).startswith(_LOST_SQLSTATES)
+        e = e.__cause__ or e.__context__
+    return False
+
+
+#: What SQLite says when its file cannot be written: a full disk, a read-only file or folder, a failing disk.
+_DISK_TROUBLE = ("database or disk is full", "readonly database", "disk i/o error", "unable to open database file")
+
+
+def _disk_trouble(exc: BaseException) -> str | None:
+    """SQLite's message when ``exc`` (or what it wraps) says the database file cannot be written."""
+    import sqlite3
+
+    e: BaseException | None = exc
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        orig = getattr(e, "orig", None)
+        for candidate in (e, orig):
+            if isinstance(candidate, sqlite3.Error) and any(m in str(candidate).lower() for m in _DISK_TROUBLE):
+                return str(candidate)
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _window(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+
+
+class _Guard:
+    """One storage's waiting: a call that lost the database runs again, with backoff, until the database is
+    back or ``seconds`` passed since it went away (every thread and call of the process shares one outage,
+    and the line saying so is printed once per outage)."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        import threading
+
+        self.url, self.seconds = redact(url), float(seconds)
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.down_since: float | None = None
+        self.back_at: float | None = None
+        self.gave_up = False
+
+    def settled(self, seconds: float) -> bool:
+        """Whether the database has been reachable for at least ``seconds`` (or never went away) in this
+        process: until then, other processes' heartbeats stopped for the same reason as ours did."""
+        import time
+
+        return self.down_since is None and (self.back_at is None or time.monotonic() - self.back_at >= seconds)
+
+    def message(self) -> str:
+        return (f"database unreachable at {self.url} for {_window(self.seconds)}; gave up (re-run the same "
+                f"command to resume once it is back)")
+
+    def retried(self) -> bool:
+        """Whether this thread's last guarded call ran more than once."""
+        return bool(getattr(self.local, "retried", False))
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import time
+
+        from ._errors import StorageUnreachable
+
+        if getattr(self.local, "inside", False):  # Optuna's own calls inside a guarded one: the outer retries
+            return fn(*args, **kwargs)
+        delay = 0.25
+        self.local.inside, self.local.retried = True, False
+        try:
+            while True:
+                if self.gave_up:
+                    raise StorageUnreachable(self.message())
+                try:
+                    result = fn(*args, **kwargs)
+                except Exception as exc:
+                    if not is_connection_lost(exc):
+                        full = _disk_trouble(exc)
+                        if full is not None:
+                            raise StorageError(f"a SQLite storage must be writable, but writing {self.url!r} failed: "
+                                               f"{full} (free space or fix the folder's permissions, then re-run "
+                                               f"the same command to resume).") from None
+                        raise
+                    now = time.monotonic()
+                    with self.lock:
+                        if self.down_since is None:
+                            self.down_since = now
+                            wait_log.warning("database unreachable at %s, retrying for up to %s", self.url,
+                                             _window(self.seconds))
+                        left = self.down_since + self.seconds - now
+                        if left <= 0:
+                            self.gave_up = True
+                            raise StorageUnreachable(self.message()) from None
+                    _log.debug("storage call %s lost the database (%s); retrying", getattr(fn, "__name__", fn),
+                               _first_line(_scrub(str(exc), self.url)))
+                    self.local.retried = True
+                    time.sleep(min(delay, left))
+                    delay = min(2 * delay, 5.0)
+                    continue
+                if self.down_since is not None:
+                    with self.lock:
+                        if self.down_since is not None:
+                            _log.info("database at %s back after %.0fs", self.url,
+                                      time.monotonic() - self.down_since)
+                            self.down_since, self.back_at = None, time.monotonic()
+                return result
+        finally:
+            self.local.inside = False
+
+
+def guarded(storage: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` through ``storage``'s guard: a call that lost the database is run again once
+    it is back (see :func:`open_storage`'s ``retry_seconds``). For code that talks to the storage's engine
+    directly; every Optuna storage call of an opened storage is guarded already.
+
+    Raises:
+        StorageUnreachable: the database stayed away for the whole retry window.
+    """
+    guard = getattr(_backend(storage), "_hybridtune_guard", None)
+    return fn(*args, **kwargs) if guard is None else guard.call(fn, *args, **kwargs)
+
+
+def _backend(storage: Any) -> Any:
+    return getattr(storage, "_backend", storage)
+
+
+#: Storage methods that need no database (not guarded).
+_UNGUARDED = frozenset({"check_trial_is_updatable", "get_heartbeat_interval", "get_heartbeat_stale_trial_callback",
+                        "get_failed_trial_callback", "remove_session", "is_heartbeat_enabled"})
+_GUARDED_CLASS: Any = None
+
+
+def _guarded_class() -> Any:
+    """``RDBStorage`` with every storage call through the storage's :class:`_Guard`: the one guard of every
+    process (coordinator, workers, report), below Optuna, so ``study.optimize``, its heartbeat thread and
+    the final write of a trial's result all wait for a database that blinks."""
+    global _GUARDED_CLASS
+    if _GUARDED_CLASS is not None:
+        return _GUARDED_CLASS
+    import functools
+    import inspect
+
+    import optuna
+    from optuna.storages import BaseStorage, RDBStorage
+
+    def wrap(name: str) -> Any:
+        method = getattr(RDBStorage, name)
+
+        @functools.wraps(method)
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            guard = self.__dict__.get("_hybridtune_guard")
+            return method(self, *args, **kwargs) if guard is None else guard.call(method, self, *args, **kwargs)
+
+        return call
+
+    # every method RDBStorage defines (Optuna's cache calls private ones, such as _get_trials, on it), and the
+    # storage interface's; not static ones (called without an instance) nor dunders
+    names = {n for n, v in vars(RDBStorage).items() if inspect.isfunction(v) and not n.startswith("__")}
+    names |= {n for n in dir(BaseStorage) if not n.startswith("_") and callable(getattr(BaseStorage, n))}
+    body: dict[str, Any] = {n: wrap(n) for n in sorted(names - _UNGUARDED)
+                            if inspect.isfunction(inspect.getattr_static(RDBStorage, n, None))}
+
+    def set_trial_state_values(self: Any, trial_id: int, state: Any, values: Any = None) -> bool:
+        # A write whose commit reached the database just before the connection dropped is finished
+        # already: its retry finds the trial finished, which is this call's own result, not an error.
+        try:
+            return body["_set_state"](self, trial_id, state, values)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            guard = self.__dict__.get("_hybridtune_guard")
+            if guard is None or not guard.retried():
+                raise
+            stored = self.get_trial(trial_id)
+            if stored.state != state or (values is not None and list(stored.values or ()) != list(values)):
+                raise
+            return True
+
+    def _get_stale_trial_ids(self: Any, study_id: int) -> list[int]:
+        # After an outage every heartbeat is as old as the outage: no trial is judged stale until the
+        # processes had a grace period to beat again (their trials are alive; the database was not)
+        guard = self.__dict__.get("_hybridtune_guard")
+        if guard is not None and not guard.settled(self.grace_period or 0):
+            return []
+        return body["_stale"](self, study_id)
+
+    def record_heartbeat(self: Any, trial_id: int) -> None:
+        # runs in Optuna's heartbeat thread: after giving up, the main thread says so; a thread's traceback
+        # would only repeat it
+        from ._errors import StorageUnreachable
+
+        with contextlib.suppress(StorageUnreachable):
+            body["_record_heartbeat"](self, trial_id)
+
+    body["_set_state"], body["set_trial_state_values"] = body["set_trial_state_values"], set_trial_state_values
+    body["_record_heartbeat"], body["record_heartbeat"] = body["record_heartbeat"], record_heartbeat
+    body["_stale"], body["_get_stale_trial_ids"] = body["_get_stale_trial_ids"], _get_stale_trial_ids
+    _GUARDED_CLASS = type("GuardedRDBStorage", (RDBStorage,), body)
+    return _GUARDED_CLASS

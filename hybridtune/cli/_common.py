@@ -22,6 +22,11 @@ EXIT_USAGE = 2
 #: ``study`` and ``report``: the study ran (or was read) but found nothing: every trial diverged or failed, or
 #: its best is within noise of chance. Scripts can tell it from success (0) and from bad input (2).
 EXIT_FOUND_NOTHING = 3
+#: ``study``, ``worker``, ``report``, ``doctor``: the database went away and did not come back within
+#: ``--storage-retry`` seconds. Re-running the same command resumes once it is back.
+EXIT_STORAGE_LOST = 4
+#: ``doctor``: the study has stuck trials (not repaired), missing grid cells or incomplete test retrains.
+EXIT_UNHEALTHY = 5
 
 
 class Parser(argparse.ArgumentParser):

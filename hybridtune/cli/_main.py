@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .._core import HybridTuneError
-from ._common import EXIT_USAGE, BaseCommand, Parser
+from .._core import HybridTuneError, StorageError, StorageUnreachable
+from ._common import EXIT_STORAGE_LOST, EXIT_USAGE, BaseCommand, Parser
 from ._diagnostics import LandscapeCommand, ProcedureCommand, SweepCommand
 from ._probe import LrFindCommand, ProbeCommand
-from ._study import DashboardCommand, ExportCommand, ReportCommand, StudyCommand, WorkerCommand
+from ._study import DashboardCommand, DoctorCommand, ExportCommand, ReportCommand, StudyCommand, WorkerCommand
 from ._train import ListCommand, TrainCommand
 
 #: Every command, in the order ``hybridtune --help`` lists them.
@@ -31,6 +31,7 @@ _COMMANDS: dict[str, type[BaseCommand]] = {
     "study": StudyCommand,
     "worker": WorkerCommand,
     "report": ReportCommand,
+    "doctor": DoctorCommand,
     "export": ExportCommand,
     "dashboard": DashboardCommand,
 }
@@ -62,8 +63,9 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 a study that found nothing, 1 unexpected
-    failure, 130 interrupted by Ctrl-C, 143 stopped by SIGTERM)."""
+    """Run the CLI; returns the exit code (0 ok, 2 bad input, 3 a study that found nothing, 4 the database
+    went away for longer than ``--storage-retry``, 5 ``doctor`` found something wrong, 1 unexpected failure,
+    130 interrupted by Ctrl-C, 143 stopped by SIGTERM)."""
     import signal
     import threading
 
@@ -79,8 +81,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    lines = _Lines(f"hybridtune {args.command}: ")
+    for name in _LINE_LOGGERS:
+        logging.getLogger(name).addHandler(lines)
+        logging.getLogger(name).propagate = False
     try:
         return int(args.handler(args) or 0)
+    except StorageUnreachable as exc:
+        if debug:
+            raise
+        print(f"hybridtune {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_STORAGE_LOST
     except HybridTuneError as exc:
         if debug:
             raise
@@ -92,9 +103,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         print(f"hybridtune {args.command}: {what}{resume}", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
+    except Exception as exc:
+        # Optuna may hit a second error while it handles the storage's give-up or a full disk (it reads the
+        # trial back in an ``except`` block): the storage's error is still the reason
+        lost = _cause(exc, StorageUnreachable) or _cause(exc, StorageError)
+        if lost is None or debug:
+            raise
+        print(f"hybridtune {args.command}: error: {lost}", file=sys.stderr)
+        return EXIT_STORAGE_LOST if isinstance(lost, StorageUnreachable) else EXIT_USAGE
     finally:
+        for name in _LINE_LOGGERS:
+            logging.getLogger(name).removeHandler(lines)
+            logging.getLogger(name).propagate = True
         if in_main and previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+#: Loggers whose records are lines for the user, printed as ``hybridtune COMMAND: message``: the storage's
+#: wait for a database that went away, the coordinator's wait for other processes' trials.
+_LINE_LOGGERS = ("hybridtune.storage", "hybridtune.wait")
+
+
+class _Lines(logging.Handler):
+    """Prints a record as one line on the current ``sys.stderr`` (rich's progress bars redirect it, so the
+    line lands above them)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(logging.INFO)
+        self.prefix = prefix
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            print(self.prefix + record.getMessage(), file=sys.stderr, flush=True)
+
+
+def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first exception of type ``kind`` in its chain of causes and contexts."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, kind):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def entry_point() -> NoReturn:

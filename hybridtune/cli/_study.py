@@ -43,13 +43,22 @@ def _heartbeat_options(p: Any) -> None:
                         f"and run again (default: {GRACE_SECONDS})")
 
 
+def _storage_retry_option(p: Any) -> None:
+    from .._core import STORAGE_RETRY_SECONDS
+
+    p.add_argument("--storage-retry", type=nonneg_float, metavar="SECONDS",
+                   help="a database that goes away (a server restart, a network drop) is waited for this long "
+                        f"before the command gives up with exit code 4 (default: {STORAGE_RETRY_SECONDS}; 0: at once)")
+
+
 def _open(args: argparse.Namespace) -> tuple[str, Any]:
     """The storage's URL (for printing, password hidden by :func:`redact`) and the storage, opened once."""
     from .._core import resolve_storage_url
 
     url = resolve_storage_url(args.storage)
     storage = open_storage(url, heartbeat_interval=getattr(args, "heartbeat_interval", None),
-                           grace_period=getattr(args, "grace_period", None))
+                           grace_period=getattr(args, "grace_period", None),
+                           retry_seconds=getattr(args, "storage_retry", None))
     return url, storage
 
 
@@ -76,6 +85,7 @@ class StudyCommand(BaseCommand):
         g.add_argument("--spec", metavar="TOML", help="a study spec, e.g. studies/default.toml; flags override it")
         g.add_argument("--name", help="the study's name (default: <model>-<dataset>, -quick with --quick)")
         _storage_option(g)
+        _storage_retry_option(g)
         _heartbeat_options(g)
         g.add_argument("--threads", type=positive_int, metavar="N",
                        help="CPU threads for torch in this process (default: torch's own choice)")
@@ -290,6 +300,7 @@ class WorkerCommand(BaseCommand):
                        help="CPU threads for torch in this worker (default: torch's own choice)")
         p.add_argument("--wait", type=nonneg_float, default=wait, metavar="SECONDS",
                        help=f"how long to wait for the coordinator to prepare the study (default: {num(wait)})")
+        _storage_retry_option(p)
         _heartbeat_options(p)
         add_output_options(p)
 
@@ -331,6 +342,7 @@ class ReportCommand(BaseCommand):
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--name", help="the study (default: the only one in the storage)")
         _storage_option(p)
+        _storage_retry_option(p)
         p.add_argument("--tolerance", type=nonneg_float, metavar="POINTS",
                        help="accuracy points for matching the grid (default: the study's own)")
         p.add_argument("--out", metavar="PATH", help="the HTML report (default: runs/<name>/report.html)")
@@ -354,7 +366,7 @@ def _named_study(args: argparse.Namespace) -> tuple[Any, Any, str]:
     """The console, the (existing) storage and the study a read-only command works on."""
     quiet_optuna(args)
     con = console(args)
-    storage = open_storage(args.storage, must_exist=True)
+    storage = open_storage(args.storage, must_exist=True, retry_seconds=getattr(args, "storage_retry", None))
     return con, storage, args.name or _only_study(storage)
 
 
@@ -368,6 +380,57 @@ def _only_study(storage: Any) -> str:
         raise ConfigError(f"--name must be given when the storage holds {len(searches)} studies, but got none "
                           f"(studies: {', '.join(searches) or 'none'}).")
     return searches[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# hybridtune doctor
+
+
+class DoctorCommand(BaseCommand):
+    help = "list a study's stuck trials, missing grid cells and incomplete test retrains; --repair fixes stuck ones"
+    description = ("Check a stored study: trials left RUNNING by a process that is gone (no heartbeat for the grace "
+                   "period), grid cells without a completed trial, best configurations not retrained on every test "
+                   "seed. --repair fails the stuck trials and queues them again; re-running `hybridtune study` runs "
+                   "what is missing. Exit code 0 when nothing is wrong (after repair), 5 otherwise.")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--name", help="the study (default: the only one in the storage)")
+        _storage_option(p)
+        _storage_retry_option(p)
+        _heartbeat_options(p)
+        p.add_argument("--repair", action="store_true", help="fail the stuck trials and queue them again")
+        add_output_options(p)
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        from ..pipeline import diagnose_study
+        from ._common import EXIT_UNHEALTHY
+
+        quiet_optuna(args)
+        con = console(args)
+        storage = open_storage(args.storage, must_exist=True, heartbeat_interval=args.heartbeat_interval,
+                               grace_period=args.grace_period, retry_seconds=args.storage_retry)
+        name = args.name or _only_study(storage)
+        d = diagnose_study(name, storage=storage, repair=args.repair)
+        repaired = set(d.repaired)
+        for s in d.stuck:
+            con.print(f"stuck: {s}" + ("; failed and queued again" if s in repaired else ""), soft_wrap=True)
+        for cell in d.missing_cells:
+            values = ", ".join(f"{k} {v}" for k, v in cell.items() if k != "queued")
+            con.print(f"missing grid cell: {values}" + (" (queued)" if cell["queued"] else ""), soft_wrap=True)
+        for t in d.incomplete_tests:
+            con.print(f"incomplete test retrain: {t}", soft_wrap=True)
+        left = [s for s in d.stuck if s not in repaired]
+        if d.healthy:
+            con.print(f"study {name}: " + ("repaired; nothing else wrong" if repaired else "nothing wrong"))
+        else:
+            hints = (["run `hybridtune doctor --repair` to fail and re-queue the stuck trials"] if left else []) + \
+                (["re-run `hybridtune study` for the missing cells and retrains"] if d.missing_cells or
+                 d.incomplete_tests else [])
+            con.print(f"study {name}: {len(left)} stuck, {len(d.missing_cells)} missing cells, "
+                      f"{len(d.incomplete_tests)} incomplete retrains; {'; '.join(hints)}", soft_wrap=True)
+        if args.json:
+            write_json(args.json, {"command": "doctor", **d.to_dict()})
+        return 0 if d.healthy else EXIT_UNHEALTHY
 
 
 # ----------------------------------------------------------------------------------------------

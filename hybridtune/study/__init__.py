@@ -17,7 +17,8 @@ from ._identity import identity, probe_identity, task_description
 from ._objective import train_trial
 from ._open import open_study, search_studies, set_metric_name, stored_identity, study_floor
 from ._prior_sampler import prior_guided
-from ._queue import await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search, run_grid, work
+from ._queue import (Running, await_others, fail_stale, fill_search_queue, open_phases, queue_cells, queue_search,
+                     run_grid, running_trials, work)
 from ._samplers import (PRUNER_REGISTRY, PRUNERS, SAMPLER_REGISTRY, SAMPLERS, PrunerInfo, SamplerInfo, pruner_info,
                         sampler_info)
 from ._spec import StudySpec, load_spec
@@ -35,6 +36,6 @@ __all__ = [
     "identity", "open_study", "probe_identity", "search_studies", "set_metric_name", "stored_identity",
     "study_floor", "task_description",
     # running its trials
-    "WorkerResult", "await_others", "fail_stale", "fill_search_queue", "open_phases", "prior_guided", "queue_cells",
-    "queue_search", "run_grid", "run_worker", "train_trial", "work",
+    "Running", "WorkerResult", "await_others", "fail_stale", "fill_search_queue", "open_phases", "prior_guided",
+    "queue_cells", "queue_search", "run_grid", "run_worker", "running_trials", "train_trial", "work",
 ]

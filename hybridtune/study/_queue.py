@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core import Progress, TrialFailed
+from .._core import MAX_RETRY, Progress, TrialFailed, fail_silent_trials, heartbeat_ages
 from ..space import GridSpace, SearchSpace
 from . import keys
 from ._budget import affordable
@@ -33,6 +34,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..task import Task
     from ._config import StudyConfig
+
+#: The coordinator's wait for other processes' trials says whom it waits for here.
+_wait_log = logging.getLogger("hybridtune.wait")
 
 #: A trial in one of these states holds its place in the queue (failed ones are queued again).
 _LIVE_STATES = ("COMPLETE", "PRUNED", "WAITING", "RUNNING")
@@ -59,8 +63,13 @@ def trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 
 def _failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
-    """A trial that failed for a reason of its own (out of memory): running it again would fail again."""
-    return t.state.name == "FAIL" and t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED
+    """A trial that failed for a reason of its own (out of memory), or whose process died on it
+    :data:`~hybridtune._core.MAX_RETRY` times over (the stale-trial retries are spent): running it again in
+    this run would fail again."""
+    if t.state.name != "FAIL":
+        return False
+    return t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED or \
+        len(t.system_attrs.get("retry_history") or ()) >= MAX_RETRY
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,13 +179,48 @@ def finished_count(study: optuna.Study) -> int:
 
 
 def fail_stale(study: optuna.Study) -> None:
-    """Fail the RUNNING trials whose process stopped beating (a killed worker); the storage's
-    ``RetryHeartbeatStaleTrialCallback`` queues each again (see :func:`hybridtune.open_storage`)."""
+    """Fail the RUNNING trials whose process is gone, and let the storage's ``RetryHeartbeatStaleTrialCallback``
+    queue each again (at most ``MAX_RETRY`` times; see :func:`hybridtune.open_storage`): those whose heartbeat
+    stopped (Optuna's check) and those that never beat within the grace period (a process killed between
+    taking a trial and its first beat, which Optuna's check never finds)."""
     import optuna
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+        fail_silent_trials(study)
+
+
+@dataclass(frozen=True)
+class Running:
+    """A trial another process runs, as the coordinator sees it while it waits."""
+
+    study: str
+    number: int
+    worker: str | None
+    heartbeat_age: float | None  # seconds since its last heartbeat; None: it never recorded one
+    running_for: float | None  # seconds since it started (the clock of the process that took it)
+
+    def describe(self) -> str:
+        beat = "no heartbeat yet" if self.heartbeat_age is None else f"last heartbeat {self.heartbeat_age:.0f}s ago"
+        since = "" if self.running_for is None else f", running {self.running_for:.0f}s"
+        return f"trial {self.number} of {self.study} (worker {self.worker or 'unknown'}, {beat}{since})"
+
+
+def running_trials(study: optuna.Study) -> list[Running]:
+    """The RUNNING trials of ``study``: who runs them and when each last recorded a heartbeat."""
+    from datetime import datetime
+
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not trials:
+        return []
+    ages, _ = heartbeat_ages(study)
+    now = datetime.now()
+    return [Running(study.study_name, t.number, t.user_attrs.get(keys.WORKER), ages.get(t.number),
+                    None if t.datetime_start is None else (now - t.datetime_start).total_seconds())
+            for t in trials]
 
 
 @contextlib.contextmanager
@@ -226,9 +270,35 @@ def drain(phase: Phase, *, budget: int | None, progress: Progress | None) -> int
     callbacks: list[Callable[[Any, Any], None]] = [after]
     if phase.cap is not None:
         callbacks.append(optuna.study.MaxTrialsCallback(phase.cap, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-    with only_queued_trials(phase.study), contextlib.suppress(_QueueEmpty):
-        phase.study.optimize(phase.objective, n_trials=budget, callbacks=callbacks, catch=(TrialFailed,))
-    return ran
+    while True:
+        with only_queued_trials(phase.study), contextlib.suppress(_QueueEmpty):
+            try:
+                phase.study.optimize(phase.objective, n_trials=None if budget is None else budget - ran,
+                                     callbacks=callbacks, catch=(TrialFailed,))
+            except Exception as exc:
+                if not _ended_elsewhere(exc):
+                    raise
+                # its heartbeats had stopped for longer than the grace period (a long outage, a stalled
+                # machine): another process failed it and queued it again; this process goes on
+                _wait_log.warning("a trial of %s running here was failed meanwhile by another process (its "
+                                  "heartbeat looked stale) and queued again; going on", phase.study.study_name)
+                continue
+        return ran
+
+
+def _ended_elsewhere(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the trial this process was running had been finished by another process:
+    a write to it raised Optuna's ``UpdateFinishedTrialError``, or Optuna's final ``tell`` refused it
+    (``ValueError: Cannot tell a FAIL trial.``)."""
+    import optuna
+
+    e: BaseException | None = exc
+    while e is not None:
+        if isinstance(e, optuna.exceptions.UpdateFinishedTrialError) or (
+                type(e) is ValueError and str(e).startswith("Cannot tell a ")):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def work(phases: Sequence[Phase], *, budget: int | None, progress: Progress | None) -> dict[str, int]:
@@ -243,11 +313,17 @@ def work(phases: Sequence[Phase], *, budget: int | None, progress: Progress | No
     return ran
 
 
-def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Progress | None) -> None:
+def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Progress | None,
+                 say_every: float = 60.0) -> None:
     """Wait until no trial of any phase runs anywhere: other processes' trials finish, a killed process's
-    trial is failed after the grace period and queued again, and whatever is queued runs here."""
+    trial (its heartbeat stopped, or it never beat) is failed after the grace period and queued again, and
+    whatever is queued runs here. Who it waits for (trial, worker, last heartbeat) is logged (logger
+    ``hybridtune.wait``, WARNING) when that changes and every ``say_every`` seconds."""
+    said: tuple[Any, ...] = ()
+    said_at = 0.0
     while True:
         busy = False
+        waiting: list[Running] = []
         for phase in phases:
             fail_stale(phase.study)
             if phase.refill is not None:
@@ -256,9 +332,14 @@ def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Prog
                 busy = True  # look again: what ran may have freed budget for more (a pruned trial)
             if phase.count("RUNNING", "WAITING"):
                 busy = True
+                waiting += running_trials(phase.study)
             phase.report(progress)
         if not busy:
             return
+        who = tuple((r.study, r.number) for r in waiting)
+        if waiting and (who != said or time.monotonic() - said_at >= say_every):
+            _wait_log.warning("waiting for %s", "; ".join(r.describe() for r in waiting))
+            said, said_at = who, time.monotonic()
         time.sleep(poll_seconds)
 
 

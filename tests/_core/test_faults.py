@@ -1,0 +1,222 @@
+"""Faults: a trial whose process died before its first heartbeat, a database that blinks.
+
+The private Optuna internals these rely on are read in one function each (``heartbeat_ages``, the storage
+subclass's method list); the tests named ``test_optuna_*`` fail loudly when Optuna changes them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import optuna
+import pytest
+
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used:UserWarning")
+from optuna.trial import TrialState
+
+from hybridtune._core import MAX_RETRY, fail_silent_trials, heartbeat_ages, open_storage
+from hybridtune.study import fail_stale
+
+
+def _study(tmp_path, name: str = "s") -> optuna.Study:
+    storage = open_storage(f"sqlite:///{tmp_path / 'h.db'}", heartbeat_interval=1, grace_period=2)
+    return optuna.create_study(study_name=name, storage=storage)
+
+
+def _age(study: optuna.Study, number: int, seconds: float) -> None:
+    """Move a trial's start ``seconds`` into the past (as if its process had taken it then)."""
+    import sqlalchemy
+    from optuna.storages._rdb import models
+
+    trials = models.TrialModel.__table__
+    with study._storage._backend.engine.begin() as conn:
+        conn.execute(sqlalchemy.update(trials).where(trials.c.number == number)
+                     .values(datetime_start=datetime.now() - timedelta(seconds=seconds)))
+
+
+def _take(study: optuna.Study, params: dict | None = None, **system_attrs) -> optuna.Trial:
+    """A queued trial taken by a process that dies before its first heartbeat (``ask`` without ``optimize``)."""
+    study.add_trial(optuna.create_trial(state=TrialState.WAITING, system_attrs={
+        "fixed_params": params or {"x": 1.0}, **system_attrs}))
+    return study.ask()
+
+
+def test_optuna_heartbeat_table_and_study_storage_are_where_heartbeat_ages_reads_them(tmp_path) -> None:
+    where = ("hybridtune._core._storage.heartbeat_ages reads them to find trials that never beat; find Optuna's "
+             "new place for them")
+    study = _study(tmp_path)
+    beating, silent = study.ask(), study.ask()
+    study._storage.record_heartbeat(beating._trial_id)
+    try:
+        ages, storage = heartbeat_ages(study)
+    except (AttributeError, ImportError) as exc:
+        pytest.fail(f"Optuna {optuna.__version__} moved its heartbeat table or a study's storage ({exc}): {where}.")
+    assert isinstance(storage, optuna.storages.RDBStorage), where
+    assert set(ages) == {beating.number}, where
+    assert 0 <= ages[beating.number] < 60
+    assert silent.number not in ages
+
+
+def test_a_running_trial_that_never_beat_is_failed_and_queued_again_after_the_grace_period(tmp_path) -> None:
+    study = _study(tmp_path)
+    trial = _take(study, {"x": 3.0})
+    _age(study, trial.number, 5)  # grace period 2 s
+    assert fail_silent_trials(study) == [trial.number]
+    trials = study.get_trials(deepcopy=False)
+    assert trials[0].state == TrialState.FAIL
+    assert [t.state for t in trials[1:]] == [TrialState.WAITING]  # queued again, with the same values
+    assert trials[1].system_attrs["fixed_params"] == {"x": 3.0}
+    assert trials[1].system_attrs["retry_history"] == [trial.number]
+    assert fail_silent_trials(study) == []  # nothing left to fail
+
+
+def test_a_fresh_running_trial_without_a_heartbeat_is_left_alone(tmp_path) -> None:
+    study = _study(tmp_path)
+    _take(study)
+    fail_stale(study)  # the study stage's check: Optuna's stale heartbeats and the silent ones
+    assert [t.state for t in study.get_trials(deepcopy=False)] == [TrialState.RUNNING]
+
+
+def test_a_trial_that_never_beat_is_retried_at_most_max_retry_times(tmp_path) -> None:
+    study = _study(tmp_path)
+    trial = _take(study)
+    for _ in range(MAX_RETRY + 2):  # each process dies before its first beat
+        _age(study, trial.number, 5)
+        fail_stale(study)
+        if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            break
+        trial = study.ask()
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [TrialState.FAIL] * (1 + MAX_RETRY)  # the first run and MAX_RETRY retries, then no more
+    assert study.get_trials(deepcopy=False)[-1].system_attrs["retry_history"] == list(range(MAX_RETRY))
+
+
+# ----------------------------------------------------------------------------------------------
+# The storage guard (the outage itself: tests/study/test_outage.py)
+
+
+def _lost() -> Exception:
+    """What Optuna raises when the server went away mid-commit: its misleading StorageInternalError around
+    SQLAlchemy's OperationalError around the driver's (no SQLSTATE: the client saw the connection die)."""
+    import sqlalchemy.exc
+
+    class DriverError(Exception):
+        sqlstate = None
+
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, DriverError("server closed the connection"))
+        except sqlalchemy.exc.OperationalError as exc:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from exc
+    except optuna.exceptions.StorageInternalError as exc:
+        return exc
+
+
+def test_connection_loss_is_told_from_a_real_error() -> None:
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from hybridtune._core import is_connection_lost
+
+    class TooMany(Exception):
+        sqlstate = "53300"
+
+    class Syntax(Exception):
+        sqlstate = "42601"
+
+    assert is_connection_lost(_lost())
+    assert is_connection_lost(sqlalchemy.exc.OperationalError("SELECT 1", {}, TooMany("too many clients")))
+    assert not is_connection_lost(sqlalchemy.exc.ProgrammingError("SELEC", {}, Syntax("syntax error")))
+    assert not is_connection_lost(sqlalchemy.exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
+    assert not is_connection_lost(sqlalchemy.exc.OperationalError("SELECT", {}, sqlite3.OperationalError(
+        "no such table: trials")))
+    assert is_connection_lost(sqlalchemy.exc.OperationalError("SELECT", {}, sqlite3.OperationalError(
+        "database is locked")))
+    assert not is_connection_lost(ValueError("x"))
+
+
+def test_a_lost_call_runs_again_once_and_says_so_once(tmp_path, caplog) -> None:
+    from hybridtune._core import guarded
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'g.db'}", retry_seconds=30)
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise _lost()
+        return "stored"
+
+    with caplog.at_level("WARNING", logger="hybridtune.storage"):
+        assert guarded(storage, flaky) == "stored"
+    assert len(calls) == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"database unreachable at sqlite:///{tmp_path / 'g.db'}, retrying for up to 30 s"]
+    with pytest.raises(optuna.exceptions.StorageInternalError):  # a real error is not retried
+        guarded(storage, lambda: (_ for _ in ()).throw(optuna.exceptions.StorageInternalError("bad data")))
+
+
+def test_the_guard_gives_up_after_its_window_and_hides_the_password() -> None:
+    from hybridtune._core import StorageUnreachable
+    from hybridtune._core._storage import _Guard
+
+    guard = _Guard("postgresql+psycopg://ann:s3cret@db.example.org/studies", 0)
+    with pytest.raises(StorageUnreachable) as info:
+        guard.call(lambda: (_ for _ in ()).throw(_lost()))
+    assert str(info.value) == ("database unreachable at postgresql+psycopg://ann:***@db.example.org/studies for 0 s; "
+                               "gave up (re-run the same command to resume once it is back)")
+    with pytest.raises(StorageUnreachable):  # and every later call gives up at once
+        guard.call(lambda: "never run")
+
+
+def test_optuna_storage_methods_are_all_guarded() -> None:
+    """Every method of Optuna's storage interface, and every method that Optuna's cache
+    (``storages/_cached_storage.py``) calls on its RDBStorage backend, private ones included, goes through the
+    guard: a method Optuna adds or starts calling is guarded too, or this fails."""
+    import inspect
+    import re
+
+    from optuna.storages import _cached_storage
+
+    from hybridtune._core._storage import _UNGUARDED, _guarded_class
+
+    cls = _guarded_class()
+    public = {n for n in dir(optuna.storages.BaseStorage) if not n.startswith("_")}
+    backend = set(re.findall(r"_backend\.(\w+)", inspect.getsource(_cached_storage)))
+    assert "_get_trials" in backend  # the cache still reads through its backend's private methods
+    for name in sorted((public | backend) - _UNGUARDED) + ["record_heartbeat", "_get_stale_trial_ids"]:
+        assert name in vars(cls), f"{name} of Optuna {optuna.__version__}'s storage is not guarded"
+
+
+def test_storage_retry_must_be_a_non_negative_number(capsys) -> None:
+    from hybridtune.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["worker", "--name", "s", "--storage", "postgresql://u:pw@127.0.0.1:1/db", "--storage-retry", "-5"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--storage-retry" in err and "-5" in err and "pw" not in err
+
+
+def test_a_full_disk_under_a_sqlite_storage_is_one_line_naming_the_file(tmp_path) -> None:
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from hybridtune._core import StorageError, guarded
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    storage = open_storage(url)
+
+    def write() -> None:
+        try:
+            raise sqlalchemy.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("database or disk is full"))
+        except sqlalchemy.exc.OperationalError as exc:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from exc
+
+    with pytest.raises(StorageError) as info:
+        guarded(storage, write)
+    assert str(info.value) == (f"a SQLite storage must be writable, but writing {url!r} failed: database or disk is "
+                               f"full (free space or fix the folder's permissions, then re-run the same command to "
+                               f"resume).")

@@ -1,0 +1,99 @@
+"""A database that blinks (issue 23, B): a coordinator and a worker on a throw-away PostgreSQL cluster of their
+own (``benchmarks/_cluster.py``, never the shared server), stopped under them.
+
+Skipped, saying why, where ``initdb`` / ``pg_ctl`` are not available.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import _cluster  # noqa: E402
+
+ENV = {"OMP_NUM_THREADS": "1", "COLUMNS": "200", "PYTHONPATH": str(ROOT)}
+DATA = "synthetic:n=1200,classes=4,noise=1.5"
+
+
+@pytest.fixture
+def cluster():
+    why = _cluster.why_unavailable()
+    if why is not None:
+        pytest.skip(f"no throw-away PostgreSQL cluster: {why}")
+    c = _cluster.Cluster()
+    c.start()
+    yield c
+    c.destroy()
+
+
+def _spawn(*args: str, cwd: Path, log: Path) -> subprocess.Popen[str]:
+    fh = open(log, "w")  # noqa: SIM115 - closed when the process is reaped
+    return subprocess.Popen([sys.executable, "-m", "hybridtune", *args], cwd=cwd, env={**os.environ, **ENV},
+                            stdout=fh, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _study_and_worker(url: str, tmp_path: Path, retry: str) -> tuple[subprocess.Popen[str], subprocess.Popen[str]]:
+    common = ["--storage", url, "--threads", "1", "--heartbeat-interval", "1", "--grace-period", "30",
+              "--storage-retry", retry]
+    study = _spawn("study", "--name", "o", "--model", "mlp", "--dataset", DATA, "--quick", "--trials", "6",
+                   "--epochs", "3", "--no-test", "--out", str(tmp_path / "report.html"), *common,
+                   cwd=tmp_path, log=tmp_path / "study.log")
+    worker = _spawn("worker", "--name", "o", *common, cwd=tmp_path, log=tmp_path / "worker.log")
+    storage = optuna.storages.RDBStorage(url)
+    deadline = time.monotonic() + 180
+    try:  # stop the database while the grid runs: both processes hold trials then
+        while time.monotonic() < deadline:
+            try:
+                grid = optuna.load_study(study_name="o-grid", storage=storage)
+                if any(t.state == TrialState.RUNNING for t in grid.get_trials(deepcopy=False)):
+                    return study, worker
+            except KeyError:
+                pass
+            if study.poll() is not None:
+                pytest.fail(f"the study ended before its grid ran: {(tmp_path / 'study.log').read_text()}")
+            time.sleep(0.2)
+    finally:
+        storage.engine.dispose()
+    pytest.fail("the grid never started")
+
+
+def test_a_database_restart_is_waited_for_and_the_study_completes(cluster, tmp_path) -> None:
+    study, worker = _study_and_worker(cluster.url, tmp_path, "120")
+    cluster.stop("immediate")  # a crash: every connection dropped
+    time.sleep(4)
+    cluster.start()
+    assert (study.wait(240), worker.wait(240)) == (0, 0)
+    for who in ("study", "worker"):
+        log = (tmp_path / f"{who}.log").read_text()
+        assert "Traceback" not in log and "StorageInternalError" not in log, log
+        assert log.count(f"hybridtune {who}: database unreachable at {cluster.url}, retrying for up to 2 min") == 1, log
+    storage = optuna.storages.RDBStorage(cluster.url)
+    for role, n in (("o", 6), ("o-grid", 4)):
+        trials = optuna.load_study(study_name=role, storage=storage).get_trials(deepcopy=False)
+        assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+        assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials) == n
+    assert (tmp_path / "report.html").is_file()
+    storage.engine.dispose()
+
+
+def test_a_database_gone_for_longer_than_the_window_ends_with_one_line_and_exit_code_4(cluster, tmp_path) -> None:
+    study, worker = _study_and_worker(cluster.url, tmp_path, "3")
+    cluster.stop("fast")
+    assert (study.wait(120), worker.wait(120)) == (4, 4)
+    for who in ("study", "worker"):
+        log = (tmp_path / f"{who}.log").read_text()
+        assert "Traceback" not in log, log
+        assert log.rstrip().splitlines()[-1] == (f"hybridtune {who}: error: database unreachable at {cluster.url} "
+                                                 f"for 3 s; gave up (re-run the same command to resume once it is "
+                                                 f"back)"), log
