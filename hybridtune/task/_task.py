@@ -13,7 +13,7 @@ from torch import nn
 
 from .._core import ConfigError, ModelError, check_choice
 from ._batches import call_model, to_device
-from ._data import DataSplits, TensorSplit, check_data, checked_splits, example_batch, example_inputs, make_splits
+from ._data import TensorSplit, check_data, checked_splits, example_batch, example_inputs, make_splits
 from ._datasets import load_dataset
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate, metric_se
