@@ -98,12 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hybridtune {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        resume = {"study": "; the running trial is marked failed: re-run the same command to resume",
-                  "worker": "; its running trial is marked failed and will run again"}.get(args.command, "")
-        what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        print(f"hybridtune {args.command}: {what}{resume}", file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        return _interrupted(args.command, exc)
     except Exception as exc:
+        # Ctrl-C or SIGTERM while Optuna records a trial (its _run_trial reads a name its ``finally`` never set
+        # when the interrupt lands inside ``tell``): the interrupt is still the reason
+        interrupt = _cause(exc, KeyboardInterrupt)
+        if interrupt is not None and not debug:
+            return _interrupted(args.command, interrupt)
         # Optuna may hit a second error while it handles the storage's give-up or a full disk (it reads the
         # trial back in an ``except`` block): the storage's error is still the reason
         lost = _cause(exc, StorageUnreachable) or _cause(exc, StorageError)
@@ -135,6 +136,15 @@ class _Lines(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.levelno >= logging.WARNING:
             print(self.prefix + record.getMessage(), file=sys.stderr, flush=True)
+
+
+def _interrupted(command: str, exc: BaseException) -> int:
+    """The one line and the exit code of Ctrl-C (130) or SIGTERM (143)."""
+    resume = {"study": "; the running trial is marked failed: re-run the same command to resume",
+              "worker": "; its running trial is marked failed and will run again"}.get(command, "")
+    what = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    print(f"hybridtune {command}: {what}{resume}", file=sys.stderr)
+    return 143 if isinstance(exc, Terminated) else 130
 
 
 def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:

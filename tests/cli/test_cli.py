@@ -56,3 +56,22 @@ def test_the_entry_point_runs_as_a_process() -> None:
     p = run_cli("train", "--epochs", "0")
     assert p.returncode == 2 and "must be a positive integer, but got 0" in p.stderr
     assert p.stderr.strip().count("\n") == 0 and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize(("signal_exc", "code", "line"), [("Terminated", 143, "stopped (SIGTERM)"),
+                                                           ("KeyboardInterrupt", 130, "interrupted")])
+def test_an_error_raised_while_an_interrupt_unwinds_is_still_the_interrupt(monkeypatch, signal_exc, code,
+                                                                            line) -> None:
+    """Optuna's _run_trial raises UnboundLocalError from its ``finally`` when SIGTERM lands inside ``tell``:
+    one line and the signal's exit code, never a traceback."""
+    from hybridtune.cli import _main, _train
+
+    def interrupted_then_broken(self, args):
+        try:
+            raise _main.Terminated() if signal_exc == "Terminated" else KeyboardInterrupt
+        finally:
+            raise UnboundLocalError("cannot access local variable 'updated_state'")
+
+    monkeypatch.setattr(_train.ListCommand, "take_action", interrupted_then_broken)
+    r = cli("list")
+    assert r.returncode == code and r.stderr.strip() == f"hybridtune list: {line}" and "Traceback" not in r.stderr

@@ -47,12 +47,13 @@ def _study_and_worker(url: str, tmp_path: Path, retry: str) -> tuple[subprocess.
     common = ["--storage", url, "--threads", "1", "--heartbeat-interval", "1", "--grace-period", "30",
               "--storage-retry", retry]
     study = _spawn("study", "--name", "o", "--model", "mlp", "--dataset", DATA, "--quick", "--trials", "6",
-                   "--epochs", "3", "--no-test", "--out", str(tmp_path / "report.html"), *common,
+                   "--epochs", "20", "--no-test", "--out", str(tmp_path / "report.html"), *common,
                    cwd=tmp_path, log=tmp_path / "study.log")
     worker = _spawn("worker", "--name", "o", *common, cwd=tmp_path, log=tmp_path / "worker.log")
     storage = optuna.storages.RDBStorage(url)
     deadline = time.monotonic() + 180
-    try:  # stop the database while the grid runs: both processes hold trials then
+    try:  # stop the database while the grid runs: both processes hold trials then (20 epochs: a grid trial
+        # lasts several polls, however fast the machine)
         while time.monotonic() < deadline:
             try:
                 grid = optuna.load_study(study_name="o-grid", storage=storage)
