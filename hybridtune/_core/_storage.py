@@ -2,7 +2,8 @@
 
 The default is a SQLite file, ``runs/hybridtune.db`` (its folder is created). Any SQLAlchemy URL Optuna
 accepts works (``postgresql://user:pw@host/db``, ``mysql+pymysql://...``). A URL is never printed, logged or
-written with its password: :func:`redact` is applied wherever one leaves this module.
+written with its password: :func:`redact` (``_redact``) is applied wherever one leaves this module. Every call
+to the database goes through one guard (``_guard``) that waits for a database that blinks.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import importlib.util
 import logging
 import os
-import re
 import socket
 import warnings
 import zlib
@@ -21,6 +21,8 @@ from typing import Any
 
 from ._checks import is_positive_int
 from ._errors import StorageError
+from ._guard import STORAGE_RETRY_SECONDS, Guard, guarded_class, guarded
+from ._redact import first_line, redact, scrub
 
 _log = logging.getLogger(__name__)
 
@@ -32,49 +34,6 @@ DEFAULT_STORAGE = "sqlite:///runs/hybridtune.db"
 HEARTBEAT_SECONDS = 60
 GRACE_SECONDS = 180
 MAX_RETRY = 3
-
-
-#: Query parameters that carry a password (``...?password=...``, as some drivers accept), any case.
-_SECRET_PARAMS = ("password", "passwd", "pwd")
-_SECRET_QUERY = re.compile(rf"([?&;](?:{'|'.join(_SECRET_PARAMS)})=)[^&;#]*", re.IGNORECASE)
-
-
-def redact(url: str) -> str:
-    """``url`` with its password replaced by ``***``: the ``user:password@`` part and password-like query
-    parameters (``password=``, ``passwd=``, ``pwd=``, any case). Unparseable text is masked the same way.
-
-    Example:
-        >>> redact("postgresql://ann:s3cret@db.example.org/studies")
-        'postgresql://ann:***@db.example.org/studies'
-        >>> redact("mysql+pymysql://db/studies?charset=utf8&PASSWORD=s3cret&user=ann")
-        'mysql+pymysql://db/studies?PASSWORD=***&charset=utf8&user=ann'
-    """
-    try:
-        from sqlalchemy.engine import make_url
-
-        text = make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        text = re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", str(url))
-    return _SECRET_QUERY.sub(r"\1***", text)
-
-
-def _scrub(text: str, url: str) -> str:
-    """An error message from a driver, with the URL's passwords masked wherever they appear."""
-    secrets: list[str] = []
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        secrets.append(str(parsed.password or ""))
-        for key, value in parsed.query.items():
-            if key.lower() in _SECRET_PARAMS:
-                secrets.extend([value] if isinstance(value, str) else list(value))
-    except Exception:
-        pass
-    text = text.replace(url, redact(url))
-    for secret in filter(None, secrets):
-        text = text.replace(secret, "***")
-    return text
 
 
 def resolve_storage_url(url: str | None = None) -> str:
@@ -169,9 +128,10 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
             or a grace period not above the interval.
 
     Example:
+        >>> import optuna
         >>> storage = open_storage("sqlite:///:memory:")
-        >>> type(storage).__name__
-        'RDBStorage'
+        >>> isinstance(storage, optuna.storages.RDBStorage), type(storage).__name__  # every call guarded
+        (True, 'GuardedRDBStorage')
     """
     import optuna
 
@@ -214,16 +174,16 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-            storage = _guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+            storage = guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
                                        grace_period=grace, heartbeat_stale_trial_callback=callback)
     except ImportError as exc:
         raise StorageError(f"storage {redact(resolved)!r} needs a database driver that is not installed "
-                           f"({_first_line(_scrub(str(exc.__cause__ or exc), resolved))}).") from None
+                           f"({first_line(scrub(str(exc.__cause__ or exc), resolved))}).") from None
     except Exception as exc:  # sqlalchemy's OperationalError, ArgumentError, a driver's own errors...
-        msg = _first_line(_scrub(str(exc), resolved))
+        msg = first_line(scrub(str(exc), resolved))
         raise StorageError(f"storage must be a reachable database, but connecting to {redact(resolved)!r} "
                            f"failed: {msg}") from None
-    storage.__dict__["_hybridtune_guard"] = _Guard(resolved, retry)
+    storage.__dict__["_hybridtune_guard"] = Guard(resolved, retry)
     _log.debug("opened storage %s", redact(resolved))
     return storage
 
@@ -332,12 +292,6 @@ def study_names(storage: Any) -> list[str]:
     return optuna.study.get_all_study_names(storage)
 
 
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else "unknown error"
-    line = re.sub(r"^\((?:[\w.]+)\)\s*", "", line)  # sqlalchemy's "(sqlite3.OperationalError) " prefix
-    return line.rstrip(".") + "."
-
-
 # ----------------------------------------------------------------------------------------------
 # Trials whose process is gone
 
@@ -425,243 +379,3 @@ def _storage_of(study: Any) -> Any:
     whose backend is ``_backend``); see :func:`heartbeat_ages`."""
     storage = study._storage
     return getattr(storage, "_backend", storage)
-
-
-# ----------------------------------------------------------------------------------------------
-# A database that blinks: waited for, not fatal
-
-#: How long (seconds) a storage waits for a database that went away before giving up, by default.
-STORAGE_RETRY_SECONDS = 300
-
-#: The logger of the one line a storage prints while it waits (the CLI prints it as it is).
-wait_log = logging.getLogger("hybridtune.storage")
-
-#: PostgreSQL error classes that mean the connection, not the statement, failed: 08 connection exception,
-#: 53 insufficient resources (too many connections), 57P operator intervention (shutdown, starting up).
-_LOST_SQLSTATES = ("08", "53", "57P")
-
-
-def is_connection_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what it wraps: Optuna turns every SQLAlchemy error into a ``StorageInternalError``
-    "raised during the commit") says the database connection was lost rather than that a statement was
-    wrong: a server restart or shutdown, a network drop, too many connections. Such a call can run again
-    once the database is back; any other error is real.
-
-    Example:
-        >>> is_connection_lost(ValueError("x"))
-        False
-    """
-    import sqlalchemy.exc as sa
-
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, sa.DBAPIError):
-            if e.connection_invalidated:
-                return True
-            orig = e.orig
-            sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-            if e.__class__.__module__.startswith("sqlalchemy") and isinstance(e, (sa.OperationalError,
-                                                                                 sa.InterfaceError)):
-                if type(orig).__module__.startswith("sqlite3"):  # a local file: only a held lock passes
-                    return "locked" in str(orig) or "busy" in str(orig)
-                if sqlstate is None:  # raised by the client library: no answer from the server at all
-                    return True
-                return str(sqlstate).startswith(_LOST_SQLSTATES)
-            return sqlstate is not None and str(sqlstate).startswith(_LOST_SQLSTATES)
-        e = e.__cause__ or e.__context__
-    return False
-
-
-#: What SQLite says when its file cannot be written: a full disk, a read-only file or folder, a failing disk.
-_DISK_TROUBLE = ("database or disk is full", "readonly database", "disk i/o error", "unable to open database file")
-
-
-def _disk_trouble(exc: BaseException) -> str | None:
-    """SQLite's message when ``exc`` (or what it wraps) says the database file cannot be written."""
-    import sqlite3
-
-    e: BaseException | None = exc
-    seen: set[int] = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        orig = getattr(e, "orig", None)
-        for candidate in (e, orig):
-            if isinstance(candidate, sqlite3.Error) and any(m in str(candidate).lower() for m in _DISK_TROUBLE):
-                return str(candidate)
-        e = e.__cause__ or e.__context__
-    return None
-
-
-def _window(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
-
-
-class _Guard:
-    """One storage's waiting: a call that lost the database runs again, with backoff, until the database is
-    back or ``seconds`` passed since it went away (every thread and call of the process shares one outage,
-    and the line saying so is printed once per outage)."""
-
-    def __init__(self, url: str, seconds: float) -> None:
-        import threading
-
-        self.url, self.seconds = redact(url), float(seconds)
-        self.lock = threading.Lock()
-        self.local = threading.local()
-        self.down_since: float | None = None
-        self.back_at: float | None = None
-        self.gave_up = False
-
-    def settled(self, seconds: float) -> bool:
-        """Whether the database has been reachable for at least ``seconds`` (or never went away) in this
-        process: until then, other processes' heartbeats stopped for the same reason as ours did."""
-        import time
-
-        return self.down_since is None and (self.back_at is None or time.monotonic() - self.back_at >= seconds)
-
-    def message(self) -> str:
-        return (f"database unreachable at {self.url} for {_window(self.seconds)}; gave up (re-run the same "
-                f"command to resume once it is back)")
-
-    def retried(self) -> bool:
-        """Whether this thread's last guarded call ran more than once."""
-        return bool(getattr(self.local, "retried", False))
-
-    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        import time
-
-        from ._errors import StorageUnreachable
-
-        if getattr(self.local, "inside", False):  # Optuna's own calls inside a guarded one: the outer retries
-            return fn(*args, **kwargs)
-        delay = 0.25
-        self.local.inside, self.local.retried = True, False
-        try:
-            while True:
-                if self.gave_up:
-                    raise StorageUnreachable(self.message())
-                try:
-                    result = fn(*args, **kwargs)
-                except Exception as exc:
-                    if not is_connection_lost(exc):
-                        full = _disk_trouble(exc)
-                        if full is not None:
-                            raise StorageError(f"a SQLite storage must be writable, but writing {self.url!r} failed: "
-                                               f"{full} (free space or fix the folder's permissions, then re-run "
-                                               f"the same command to resume).") from None
-                        raise
-                    now = time.monotonic()
-                    with self.lock:
-                        if self.down_since is None:
-                            self.down_since = now
-                            wait_log.warning("database unreachable at %s, retrying for up to %s", self.url,
-                                             _window(self.seconds))
-                        left = self.down_since + self.seconds - now
-                        if left <= 0:
-                            self.gave_up = True
-                            raise StorageUnreachable(self.message()) from None
-                    _log.debug("storage call %s lost the database (%s); retrying", getattr(fn, "__name__", fn),
-                               _first_line(_scrub(str(exc), self.url)))
-                    self.local.retried = True
-                    time.sleep(min(delay, left))
-                    delay = min(2 * delay, 5.0)
-                    continue
-                if self.down_since is not None:
-                    with self.lock:
-                        if self.down_since is not None:
-                            _log.info("database at %s back after %.0fs", self.url,
-                                      time.monotonic() - self.down_since)
-                            self.down_since, self.back_at = None, time.monotonic()
-                return result
-        finally:
-            self.local.inside = False
-
-
-def guarded(storage: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` through ``storage``'s guard: a call that lost the database is run again once
-    it is back (see :func:`open_storage`'s ``retry_seconds``). For code that talks to the storage's engine
-    directly; every Optuna storage call of an opened storage is guarded already.
-
-    Raises:
-        StorageUnreachable: the database stayed away for the whole retry window.
-    """
-    guard = getattr(_backend(storage), "_hybridtune_guard", None)
-    return fn(*args, **kwargs) if guard is None else guard.call(fn, *args, **kwargs)
-
-
-def _backend(storage: Any) -> Any:
-    return getattr(storage, "_backend", storage)
-
-
-#: Storage methods that need no database (not guarded).
-_UNGUARDED = frozenset({"check_trial_is_updatable", "get_heartbeat_interval", "get_heartbeat_stale_trial_callback",
-                        "get_failed_trial_callback", "remove_session", "is_heartbeat_enabled"})
-_GUARDED_CLASS: Any = None
-
-
-def _guarded_class() -> Any:
-    """``RDBStorage`` with every storage call through the storage's :class:`_Guard`: the one guard of every
-    process (coordinator, workers, report), below Optuna, so ``study.optimize``, its heartbeat thread and
-    the final write of a trial's result all wait for a database that blinks."""
-    global _GUARDED_CLASS
-    if _GUARDED_CLASS is not None:
-        return _GUARDED_CLASS
-    import functools
-    import inspect
-
-    import optuna
-    from optuna.storages import BaseStorage, RDBStorage
-
-    def wrap(name: str) -> Any:
-        method = getattr(RDBStorage, name)
-
-        @functools.wraps(method)
-        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            guard = self.__dict__.get("_hybridtune_guard")
-            return method(self, *args, **kwargs) if guard is None else guard.call(method, self, *args, **kwargs)
-
-        return call
-
-    # every method RDBStorage defines (Optuna's cache calls private ones, such as _get_trials, on it), and the
-    # storage interface's; not static ones (called without an instance) nor dunders
-    names = {n for n, v in vars(RDBStorage).items() if inspect.isfunction(v) and not n.startswith("__")}
-    names |= {n for n in dir(BaseStorage) if not n.startswith("_") and callable(getattr(BaseStorage, n))}
-    body: dict[str, Any] = {n: wrap(n) for n in sorted(names - _UNGUARDED)
-                            if inspect.isfunction(inspect.getattr_static(RDBStorage, n, None))}
-
-    def set_trial_state_values(self: Any, trial_id: int, state: Any, values: Any = None) -> bool:
-        # A write whose commit reached the database just before the connection dropped is finished
-        # already: its retry finds the trial finished, which is this call's own result, not an error.
-        try:
-            return body["_set_state"](self, trial_id, state, values)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            guard = self.__dict__.get("_hybridtune_guard")
-            if guard is None or not guard.retried():
-                raise
-            stored = self.get_trial(trial_id)
-            if stored.state != state or (values is not None and list(stored.values or ()) != list(values)):
-                raise
-            return True
-
-    def _get_stale_trial_ids(self: Any, study_id: int) -> list[int]:
-        # After an outage every heartbeat is as old as the outage: no trial is judged stale until the
-        # processes had a grace period to beat again (their trials are alive; the database was not)
-        guard = self.__dict__.get("_hybridtune_guard")
-        if guard is not None and not guard.settled(self.grace_period or 0):
-            return []
-        return body["_stale"](self, study_id)
-
-    def record_heartbeat(self: Any, trial_id: int) -> None:
-        # runs in Optuna's heartbeat thread: after giving up, the main thread says so; a thread's traceback
-        # would only repeat it
-        from ._errors import StorageUnreachable
-
-        with contextlib.suppress(StorageUnreachable):
-            body["_record_heartbeat"](self, trial_id)
-
-    body["_set_state"], body["set_trial_state_values"] = body["set_trial_state_values"], set_trial_state_values
-    body["_record_heartbeat"], body["record_heartbeat"] = body["record_heartbeat"], record_heartbeat
-    body["_stale"], body["_get_stale_trial_ids"] = body["_get_stale_trial_ids"], _get_stale_trial_ids
-    _GUARDED_CLASS = type("GuardedRDBStorage", (RDBStorage,), body)
-    return _GUARDED_CLASS

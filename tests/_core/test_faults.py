@@ -159,7 +159,7 @@ def test_a_lost_call_runs_again_once_and_says_so_once(tmp_path, caplog) -> None:
 
 def test_the_guard_gives_up_after_its_window_and_hides_the_password() -> None:
     from hybridtune._core import StorageUnreachable
-    from hybridtune._core._storage import _Guard
+    from hybridtune._core._guard import Guard as _Guard
 
     guard = _Guard("postgresql+psycopg://ann:s3cret@db.example.org/studies", 0)
     with pytest.raises(StorageUnreachable) as info:
@@ -179,7 +179,7 @@ def test_optuna_storage_methods_are_all_guarded() -> None:
 
     from optuna.storages import _cached_storage
 
-    from hybridtune._core._storage import _UNGUARDED, _guarded_class
+    from hybridtune._core._guard import _UNGUARDED, guarded_class as _guarded_class
 
     cls = _guarded_class()
     public = {n for n in dir(optuna.storages.BaseStorage) if not n.startswith("_")}

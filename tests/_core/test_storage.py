@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import hybridtune as ht
-from hybridtune._core._storage import _scrub
+from hybridtune._core._redact import scrub as _scrub
 
 
 @pytest.mark.parametrize(("url", "shown"), [
