@@ -1,4 +1,5 @@
-"""``hybridtune sweep``, ``landscape`` and ``procedure``: the diagnostics (the optimizer x LR sweep, the 7-step procedure) on the terminal."""
+"""``hybridtune sweep``, ``landscape`` and ``procedure``: the diagnostics (the optimizer x LR sweep, the 7-step
+procedure) on the terminal."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Seed 002's weight-space line searches (steps 1 and 7).
+"""The 7-step procedure's weight-space line searches (steps 1 and 7).
 
 1. From the initial weights along a random, filter-normalised direction (Li et al. 2018): each filter
    of the direction is rescaled to the norm of the same filter in the weights, so the plot's scale

@@ -1,4 +1,4 @@
-"""Seed 002's procedure (steps 2 to 6) and its red flags.
+"""The 7-step procedure (steps 2 to 6) and its red flags.
 
 2. The LR raised every epoch (the trainer's ``power`` schedule with ``alpha > 1``): pick the LR.
 3. The momentum raised every epoch (:func:`momentum_ramp`): pick the momentum.
@@ -340,7 +340,7 @@ def _verdict(name: str, setting: dict[str, Any], base: TrainResult, other: Train
 def procedure(task: Task, *, epochs: int = 5, batch_size: int = 128, lr_start: float | None = None,
               lr_factor: float = math.sqrt(10), ramp_epochs: int = 8, momentum_epochs: int = 5,
               margin: float = 0.005, seed: int = 0, progress: Progress | None = None) -> ProcedureResult:
-    """Seed 002's steps 2-6 and the red flags, on one task.
+    """The 7-step procedure's steps 2-6 and the red flags, on one task.
 
     Args:
         task: the model, data and optimizer family.

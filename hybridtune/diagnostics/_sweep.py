@@ -1,4 +1,4 @@
-"""Seed 000's optimizer x learning-rate sweep: the "valley" of good learning rates.
+"""The optimizer x learning-rate sweep: the "valley" of good learning rates.
 
 Every run starts from the same initial weights and trains with a constant LR until a target train
 accuracy, or until its epoch or time budget runs out; the seconds and examples it took are recorded.

@@ -1,6 +1,7 @@
-"""Tuning on a scaled-down model (hyper-parameters found on a 1x model hold at 10x): search on a narrow proxy, verify on the full-size model.
+"""Tuning on a scaled-down model (hyper-parameters found on a 1x model hold at 10x):
+search on a narrow proxy, verify on the full-size model.
 
-Seed 000 found that hyper-parameters found on a 1x model still hold at 10x. :func:`proxy_study` runs the
+The optimizer x LR sweep's article found that hyper-parameters found on a 1x model still hold at 10x. :func:`proxy_study` runs the
 probes and the search (:func:`run_study`) on the model at ``proxy_width``, then trains the best
 configuration once on the full-size model and reports what the transfer saved (the search's cost at
 proxy size against the same trials at full size, estimated from measured seconds per example) and what

@@ -8,7 +8,7 @@
    at ``lr_max`` try momentum 0.99, 0.97, 0.95 and 0.9 and keep the best by validation loss
    (:func:`momentum_runs`).
 
-Seed 002's alternative, raising the momentum every epoch of one run, is :func:`momentum_ramp`.
+The 7-step procedure's alternative, raising the momentum every epoch of one run, is :func:`momentum_ramp`.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def best_momentum(runs: Sequence[MomentumRun]) -> tuple[float, tuple[float, floa
 
 @dataclass(frozen=True)
 class MomentumRamp:
-    """Seed 002's momentum probe: one run whose momentum is raised every epoch.
+    """The 7-step procedure's momentum probe: one run whose momentum is raised every epoch.
 
     ``momenta[e]`` was used in epoch ``e``; ``suggested`` is the highest momentum reached before the
     validation loss first got worse (the last one when it never did).
@@ -239,7 +239,7 @@ class MomentumRamp:
 def momentum_ramp(task: Task, *, lr: float, start: float = 0.8, end: float = 0.99, epochs: int = 6,
                   batch_size: int = 128, weight_decay: float = 0.0, seed: int = 0, optimizer: str | None = None,
                   progress: Progress | None = None) -> MomentumRamp:
-    """Seed 002's alternative to short runs: one run at a constant LR, momentum raised every epoch.
+    """The 7-step procedure's alternative to short runs: one run at a constant LR, momentum raised every epoch.
 
     The momenta are spaced evenly in ``log(1 - momentum)`` from ``start`` to ``end`` (0.8, 0.87, ...,
     0.99 over six epochs), so each epoch averages over a comparable multiple of the previous horizon.

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def valley_figure(result: SweepResult) -> go.Figure:
-    """Seed 000's valley: time to target against LR, one line per optimizer, failures at the ceiling."""
+    """The sweep's valley: time to target against LR, one line per optimizer, failures at the ceiling."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -38,7 +38,7 @@ def valley_figure(result: SweepResult) -> go.Figure:
 
 
 def width_figure(result: SweepResult) -> go.Figure:
-    """Seed 000's size plot: time to target against model width, at each optimizer's fastest LR."""
+    """The sweep's size plot: time to target against model width, at each optimizer's fastest LR."""
     import plotly.graph_objects as go
 
     fig = go.Figure()

@@ -28,7 +28,8 @@ def identity(task: Task, config: StudyConfig, role: str, extra: Mapping[str, Any
 
 
 def probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
-    """The probes' part of the search study's identity (their result is cached as :data:`~hybridtune.study.keys.PRIORS`)."""
+    """The probes' part of the search study's identity (their result is cached as
+    :data:`~hybridtune.study.keys.PRIORS`)."""
     ident = {"probe_batch_size": probe_bs, "probe_range_steps": config.probe_range_steps,
              "probe_range_extend": config.probe_range_extend,
              "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}

@@ -44,7 +44,7 @@ class OptimizerInfo:
         ramp_lr: where the procedure's LR ramp starts (it rises by a constant factor every epoch).
         grid_lr: the grid baseline's LRs: half-decade steps around the textbook default.
         wide_lr: the random baseline's prior-free ``(low, high)`` LR bounds.
-        sweep_rank: its place among the optimizer x LR sweep's default families (the order of the article it comes from, which
+        sweep_rank: its place among the optimizer x LR sweep's default families (the order of its article, which
             a stored sweep resumes by); ``None``: not swept by default.
 
     Example:

@@ -26,8 +26,9 @@ class TrainConfig:
             step sees the same batch size and BatchNorm never sees a batch of one.
         epochs / steps: the budget; ``steps`` wins when both are given.
         schedule: ``constant``, ``onecycle`` (``OneCycleLR``), ``cyclic`` (``CyclicLR``), ``power``
-            (``lr * alpha**epoch``; ``alpha > 1`` raises the LR every epoch, the procedure's step 2), ``cosine`` (``CosineAnnealingLR``), or the range-test sweeps
-            ``range_exp`` / ``range_linear`` from ``lr`` to ``lr_end``.
+            (``lr * alpha**epoch``; ``alpha > 1`` raises the LR every epoch, the procedure's step 2), ``cosine``
+            (``CosineAnnealingLR``), or the range-test sweeps ``range_exp`` / ``range_linear`` from ``lr`` to
+            ``lr_end``.
         cycle_momentum: (max, base) momentum for ``onecycle``, moved inversely to the LR; ``None``
             holds ``momentum`` fixed.
         target / target_metric: stop when ``train_acc`` (the running accuracy of the epoch) or

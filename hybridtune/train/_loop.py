@@ -203,7 +203,8 @@ def _epoch(task: Task, parts: _Parts, config: TrainConfig, run: _RunState, epoch
                                              amp=config.amp)
         run.eval_examples += n_eval
     stats = EpochStats(epoch=epoch, train_loss=float(loss_sum.item()) / steps,
-                       train_acc=finish_metric(task.metric, float(correct.item()) / examples), val_loss=val_loss, val_acc=val_acc,
+                       train_acc=finish_metric(task.metric, float(correct.item()) / examples),
+                       val_loss=val_loss, val_acc=val_acc,
                        lr=parts.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - ep_t0,
                        examples=examples)
     run.epochs.append(stats)
