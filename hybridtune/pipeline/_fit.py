@@ -246,6 +246,7 @@ def _settings(task: Task, config: TrainConfig | None, recipe: Recipe | None, *, 
         if Path(save).is_dir():
             raise ConfigError(f"save must be a file path, but got a directory: {str(save)!r}.")
         check_writable(Path(save), what="save")  # now, not after the probe and the training
+    task.check_model()  # a model that cannot run on the inputs or fit the targets: one line, before the probe
     return settings, source, train_task
 
 

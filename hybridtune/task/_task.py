@@ -19,7 +19,8 @@ from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate, metric_se
 from ._metric import (DIRECTIONS, KINDS, RMSE, chance_floor, default_loss, default_metric, metric_name,
                       nothing_learned, rmse)
-from ._models import MODELS, ModelFactory, create_model, has_lazy_parameters, materialize, resolve_model
+from ._models import (MODELS, ModelFactory, check_trainable, create_model, has_lazy_parameters, materialize,
+                      resolve_model)
 from ._optim import OPTIMIZERS
 
 
@@ -164,18 +165,27 @@ class Task:
         shapes) and a metric that is NaN on the validation split (scored for the untrained model).
 
         Raises:
-            ModelError: the output shape does not fit. ConfigError: the metric is NaN.
+            ModelError: the model fails on the inputs, or its output shape does not fit. ConfigError: the
+            metric is NaN.
 
         Example:
             >>> import hybridtune as ht
             >>> ht.Task(model="mlp", data="synthetic:n=200", device="cpu").check_model()
         """
         model = self.build_model(seed=0)
+        check_trainable(model, name=self.model_name)  # the more basic fault first: nothing to train
         x, y = example_batch(self.data.train)
         with torch.no_grad():
             was = model.training
             model.eval()
-            out = call_model(model, to_device(x, self.torch_device))
+            try:
+                out = call_model(model, to_device(x, self.torch_device))
+            except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+                shown = (f"{str(x.dtype).removeprefix('torch.')} of shape {tuple(x.shape)}"
+                         if isinstance(x, torch.Tensor) else type(x).__name__)
+                line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ModelError(f"model {self.model_name!r} must run on the task's inputs ({shown} for a batch of "
+                                 f"2), but it failed: {line}") from None
             model.train(was)
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         n, k = len(y), int(self.data.num_classes)

@@ -57,6 +57,9 @@ def files(tmp_path_factory):
 CASES = [
     # registries, with a suggestion
     (["train", "--model", "resnett"], "Did you mean 'resnet'"),
+    (["train", "--model", "mlp", "--dataset", "tokens:n=400", "--lr", "0.05"],
+     "model 'mlp' must run on the task's inputs (int64 of shape (2, 16) for a batch of 2), but it failed: mat1 and "
+     "mat2 must have the same dtype"),
     (["train", "--model", "resnet", "--dataset", "mnist1d", "--lr", "0.05"],
      "model 'resnet' must get image inputs (channels, height, width), but got input shape (1, 40); for 1-D signals "
      "use cnn1d or mlp."),
