@@ -8,7 +8,9 @@ the study is in the state it needs:
 
 - ``db_restart_immediate``: the server crashes (``pg_ctl stop -m immediate``) and is started again at once;
 - ``db_restart_fast``: a graceful shutdown (``-m fast``), started again at once;
-- ``db_outage``: the server stopped for ``--outage`` seconds (30 by default);
+- ``db_outage``: the server stopped for ``--outage`` seconds (30 by default); the harness goes on meanwhile,
+  so a process that dies is started again, and the late worker may start, while the server is away (a
+  process that starts during an outage waits for the database as one that saw it go);
 - ``kill_worker_mid_trial``: SIGKILL of a worker while it holds a RUNNING trial (it is started again);
 - ``die_before_heartbeat``: a process takes a queued trial and dies before its first heartbeat (the harness
   takes it with ``study.ask()``, which records no heartbeat, and walks away: the state such a death leaves);
@@ -16,7 +18,9 @@ the study is in the state it needs:
 
 Invariants, checked from storage and the outputs once the coordinator exits 0: every grid cell completed
 exactly once; the search finished exactly ``--trials`` trials; nothing RUNNING or WAITING; every test retrain
-present (each study's best retrained on every test seed); the report written; no traceback in any output.
+present (each study's best retrained on every test seed); the report written; no traceback in any output; no
+process ended with exit code 2 (bad input: a database that was down when a process started is waited for,
+not refused).
 
     python benchmarks/chaos.py                          # 20 schedules, 30 s outages
     python benchmarks/chaos.py --schedules 2 --outage 3 --out /tmp/chaos.json   # the short version
@@ -65,6 +69,7 @@ class Run:
         self.exits: list[dict[str, Any]] = []
         self.injected: list[dict[str, Any]] = []
         self.t0 = time.monotonic()
+        self.outage_ends: float | None = None  # while db_outage runs: when the server starts again
         self._storage: Any = None
 
     # processes ------------------------------------------------------------------------------
@@ -128,10 +133,11 @@ class Run:
         record: dict[str, Any] = {"fault": fault, "at_s": self.at()}
         if fault in ("db_restart_immediate", "db_restart_fast", "db_outage"):
             self.cluster.stop("fast" if fault == "db_restart_fast" else "immediate")
-            if fault == "db_outage":
-                time.sleep(self.args.outage)
+            if fault == "db_outage":  # started again by the run's loop (go), which goes on meanwhile
+                self.outage_ends = time.monotonic() + self.args.outage
                 record["seconds"] = self.args.outage
-            self.cluster.start()
+            else:
+                self.cluster.start()
         elif fault == "kill_worker_mid_trial":
             for who in ("worker1", "worker2"):
                 p = self.procs[who]
@@ -181,10 +187,14 @@ class Run:
         next_after = time.monotonic() + pending[0][1]
         deadline = time.monotonic() + a.timeout
         while time.monotonic() < deadline:
+            if self.outage_ends is not None and time.monotonic() >= self.outage_ends:
+                self.cluster.start()
+                self.outage_ends = None
+                next(r for r in reversed(self.injected) if r["fault"] == "db_outage")["back_at_s"] = self.at()
             if self.procs["worker2"] is None and time.monotonic() - self.t0 >= late:
                 self.start("worker2")
                 self.injected.append({"fault": "worker_started_late", "at_s": self.at()})
-            if pending and time.monotonic() >= next_after and self.ready(pending[0][0]):
+            if pending and self.outage_ends is None and time.monotonic() >= next_after and self.ready(pending[0][0]):
                 self.injected.append(self.inject(pending.pop(0)[0]))
                 if pending:
                     next_after = time.monotonic() + pending[0][1]
@@ -250,6 +260,7 @@ class Run:
             "test_retrains_present": len(tests) == 2 and all(len(r.get("runs") or ()) == seeds for r in tests),
             "report_written": (self.work / "report.html").is_file(),
             "no_traceback": "Traceback" not in logs,
+            "no_exit_2": not [e for e in self.exits if e["exit"] == 2],
         }
 
 

@@ -36,9 +36,10 @@ class StorageError(HybridTuneError, RuntimeError):
 
 
 class StorageUnreachable(StorageError):
-    """A database that was reachable went away (server restart, network drop, too many connections) and did
-    not come back within the storage's retry window (``--storage-retry``). The CLI exits with its own code
-    (4): re-running the same command resumes once the database is back."""
+    """A database that did not answer (not up yet when the storage was opened) or went away later (server
+    restart, network drop, too many connections) and did not come back within the storage's retry window
+    (``--storage-retry``). The CLI exits with its own code (4): re-running the same command resumes once the
+    database is back."""
 
 
 class ProbeError(HybridTuneError, RuntimeError):

@@ -57,6 +57,46 @@ def is_connection_lost(exc: BaseException) -> bool:
     return False
 
 
+#: What a client library says when no server answers at an address that may be right: nothing listens there
+#: (yet), the server is starting, shutting down or recovering, or it has no connection slot free. Connection
+#: errors carry no SQLSTATE (libpq reports them before any exchange), so their text is all there is. A wrong
+#: URL says something else: an unknown host, a role or database that does not exist, a password refused.
+_UNREACHABLE = ("connection refused", "is the server running", "timeout expired", "timed out",
+                "the database system is starting up", "the database system is shutting down",
+                "the database system is in recovery mode", "the database system is not yet accepting connections",
+                "the database system is not accepting connections", "too many clients", "too many connections",
+                "connection slots are reserved", "server closed the connection unexpectedly", "connection reset",
+                "no route to host", "network is unreachable", "can't connect to mysql server")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc``, raised while connecting for the first time, says that no server answers at the URL's
+    address yet (refused, timed out, starting up, too many connections): worth waiting for, like a database
+    that went away later. A URL that is wrong (an unknown host, a role or database that does not exist, a
+    refused password, a bad scheme) is not: waiting would not mend it.
+
+    Example:
+        >>> is_unreachable(OSError("connection to server at 127.0.0.1, port 5432 failed: Connection refused"))
+        True
+        >>> is_unreachable(OSError('FATAL:  database "studeis" does not exist'))
+        False
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        for candidate in (e, getattr(e, "orig", None)):
+            if candidate is None:
+                continue
+            sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if sqlstate is not None and str(sqlstate).startswith(_LOST_SQLSTATES):
+                return True
+            if any(m in str(candidate).lower() for m in _UNREACHABLE):
+                return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 #: What SQLite says when its file cannot be written: a full disk, a read-only file or folder, a failing disk.
 _DISK_TROUBLE = ("database or disk is full", "readonly database", "disk i/o error", "unable to open database file")
 
@@ -112,6 +152,15 @@ class Guard:
         return bool(getattr(self.local, "retried", False))
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, run again while it loses the database (:func:`is_connection_lost`)."""
+        return self._retry(fn, args, kwargs, is_connection_lost)
+
+    def connect(self, fn: Any) -> Any:
+        """``fn()``, the first connection of a process: run again while the database is not up yet
+        (:func:`is_unreachable`), as for a database that went away later; a wrong URL raises at once."""
+        return self._retry(fn, (), {}, is_unreachable)
+
+    def _retry(self, fn: Any, args: Any, kwargs: Any, lost: Any) -> Any:
         import time
 
         from ._errors import StorageUnreachable
@@ -127,7 +176,7 @@ class Guard:
                 try:
                     result = fn(*args, **kwargs)
                 except Exception as exc:
-                    if not is_connection_lost(exc):
+                    if not lost(exc):
                         full = _disk_trouble(exc)
                         if full is not None:
                             raise StorageError(f"a SQLite storage must be writable, but writing {self.url!r} failed: "

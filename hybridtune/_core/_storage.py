@@ -108,8 +108,10 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
 
     A database that was reachable and goes away (a server restart, a network drop, too many connections) is
     waited for: every storage call runs again, with backoff, until it is back or ``retry_seconds`` passed,
-    and one line (logger ``hybridtune.storage``) says so, with the password hidden. A database that cannot
-    be reached when the storage is opened is an error at once (a mistyped URL should not wait minutes).
+    and one line (logger ``hybridtune.storage``) says so, with the password hidden. A database that is not up
+    yet when the storage is opened (connection refused, timed out, starting up, too many connections) is
+    waited for the same way; a URL that is wrong (an unknown host, a database or role that does not exist, a
+    refused password) is an error at once: waiting would not mend it.
 
     Args:
         url: a database URL; ``None`` means :data:`DEFAULT_STORAGE`; an open Optuna storage is returned
@@ -118,12 +120,13 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
             exist is an error instead of a new, empty database.
         heartbeat_interval / grace_period: seconds (default :data:`HEARTBEAT_SECONDS` and
             :data:`GRACE_SECONDS`); the grace period must exceed the interval.
-        retry_seconds: how long to wait for a database that went away (default
+        retry_seconds: how long to wait for a database that is not up yet or went away (default
             :data:`STORAGE_RETRY_SECONDS`; 0 gives up at once); then :class:`StorageUnreachable`.
 
     Raises:
-        StorageError: a malformed URL, a missing driver, or a database that cannot be reached; one line,
-            password hidden.
+        StorageError: a malformed URL, a missing driver, or a wrong URL (unknown host, database or role, a
+            refused password); one line, password hidden.
+        StorageUnreachable: the database did not answer, or went away, for ``retry_seconds``.
         ConfigError: a heartbeat interval or grace period that is not a positive whole number of seconds,
             or a grace period not above the interval.
 
@@ -170,12 +173,21 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
             # drop, no RST) by TCP keepalives within about a minute instead of the kernel's two hours
             engine_kwargs["connect_args"] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
                                              "keepalives_interval": 10, "keepalives_count": 3}
-    try:
+    guard = Guard(resolved, retry)
+
+    def connect() -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-            storage = guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
-                                       grace_period=grace, heartbeat_stale_trial_callback=callback)
+            return guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                   grace_period=grace, heartbeat_stale_trial_callback=callback)
+
+    try:
+        # a server that is not up yet (refused, starting) is waited for as one that goes away later; a wrong
+        # URL (unknown host, database or role, a refused password) fails at once
+        storage = guard.connect(connect)
+    except StorageError:  # the guard gave up (StorageUnreachable), or a SQLite file that cannot be written
+        raise
     except ImportError as exc:
         raise StorageError(f"storage {redact(resolved)!r} needs a database driver that is not installed "
                            f"({first_line(scrub(str(exc.__cause__ or exc), resolved))}).") from None
@@ -183,7 +195,7 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
         msg = first_line(scrub(str(exc), resolved))
         raise StorageError(f"storage must be a reachable database, but connecting to {redact(resolved)!r} "
                            f"failed: {msg}") from None
-    storage.__dict__["_hybridtune_guard"] = Guard(resolved, retry)
+    storage.__dict__["_hybridtune_guard"] = guard
     _log.debug("opened storage %s", redact(resolved))
     return storage
 

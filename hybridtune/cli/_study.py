@@ -47,8 +47,9 @@ def _storage_retry_option(p: Any) -> None:
     from .._core import STORAGE_RETRY_SECONDS
 
     p.add_argument("--storage-retry", type=nonneg_float, metavar="SECONDS",
-                   help="a database that goes away (a server restart, a network drop) is waited for this long "
-                        f"before the command gives up with exit code 4 (default: {STORAGE_RETRY_SECONDS}; 0: at once)")
+                   help="a database that is not up yet or goes away (a server restart, a network drop) is "
+                        f"waited for this long before the command gives up with exit code 4 (default: "
+                        f"{STORAGE_RETRY_SECONDS}; 0: at once)")
 
 
 def _open(args: argparse.Namespace) -> tuple[str, Any]:

@@ -220,3 +220,60 @@ def test_a_full_disk_under_a_sqlite_storage_is_one_line_naming_the_file(tmp_path
     assert str(info.value) == (f"a SQLite storage must be writable, but writing {url!r} failed: database or disk is "
                                f"full (free space or fix the folder's permissions, then re-run the same command to "
                                f"resume).")
+
+
+@pytest.mark.parametrize("message, waited", [
+    ('connection failed: connection to server at "127.0.0.1", port 5433 failed: Connection refused\n\tIs the server '
+     'running on that host and accepting TCP/IP connections?', True),
+    ('connection is bad: connection to server on socket "/run/pg/.s.PGSQL.5432" failed: No such file or directory\n'
+     '\tIs the server running locally and accepting connections on that socket?', True),
+    ('connection failed: connection to server at "127.0.0.1", port 5433 failed: FATAL:  the database system is '
+     'starting up', True),
+    ('connection failed: connection to server at "db", port 5432 failed: FATAL:  sorry, too many clients already', True),
+    ('connection failed: connection to server at "db", port 5432 failed: timeout expired', True),
+    ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "studeis" does not '
+     'exist', False),
+    ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  role "ann" does not exist',
+     False),
+    ('connection failed: connection to server at "db", port 5432 failed: FATAL:  password authentication failed for '
+     'user "ann"', False),
+    ("failed to resolve host 'nosuchhost.invalid': [Errno -2] Name or service not known", False),
+])
+def test_a_database_not_up_yet_is_told_from_a_wrong_url(message: str, waited: bool) -> None:
+    """At start, a refused or starting server is waited for (as one that goes away later); a wrong URL is not:
+    connection errors carry no SQLSTATE, so the driver's text decides."""
+    import sqlalchemy.exc
+
+    from hybridtune._core import is_unreachable
+
+    class DriverError(Exception):
+        sqlstate = None
+
+    assert is_unreachable(sqlalchemy.exc.OperationalError(None, None, DriverError(message))) is waited
+
+
+def test_a_database_not_up_yet_at_start_is_waited_for_with_one_line(monkeypatch, caplog) -> None:
+    """open_storage retries its first connection while the server refuses it, then returns the storage."""
+    import sqlalchemy.exc
+
+    from hybridtune._core import _guard
+
+    class DriverError(Exception):
+        sqlstate = None
+
+    real, calls = _guard.guarded_class(), []
+
+    def refused_twice(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= 2:
+            raise sqlalchemy.exc.OperationalError(None, None, DriverError(
+                'connection failed: connection to server at "127.0.0.1", port 5433 failed: Connection refused'))
+        return real("sqlite:///:memory:")
+
+    monkeypatch.setattr("hybridtune._core._storage.guarded_class", lambda: refused_twice)
+    url = "postgresql+psycopg://ann:s3cret@127.0.0.1:5433/studies"
+    with caplog.at_level("WARNING", logger="hybridtune.storage"):
+        storage = open_storage(url, retry_seconds=30)
+    assert len(calls) == 3 and storage.__dict__["_hybridtune_guard"].down_since is None
+    assert [r.getMessage() for r in caplog.records] == [
+        "database unreachable at postgresql+psycopg://ann:***@127.0.0.1:5433/studies, retrying for up to 30 s"]

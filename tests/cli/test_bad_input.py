@@ -139,7 +139,8 @@ CASES = [
     (["train", "--device", "tpu", "--dataset", SYN], "device must be auto, cpu, cuda, cuda:N or mps, but got 'tpu'"),
     # storage
     (["study", "--storage", "notaurl", "--dataset", SYN], "storage"),
-    (["study", "--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/nodb", "--dataset", SYN], "127.0.0.1:1"),
+    (["study", "--storage", "postgresql+psycopg://alice:s3cret@nosuchhost.invalid/nodb", "--dataset", SYN],
+     "nosuchhost.invalid"),  # a wrong URL fails at once; a refused one is waited for (tests/study/test_outage.py)
     (["report", "--name", "nosuch", "--storage", "sqlite:///{d}/fresh.db"], "storage must be an existing database"),
     (["worker", "--name", "s", "--storage", "sqlite:///{d}/w.db"], "a worker must share the study's storage"),
     (["worker", "--storage", "sqlite:///{d}/w.db"], "the following arguments are required: --name"),

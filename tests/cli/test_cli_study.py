@@ -167,11 +167,20 @@ def test_study_cli_bad_spec_is_one_line(tmp_path: Path, body: str, message: str)
 
 
 def test_study_cli_bad_storage_hides_the_password(tmp_path: Path) -> None:
-    p = cli("study", "--storage", "postgresql://ann:s3cret@127.0.0.1:1/studies", cwd=tmp_path)
+    # a wrong URL (a host that does not exist) fails at once, exit 2
+    p = cli("study", "--storage", "postgresql://ann:s3cret@nosuchhost.invalid/studies", cwd=tmp_path)
     assert p.returncode == 2
     assert p.stderr.startswith("hybridtune study: error: storage must be a reachable database, but connecting to "
-                               "'postgresql+psycopg://ann:***@127.0.0.1:1/studies' failed:")
+                               "'postgresql+psycopg://ann:***@nosuchhost.invalid/studies' failed:")
     assert "s3cret" not in p.stderr and p.stderr.strip().count("\n") == 0
+    # a refused one (nothing listens: a server not up yet) is waited for, here not at all: exit 4
+    p = cli("study", "--storage", "postgresql://ann:s3cret@127.0.0.1:1/studies", "--storage-retry", "0", cwd=tmp_path)
+    assert p.returncode == 4
+    assert p.stderr.splitlines() == [
+        "hybridtune study: database unreachable at postgresql+psycopg://ann:***@127.0.0.1:1/studies, retrying for up "
+        "to 0 s",
+        "hybridtune study: error: database unreachable at postgresql+psycopg://ann:***@127.0.0.1:1/studies for 0 s; "
+        "gave up (re-run the same command to resume once it is back)"]
     p = cli("study", "--storage", "nonsense", cwd=tmp_path)
     assert p.returncode == 2
     assert "storage must be a database URL such as sqlite:///runs/hybridtune.db" in p.stderr

@@ -98,3 +98,60 @@ def test_a_database_gone_for_longer_than_the_window_ends_with_one_line_and_exit_
         assert log.rstrip().splitlines()[-1] == (f"hybridtune {who}: error: database unreachable at {cluster.url} "
                                                  f"for 3 s; gave up (re-run the same command to resume once it is "
                                                  f"back)"), log
+
+
+def test_a_database_not_up_yet_at_start_is_waited_for_and_a_wrong_one_is_not(tmp_path) -> None:
+    """A coordinator and a worker started during an outage (the server refuses connections) print the one wait
+    line and run the study once it is up; a URL that is wrong (no such database) is exit 2 at once."""
+    why = _cluster.why_unavailable()
+    if why is not None:
+        pytest.skip(f"no throw-away PostgreSQL cluster: {why}")
+    c = _cluster.Cluster()  # made, not started: nothing listens on its port yet
+    try:
+        common = ["--storage", c.url, "--threads", "1", "--heartbeat-interval", "1", "--grace-period", "30",
+                  "--storage-retry", "120"]
+        study = _spawn("study", "--name", "late", "--model", "mlp", "--dataset", DATA, "--quick", "--trials", "2",
+                       "--epochs", "2", "--no-test", "--out", str(tmp_path / "report.html"), *common, cwd=tmp_path,
+                       log=tmp_path / "study.log")
+        worker = _spawn("worker", "--name", "late", *common, cwd=tmp_path, log=tmp_path / "worker.log")
+        line = f"database unreachable at {c.url}, retrying for up to 2 min"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+                line in (tmp_path / f"{who}.log").read_text() for who in ("study", "worker")):
+            assert study.poll() is None and worker.poll() is None, (tmp_path / "study.log").read_text()
+            time.sleep(0.2)
+        time.sleep(2)
+        c.start()
+        assert (study.wait(240), worker.wait(240)) == (0, 0), (tmp_path / "study.log").read_text()
+        for who in ("study", "worker"):
+            log = (tmp_path / f"{who}.log").read_text()
+            assert "Traceback" not in log, log
+            assert log.count(f"hybridtune {who}: {line}") == 1, log
+        assert (tmp_path / "report.html").is_file()
+        wrong = c.url.rsplit("/", 1)[0] + "/nosuchdb"
+        started = time.monotonic()
+        p = subprocess.run([sys.executable, "-m", "hybridtune", "worker", "--name", "late", "--storage", wrong],
+                           cwd=tmp_path, env={**os.environ, **ENV}, capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and time.monotonic() - started < 30, p.stderr
+        assert p.stderr.strip().splitlines() == [
+            f"hybridtune worker: error: storage must be a reachable database, but connecting to {wrong!r} failed: "
+            f"connection failed: connection to server at \"127.0.0.1\", port {c.port} failed: FATAL:  database "
+            f"\"nosuchdb\" does not exist."]
+    finally:
+        c.destroy()
+
+
+def test_a_database_never_up_ends_with_one_line_and_exit_code_4(tmp_path) -> None:
+    """Nothing ever listens (a cluster never started): the wait line, then exit 4 after the retry window."""
+    url = f"postgresql+psycopg://ann:s3cret@127.0.0.1:{_cluster._free_port()}/studies"
+    shown = url.replace("s3cret", "***")
+    started = time.monotonic()
+    p = subprocess.run([sys.executable, "-m", "hybridtune", "worker", "--name", "w", "--storage", url,
+                        "--storage-retry", "2"], cwd=tmp_path, env={**os.environ, **ENV}, capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 4, p.stderr
+    assert time.monotonic() - started >= 2
+    assert p.stderr.strip().splitlines() == [
+        f"hybridtune worker: database unreachable at {shown}, retrying for up to 2 s",
+        f"hybridtune worker: error: database unreachable at {shown} for 2 s; gave up (re-run the same command to "
+        f"resume once it is back)"]
