@@ -57,6 +57,31 @@ def is_connection_lost(exc: BaseException) -> bool:
     return False
 
 
+#: SQLSTATE of a statement cancelled on the client's request (or by statement_timeout).
+_QUERY_CANCELED = "57014"
+
+
+def is_query_canceled(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps: Optuna's ``StorageInternalError`` around SQLAlchemy's error around
+    the driver's) is PostgreSQL's ``QueryCanceled``. psycopg cancels the running statement when Ctrl-C or
+    SIGTERM lands inside it, so a process being interrupted may see this instead of the interrupt.
+
+    Example:
+        >>> is_query_canceled(ValueError("x"))
+        False
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        for candidate in (e, getattr(e, "orig", None)):
+            sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if sqlstate == _QUERY_CANCELED:
+                return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 #: What a client library says when no server answers at an address that may be right: nothing listens there
 #: (yet), the server is starting, shutting down or recovering, or it has no connection slot free. Connection
 #: errors carry no SQLSTATE (libpq reports them before any exchange), so their text is all there is. A wrong

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .._core import HybridTuneError, StorageError, StorageUnreachable
+from .._core import HybridTuneError, StorageError, StorageUnreachable, is_query_canceled
 from ._common import EXIT_STORAGE_LOST, EXIT_USAGE, BaseCommand, Parser
 from ._diagnostics import LandscapeCommand, ProcedureCommand, SweepCommand
 from ._probe import LrFindCommand, ProbeCommand
@@ -58,8 +58,19 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler preempting a job, ``kill``): stops like Ctrl-C, so the running trial is marked."""
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise Terminated()
+class _Signals:
+    """The process's SIGTERM and SIGINT handlers while a command runs: each raises its interrupt (SIGTERM
+    :class:`Terminated`, SIGINT ``KeyboardInterrupt``, as Python's own handler does) and remembers it, so an
+    error that the interrupt caused but does not carry (see :func:`main`) still ends as the interrupt."""
+
+    def __init__(self) -> None:
+        self.received: KeyboardInterrupt | None = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        import signal
+
+        self.received = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        raise self.received
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,7 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # is noise after our one line ("interrupted; ... re-run to resume"). --debug shows it.
         logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    signals = _Signals()
+    previous: dict[int, Any] = {}
+    if in_main:
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, signals)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored (nohup)
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, signals)
     lines = _Lines(f"hybridtune {args.command}: ")
     for name in _LINE_LOGGERS:
         logging.getLogger(name).addHandler(lines)
@@ -103,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Ctrl-C or SIGTERM while Optuna records a trial (its _run_trial reads a name its ``finally`` never set
         # when the interrupt lands inside ``tell``): the interrupt is still the reason
         interrupt = _cause(exc, KeyboardInterrupt)
+        # psycopg cancels the statement that the signal interrupted; the QueryCanceled (SQLSTATE 57014) that
+        # Optuna then raises, wrapped, may be all that comes back up. Without a signal it is a statement
+        # timeout or an administrator's cancel: a real error
+        if interrupt is None and signals.received is not None and is_query_canceled(exc):
+            interrupt = signals.received
         if interrupt is not None and not debug:
             return _interrupted(args.command, interrupt)
         # Optuna may hit a second error while it handles the storage's give-up or a full disk (it reads the
@@ -116,8 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in _LINE_LOGGERS:
             logging.getLogger(name).removeHandler(lines)
             logging.getLogger(name).propagate = True
-        if in_main and previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 #: Loggers whose records are lines for the user, printed as ``hybridtune COMMAND: message``: the storage's

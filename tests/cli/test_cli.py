@@ -75,3 +75,57 @@ def test_an_error_raised_while_an_interrupt_unwinds_is_still_the_interrupt(monke
     monkeypatch.setattr(_train.ListCommand, "take_action", interrupted_then_broken)
     r = cli("list")
     assert r.returncode == code and r.stderr.strip() == f"hybridtune list: {line}" and "Traceback" not in r.stderr
+
+
+def _canceled_by_the_server() -> Exception:
+    """What psycopg, SQLAlchemy and Optuna raise when a statement was cancelled: Optuna's StorageInternalError
+    around SQLAlchemy's OperationalError around psycopg's QueryCanceled (SQLSTATE 57014)."""
+    import optuna
+    import psycopg.errors
+    import sqlalchemy.exc
+
+    try:
+        try:
+            raise sqlalchemy.exc.OperationalError("SELECT", {}, psycopg.errors.QueryCanceled(
+                "canceling statement due to user request"))
+        except sqlalchemy.exc.OperationalError as exc:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from exc
+    except optuna.exceptions.StorageInternalError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(("signum", "code", "line"), [("SIGTERM", 143, "stopped (SIGTERM)"),
+                                                      ("SIGINT", 130, "interrupted")])
+def test_a_statement_cancelled_by_the_interrupt_is_the_interrupt(monkeypatch, tmp_path, signum, code, line) -> None:
+    """SIGTERM or Ctrl-C inside a statement: psycopg cancels it and Optuna raises the QueryCanceled, wrapped,
+    with no interrupt in its chain. The signal arrived, so it is the interrupt: one line and its exit code."""
+    import signal
+
+    from hybridtune._core._guard import guarded_class
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    ht.open_storage(url)  # the file exists: doctor reads it
+
+    def cancelled(self, *args, **kwargs):
+        try:  # the signal lands in the statement; psycopg's wait catches it and cancels the statement
+            signal.raise_signal(getattr(signal, signum))
+        except KeyboardInterrupt:
+            pass
+        raise _canceled_by_the_server()
+
+    monkeypatch.setattr(guarded_class(), "get_all_studies", cancelled)
+    r = cli("doctor", "--storage", url)
+    assert (r.returncode, r.stderr.strip()) == (code, f"hybridtune doctor: {line}")
+
+
+def test_a_statement_cancelled_without_a_signal_is_a_real_error(monkeypatch, tmp_path) -> None:
+    """The same QueryCanceled with no signal received (a statement_timeout, an administrator's cancel) is not
+    an interrupt: it stays an unexpected error (exit 1, the traceback)."""
+    from hybridtune._core._guard import guarded_class
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    ht.open_storage(url)
+    monkeypatch.setattr(guarded_class(), "get_all_studies", lambda self, *a, **k: (_ for _ in ()).throw(
+        _canceled_by_the_server()))
+    r = cli("doctor", "--storage", url)
+    assert r.returncode == 1 and "QueryCanceled" in r.stderr and "interrupted" not in r.stderr
