@@ -106,6 +106,16 @@ def artefacts_current(study: optuna.Study, trial: int, out: str | Path) -> bool:
             and (folder / RECIPE_FILE).is_file() and (folder / CHECKPOINT_FILE).is_file())
 
 
+def recipe_current(recipe: Recipe, out: str | Path) -> bool:
+    """Whether ``out``'s ``best.json`` is ``recipe`` as it is now (its test metrics over every seed included)."""
+    import json
+
+    try:
+        return json.loads((Path(out) / RECIPE_FILE).read_text()) == json.loads(json.dumps(recipe.to_dict()))
+    except (OSError, ValueError):
+        return False
+
+
 def _search_study(name: str, store: Any) -> optuna.Study:
     """The search study ``name``: only one hybridtune made (with its identity) holds a chosen recipe."""
     import optuna

@@ -67,8 +67,9 @@ def study_priors(study: optuna.Study, task: Task, config: StudyConfig, probe_bs:
         return Priors.from_dict(cached)
     else:
         priors = run_probes(task, config, batch_size=probe_bs, seed=config.seed, progress=progress)
-    study.set_user_attr(keys.PRIORS, priors.to_dict())
+    # the priors last: once they are stored the probes never run again, so what goes with them is stored first
     study.set_user_attr(keys.PROBE_COST, priors.cost.to_dict())
+    study.set_user_attr(keys.PRIORS, priors.to_dict())
     return priors
 
 

@@ -293,7 +293,8 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
     test seed) written into ``out`` (unless ``None``). Returns that retrained model when ``keep_model``."""
     import optuna
 
-    from ._export import artefacts_current, recipe_of, write_artefacts
+    from ..train import load_checkpoint
+    from ._export import CHECKPOINT_FILE, artefacts_current, recipe_current, recipe_of, write_artefacts
 
     roles = (keys.SEARCH,) + tuple(config.baselines)
     total = len(roles) * config.test_seeds
@@ -312,9 +313,22 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
             continue
         best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor, direction=task.direction)
         stale = out is not None and best is not None and not artefacts_current(study, best.number, out)
-        tested = _test_best(study, task, config, need_model=keep_model or stale, tick=tick)
-        if tested is not None and out is not None:
-            write_artefacts(study, recipe_of(study, store), tested.model, out)  # type: ignore[arg-type]
+
+        def keep(first: Tested, study: optuna.Study = study) -> None:
+            # the first seed's weights are written as soon as they exist: after an interrupt in a later seed
+            # they are current, and resuming does not retrain the first seed again
+            if out is not None:
+                write_artefacts(study, recipe_of(study, store), first.model, out)  # type: ignore[arg-type]
+
+        tested = _test_best(study, task, config, need_model=keep_model or stale, tick=tick, on_first=keep)
+        if out is not None and best is not None:
+            recipe = recipe_of(study, store)
+            if recipe is not None and not recipe_current(recipe, out):
+                # the recipe carries the test score over every seed: written again once they are all in, with
+                # the same weights (in memory, or, when this run retrained no first seed, from best.pt)
+                model = tested.model if tested is not None else load_checkpoint(
+                    Path(out) / CHECKPOINT_FILE, task=task)[0]
+                write_artefacts(study, recipe, model, out)  # type: ignore[arg-type]
         elif best is None:
             _log.warning("study %s: the search found nothing (no completed trial above chance); no best.json or "
                          "best.pt written", name)
@@ -326,12 +340,13 @@ def _test_all(store: Any, name: str, task: Task, config: StudyConfig, progress: 
 
 
 def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_model: bool = False,
-               tick: Any = None) -> Tested | None:
+               tick: Any = None, on_first: Any = None) -> Tested | None:
     """Retrain the best configuration on each test seed and score it on the test split. Each seed's record
     is stored as soon as it is done (an interrupted study resumes with the seeds that are missing); the
     records are kept while the best trial stays the same. The first seed is retrained again when its model
-    is needed (the weights and the recorded scores are then of one run). Returns the first seed's retrain,
-    or ``None`` when it was not retrained now."""
+    is needed (the weights and the recorded scores are then of one run); ``on_first(tested)`` hears that
+    retrain as soon as its record is stored. Returns the first seed's retrain, or ``None`` when it was not
+    retrained now."""
     best = best_trial(study.get_trials(deepcopy=False), floor=task.chance_floor, direction=task.direction)
     if best is None:
         return None
@@ -353,4 +368,6 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
         study.set_user_attr(keys.TEST, keys.record_test(best.number, list(runs.values()), chance=task.chance))
         if i == 0:
             first = tested
+            if on_first is not None:
+                on_first(tested)
     return first
