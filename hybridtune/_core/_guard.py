@@ -251,6 +251,44 @@ def _backend(storage: Any) -> Any:
     return getattr(storage, "_backend", storage)
 
 
+#: Trial system attribute: the token of the ``create_new_trial`` call that made the trial (see
+#: :func:`_prepare_once`).
+CREATED_BY_KEY = "hybridtune:created_by"
+
+
+def _prepare_once(storage: Any, study_id: int, template: Any, session: Any, token: str, first: bool) -> Any:
+    """Optuna's ``RDBStorage._get_prepared_new_trial`` (the insert of a new trial, in the session whose
+    transaction holds the study's row lock), made safe to run again: the new trial carries ``token`` (a
+    system attribute, written in the same transaction), and an attempt after the ``first`` returns the
+    trial with that token when an earlier attempt's commit had reached the database before its connection
+    dropped, instead of inserting a second one.
+
+    The one place that reads Optuna's private trial-creation hook and its ORM models (a trial's insert has no
+    public way to be made idempotent); tests/_core/test_faults.py fails loudly if Optuna changes them.
+    """
+    import copy
+    import json
+
+    from optuna.storages import RDBStorage
+    from optuna.storages._rdb import models
+
+    attrs, trials = models.TrialSystemAttributeModel, models.TrialModel
+    if not first:  # looked up on a retry only: the attribute table is not indexed by value
+        found = (session.query(trials).join(attrs, attrs.trial_id == trials.trial_id)
+                 .filter(trials.study_id == study_id, attrs.key == CREATED_BY_KEY,
+                         attrs.value_json == json.dumps(token)).one_or_none())
+        if found is not None:
+            _log.info("trial %s was created before the connection dropped; not created twice", found.number)
+            return found
+    if template is None:  # a fresh RUNNING trial (study.ask): stamped while it can still be updated
+        trial = RDBStorage._get_prepared_new_trial(storage, study_id, None, session)
+        storage._set_trial_attr_without_commit(session, attrs, trial.trial_id, CREATED_BY_KEY, token)
+        return trial
+    stamped = copy.deepcopy(template)  # a queued or finished trial: the token goes in with its attributes
+    stamped.system_attrs = {**template.system_attrs, CREATED_BY_KEY: token}
+    return RDBStorage._get_prepared_new_trial(storage, study_id, stamped, session)
+
+
 #: Storage methods that need no database (not guarded).
 _UNGUARDED = frozenset({"check_trial_is_updatable", "get_heartbeat_interval", "get_heartbeat_stale_trial_callback",
                         "get_failed_trial_callback", "remove_session", "is_heartbeat_enabled"})
@@ -266,6 +304,7 @@ def guarded_class() -> Any:
         return _GUARDED_CLASS
     import functools
     import inspect
+    import uuid
 
     import optuna
     from optuna.storages import BaseStorage, RDBStorage
@@ -301,6 +340,33 @@ def guarded_class() -> Any:
                 raise
             return True
 
+    def once(name: str) -> Any:
+        # Creating a trial is not idempotent: a retried insert whose first commit reached the database before
+        # the connection dropped would make a second trial (a grid cell queued twice, a search trial counted
+        # twice). The outermost call gets a token, kept across the guard's retries and Optuna's own
+        # (_create_new_trial retries any StorageInternalError); _prepare_once stores it on the trial in the
+        # insert's transaction and, on a retry, finds the trial an earlier attempt made. Both entry points:
+        # Optuna's cache calls _create_new_trial, RDBStorage.create_new_trial calls it too.
+        def create(self: Any, study_id: int, template_trial: Any = None) -> Any:
+            guard = self.__dict__.get("_hybridtune_guard")
+            if guard is None or getattr(guard.local, "create_token", None) is not None:
+                return body[f"_guarded{name}"](self, study_id, template_trial)
+            guard.local.create_token, guard.local.create_attempts = uuid.uuid4().hex, 0
+            try:
+                return body[f"_guarded{name}"](self, study_id, template_trial)
+            finally:
+                guard.local.create_token = None
+
+        return create
+
+    def _get_prepared_new_trial(self: Any, study_id: int, template_trial: Any, session: Any) -> Any:
+        guard = self.__dict__.get("_hybridtune_guard")
+        token = None if guard is None else getattr(guard.local, "create_token", None)
+        if token is None:
+            return RDBStorage._get_prepared_new_trial(self, study_id, template_trial, session)
+        guard.local.create_attempts += 1
+        return _prepare_once(self, study_id, template_trial, session, token, guard.local.create_attempts == 1)
+
     def _get_stale_trial_ids(self: Any, study_id: int) -> list[int]:
         # After an outage every heartbeat is as old as the outage: no trial is judged stale until the
         # processes had a grace period to beat again (their trials are alive; the database was not)
@@ -320,5 +386,8 @@ def guarded_class() -> Any:
     body["_set_state"], body["set_trial_state_values"] = body["set_trial_state_values"], set_trial_state_values
     body["_record_heartbeat"], body["record_heartbeat"] = body["record_heartbeat"], record_heartbeat
     body["_stale"], body["_get_stale_trial_ids"] = body["_get_stale_trial_ids"], _get_stale_trial_ids
+    for name in ("create_new_trial", "_create_new_trial"):
+        body[f"_guarded{name}"], body[name] = body[name], once(name)
+    body["_get_prepared_new_trial"] = _get_prepared_new_trial
     _GUARDED_CLASS = type("GuardedRDBStorage", (RDBStorage,), body)
     return _GUARDED_CLASS

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .._core import finite_json
+from .._core import CREATED_BY_KEY, finite_json
 from ..samplers import SOURCE_ATTR
 
 #: Bumped when what a study stores changes incompatibly.
@@ -138,6 +138,10 @@ SUGGESTION_SOURCE = "range test suggestion"
 #: Which source drew a prior-guided trial's values: ``prior``, ``wide``, ``incumbent`` or ``enqueued`` (the public
 #: sampler's own attribute, :data:`hybridtune.samplers.SOURCE_ATTR`).
 SOURCE_DRAW = SOURCE_ATTR
+#: System attribute on every trial a hybridtune process creates: the token of the call that made it, so that
+#: a creation retried after a lost connection finds its trial instead of making a second (the storage guard's,
+#: :data:`hybridtune._core.CREATED_BY_KEY`).
+CREATED_BY = CREATED_BY_KEY
 #: How a prior-guided study's range-test suggestion moved on the evidence of the trials before it: ``down``,
 #: ``up`` or ``between`` (``stepped_suggestion`` in the prior sampler).
 SUGGESTION_MOVE = "suggestion_move"

@@ -229,7 +229,8 @@ def test_a_full_disk_under_a_sqlite_storage_is_one_line_naming_the_file(tmp_path
      '\tIs the server running locally and accepting connections on that socket?', True),
     ('connection failed: connection to server at "127.0.0.1", port 5433 failed: FATAL:  the database system is '
      'starting up', True),
-    ('connection failed: connection to server at "db", port 5432 failed: FATAL:  sorry, too many clients already', True),
+    ('connection failed: connection to server at "db", port 5432 failed: FATAL:  sorry, too many clients already',
+     True),
     ('connection failed: connection to server at "db", port 5432 failed: timeout expired', True),
     ('connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  database "studeis" does not '
      'exist', False),
@@ -277,3 +278,79 @@ def test_a_database_not_up_yet_at_start_is_waited_for_with_one_line(monkeypatch,
     assert len(calls) == 3 and storage.__dict__["_hybridtune_guard"].down_since is None
     assert [r.getMessage() for r in caplog.records] == [
         "database unreachable at postgresql+psycopg://ann:***@127.0.0.1:5433/studies, retrying for up to 30 s"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Writes that are not idempotent
+
+
+def test_optuna_trial_creation_hook_is_where_prepare_once_reads_it() -> None:
+    """``_prepare_once`` makes Optuna's trial insert safe to retry through its private hook: the insert
+    (``_get_prepared_new_trial(study_id, template_trial, session)``, called for each of ``_create_new_trial``'s
+    attempts) and the attribute write inside its transaction (``_set_trial_attr_without_commit``)."""
+    import inspect
+
+    from optuna.storages import RDBStorage
+
+    where = ("hybridtune._core._guard._prepare_once and GuardedRDBStorage.create_new_trial rely on it to create a "
+             "trial once when a retried insert had committed; find Optuna's new hook")
+    assert "self._get_prepared_new_trial(" in inspect.getsource(RDBStorage._create_new_trial), where
+    assert list(inspect.signature(RDBStorage._get_prepared_new_trial).parameters) == [
+        "self", "study_id", "template_trial", "session"], where
+    assert list(inspect.signature(RDBStorage._set_trial_attr_without_commit).parameters) == [
+        "self", "session", "model_cls", "trial_id", "key", "value"], where
+
+
+@pytest.mark.parametrize("who_retries", ["guard", "optuna"])
+@pytest.mark.parametrize("how", ["ask", "enqueue"])
+def test_a_trial_whose_insert_committed_before_the_connection_dropped_is_created_once(tmp_path, monkeypatch,
+                                                                                       how: str, who_retries) -> None:
+    """The insert reaches the database, then the connection drops before the client hears so. The call runs
+    again (the guard's retry of a lost connection; or Optuna's own, which retries trial creation on any
+    StorageInternalError) and finds the trial its first attempt made instead of creating a second one: a grid
+    cell queued twice would run twice, a search trial made twice would count twice."""
+    import contextlib
+
+    import sqlalchemy.exc
+    from optuna.storages._rdb import storage as rdb
+
+    from hybridtune._core._guard import CREATED_BY_KEY, guarded_class
+
+    class DriverError(Exception):
+        sqlstate = None
+
+    cls = guarded_class()
+    real_scope, real_prepare = rdb._create_scoped_session, cls._get_prepared_new_trial
+    inserts = []
+
+    def prepare(self, study_id, template_trial, session):
+        inserts.append(1)
+        return real_prepare(self, study_id, template_trial, session)
+
+    @contextlib.contextmanager
+    def scope(scoped_session, ignore_integrity_error=False):
+        n = len(inserts)
+        with real_scope(scoped_session, ignore_integrity_error) as session:
+            yield session
+        if n == 0 and len(inserts) == 1:  # the first insert committed ... and the answer never came back
+            lost = sqlalchemy.exc.OperationalError("COMMIT", {}, DriverError("server closed the connection"))
+            if who_retries == "guard":
+                raise lost
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from lost
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'c.db'}", retry_seconds=30)
+    study = optuna.create_study(study_name="s", storage=storage)
+    monkeypatch.setattr(cls, "_get_prepared_new_trial", prepare)
+    monkeypatch.setattr(rdb, "_create_scoped_session", scope)
+    if how == "ask":
+        assert study.ask().number == 0
+    else:
+        study.enqueue_trial({"x": 1.0})
+    assert len(inserts) == 2  # it ran again
+    trials = optuna.load_study(study_name="s", storage=storage).get_trials(deepcopy=False)
+    assert [(t.number, t.state) for t in trials] == [(0, TrialState.RUNNING if how == "ask" else TrialState.WAITING)]
+    assert len(trials[0].system_attrs[CREATED_BY_KEY]) == 32
+    if how == "enqueue":
+        assert trials[0].system_attrs["fixed_params"] == {"x": 1.0}
+    study.enqueue_trial({"x": 2.0})  # and every call is a trial of its own
+    assert len(study.get_trials(deepcopy=False)) == 2
