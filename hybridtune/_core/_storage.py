@@ -176,11 +176,24 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
     guard = Guard(resolved, retry)
 
     def connect() -> Any:
+        import time
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             callback = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
-            return guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
-                                   grace_period=grace, heartbeat_stale_trial_callback=callback)
+            for attempt in range(_SCHEMA_RACE_TRIES):
+                try:
+                    return guarded_class()(resolved, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                           grace_period=grace, heartbeat_stale_trial_callback=callback)
+                except Exception as exc:
+                    # Processes that waited for the same database connect at the same moment once it is up,
+                    # and each creates Optuna's tables on a fresh one: PostgreSQL lets one CREATE TABLE win
+                    # and fails the others with a duplicate in its catalog. The tables exist then: look again.
+                    if attempt + 1 == _SCHEMA_RACE_TRIES or not _lost_schema_race(exc):
+                        raise
+                    _log.debug("another process created the tables first (%s); opening again", type(exc).__name__)
+                    time.sleep(0.2 * (attempt + 1))
+            raise AssertionError("unreachable")  # pragma: no cover
 
     try:
         # a server that is not up yet (refused, starting) is waited for as one that goes away later; a wrong
@@ -198,6 +211,27 @@ def open_storage(url: Any = None, *, must_exist: bool = False, heartbeat_interva
     storage.__dict__["_hybridtune_guard"] = guard
     _log.debug("opened storage %s", redact(resolved))
     return storage
+
+
+#: How often opening a storage tries again after losing the race to create its tables (see open_storage).
+_SCHEMA_RACE_TRIES = 5
+#: SQLSTATEs of a CREATE that another session's CREATE beat: unique_violation (PostgreSQL's catalog, such as
+#: pg_type_typname_nsp_index), duplicate_table, duplicate_object.
+_SCHEMA_RACE_SQLSTATES = ("23505", "42P07", "42710")
+
+
+def _lost_schema_race(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says that another process created the same table or type first."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        for candidate in (e, getattr(e, "orig", None)):
+            sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if sqlstate in _SCHEMA_RACE_SQLSTATES:
+                return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def storage_url(storage: Any) -> str | None:

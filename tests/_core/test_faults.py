@@ -354,3 +354,27 @@ def test_a_trial_whose_insert_committed_before_the_connection_dropped_is_created
         assert trials[0].system_attrs["fixed_params"] == {"x": 1.0}
     study.enqueue_trial({"x": 2.0})  # and every call is a trial of its own
     assert len(study.get_trials(deepcopy=False)) == 2
+
+
+def test_processes_that_open_a_fresh_database_at_once_do_not_fail_on_the_race_to_create_its_tables(
+        tmp_path, monkeypatch) -> None:
+    """A coordinator and a worker that waited for the same database connect together once it is up, and both
+    create Optuna's tables: PostgreSQL fails the loser's CREATE with a duplicate in its catalog (SQLSTATE 23505
+    on pg_type_typname_nsp_index). The tables exist then; opening looks again instead of exit 2."""
+    import psycopg.errors
+    import sqlalchemy.exc
+
+    from hybridtune._core import _guard
+
+    real, calls = _guard.guarded_class(), []
+
+    def lost_the_race_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sqlalchemy.exc.IntegrityError("CREATE TABLE studies", {}, psycopg.errors.UniqueViolation(
+                'duplicate key value violates unique constraint "pg_type_typname_nsp_index"'))
+        return real(f"sqlite:///{tmp_path / 'r.db'}")
+
+    monkeypatch.setattr("hybridtune._core._storage.guarded_class", lambda: lost_the_race_once)
+    storage = open_storage("postgresql+psycopg://ann:s3cret@127.0.0.1:5433/studies", retry_seconds=30)
+    assert len(calls) == 2 and isinstance(storage, real)

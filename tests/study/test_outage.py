@@ -155,3 +155,37 @@ def test_a_database_never_up_ends_with_one_line_and_exit_code_4(tmp_path) -> Non
         f"hybridtune worker: database unreachable at {shown}, retrying for up to 2 s",
         f"hybridtune worker: error: database unreachable at {shown} for 2 s; gave up (re-run the same command to "
         f"resume once it is back)"]
+
+
+def test_processes_opening_a_fresh_database_at_once_all_open_it(cluster) -> None:
+    """What processes that waited for the same database do once it is up: open it together, each creating
+    Optuna's tables. PostgreSQL fails the CREATEs that lose the race (a duplicate in its catalog); every
+    process must still open the storage, not end with exit 2."""
+    import threading
+
+    from hybridtune._core import StorageError, open_storage
+
+    fresh = cluster.url.rsplit("/", 1)[0] + "/fresh"
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(cluster.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE DATABASE fresh")
+    engine.dispose()
+    start, errors, opened = threading.Barrier(6), [], []
+
+    def open_at_once() -> None:
+        start.wait()
+        try:
+            opened.append(open_storage(fresh, retry_seconds=30))
+        except StorageError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=open_at_once) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and len(opened) == 6
+    for s in opened:
+        s.engine.dispose()
