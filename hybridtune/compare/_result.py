@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core import ConfigError, did_you_mean, finite_json, open_storage, redact
-from ..study import keys, study_floor
+from ..study import keys, ladder_rows, study_floor
 from ..task import VALIDATION_ACCURACY, chance_level
 from ._comparison import Comparison, compare
 from ._outcome import StudyOutcome, best_trial, direction_sign, outcome_from_trials, outcome_of
@@ -70,6 +70,9 @@ class StudyResult:
     budget: dict[str, Any] | None = None
     #: ``--space prior``: the priors as its sampler reads them (centre, confidence, bounds per parameter)
     prior_sampler: dict[str, Any] | None = None
+    #: the search's multi-fidelity ladder, one row per rung (``rung``, ``epochs``, ``planned``, ``probes``,
+    #: ``finished``, ``best``, ``promoted``: the trials it sent up); ``()`` for a study without one
+    ladder: tuple[dict[str, Any], ...] = ()
 
     @property
     def verdict(self) -> str | None:
@@ -172,6 +175,7 @@ class StudyResult:
         d["warnings"] = list(self.warnings)
         d["budget"] = None if self.budget is None else {
             **self.budget, "used": {role: o.cost.examples for role, o in self.outcomes.items()}}
+        d["ladder"] = [dict(r) for r in self.ladder]
         d["verdict"] = self.verdict
         d["prior_sampler"] = self.prior_sampler
         d["no_verdict"] = self.no_verdict
@@ -273,7 +277,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
                        random=outcomes.get(keys.RANDOM), comparison=comparison,
                        artefacts=_artefacts(attrs, outcomes[keys.SEARCH]),
                        warnings=tuple(study_warnings(trials, attrs, floor=floor, direction=direction)), budget=attrs.get(keys.BUDGET),
-                       prior_sampler=attrs.get(keys.PRIOR_SAMPLER))
+                       prior_sampler=attrs.get(keys.PRIOR_SAMPLER),
+                       ladder=tuple(ladder_rows(trials, attrs.get(keys.LADDER), direction=direction)))
 
 
 def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any] | None:

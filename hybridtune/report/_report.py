@@ -115,6 +115,26 @@ def explain_lines(result: StudyResult) -> list[str]:
     return lines
 
 
+def ladder_markdown(result: StudyResult) -> list[str]:
+    """The search's multi-fidelity ladder (one row per rung) and its trials (length and source), as markdown
+    lines; none for a study without a ladder."""
+    if not result.ladder:
+        return []
+    lines = ["**The ladder** (successive halving over complete 1cycle schedules: each rung's best trained again, "
+             "from scratch, at the next length; the choice is the best of the longest rung):", "",
+             "| rung | epochs | planned | probes' runs | finished | best val | sent up |", "|---|---|---|---|---|---|---|"]
+    for r in result.ladder:
+        sent = ", ".join(map(str, r["promoted"])) or "-"
+        lines.append(f"| {r['rung']} | {r['epochs']} | {r['planned']} | {r['probes']} | {r['finished']} | "
+                     f"{value_text(result, r['best'])} | {sent} |")
+    lines += ["", "| trial | epochs | source | outcome | val |", "|---|---|---|---|---|"]
+    for p in result.search.history:
+        lines.append(f"| {p.number} | {p.fidelity if p.fidelity is not None else '-'} | {p.source or 'sampler'} | "
+                     f"{p.outcome} | {value_text(result, p.value)} |")
+    lines.append("")
+    return lines
+
+
 def summary_markdown(result: StudyResult) -> str:
     """The markdown note saved for optuna-dashboard."""
     rows = summary_rows(result)
@@ -152,6 +172,7 @@ def summary_markdown(result: StudyResult) -> str:
         lines.append(f"**Search space**: 1cycle peak LR [{lo:.3g}, {hi:.3g}]{where} ({sp.get('lr_rule')}); batch "
                      f"sizes {sp.get('batch_sizes')}{mom}; weight decay {sp.get('weight_decay')} or 0.")
         lines.append("")
+    lines += ladder_markdown(result)
     for role, o in result.outcomes.items():
         if o.best_config:
             hp = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
