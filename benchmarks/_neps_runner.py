@@ -36,10 +36,11 @@ def pipeline_space(space: dict[str, Any], prior: dict[str, Any], epochs: int) ->
                          prior=min(max(float(prior["lr"]), space["lr"][0]), space["lr"][1]), prior_confidence="medium"),
         "weight_decay": neps.Float(lower=float(space["weight_decay"][0]), upper=float(space["weight_decay"][1]),
                                    log=True, prior=float(prior["weight_decay"]), prior_confidence="medium"),
-        "batch_size": neps.Categorical(choices=tuple(sizes), prior=sizes.index(int(prior["batch_size"])),
-                                       prior_confidence="medium"),
         "epochs": neps.IntegerFidelity(lower=1, upper=int(epochs)),
     }
+    if len(sizes) > 1:  # NePS refuses a categorical of one choice: a single batch size is passed as it is
+        attrs["batch_size"] = neps.Categorical(choices=tuple(sizes), prior=sizes.index(int(prior["batch_size"])),
+                                               prior_confidence="medium")
     if space.get("zero_weight_decay", True):
         # the same switch as the wide space's: 0 is an option (choice 0: on, 1: off)
         attrs["use_weight_decay"] = neps.Categorical(choices=(1, 0), prior=0 if prior["use_weight_decay"] else 1,
@@ -66,14 +67,20 @@ def main(path: str) -> int:
     epochs, seed, budget = int(args["epochs"]), int(args["seed"]), int(args["budget_examples"])
     per_trial = epochs * len(task.data.train)
     chance = float(task.chance)
-    root = Path(args["root"])  # NePS makes it: a folder that exists is one to resume
-    root.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(args["root"])
     log = root.parent / "history.jsonl"
+    # NePS makes root: a folder that exists is one to resume
+    root.parent.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not (root / "optimizer_info.yaml").exists():
+        import shutil
+
+        shutil.rmtree(root)  # a start that failed before NePS wrote its state: nothing to resume
+        log.unlink(missing_ok=True)
 
     def evaluate(**params: Any) -> dict[str, Any]:
         e = int(params["epochs"])
         optuna_params = {"lr": params["lr"], "weight_decay": params["weight_decay"],
-                         "batch_size": int(params["batch_size"])}
+                         "batch_size": int(params.get("batch_size", space.batch_sizes[0]))}
         if "use_weight_decay" in params:
             optuna_params["use_weight_decay"] = bool(int(params["use_weight_decay"]))
         if "momentum" in params:
