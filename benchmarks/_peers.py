@@ -188,7 +188,8 @@ def run_priorband(task_kwargs: dict[str, Any], space: Any, *, epochs: int, seed:
     (root / "args.json").write_text(json.dumps(args, indent=2))
     if not Path(python).exists():
         return _failed(budget_examples, f"no NePS Python at {python} (set HT_NEPS_PYTHON)")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}  # the runner imports hybridtune from this repository
     proc = subprocess.run([python, str(NEPS_RUNNER), str(root / "args.json")], env=env, capture_output=True,
                           text=True, timeout=timeout)
     (root / "runner.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
