@@ -31,7 +31,9 @@ from _common import now, stamp, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-METHODS = ("search", "random", "tpe_hyperband", "priorband")
+METHODS = ("search", "random", "tpe_hyperband", "priorband", "search_pruner")
+#: the methods issue 20's ranks are over (search_pruner, the search before the ladder, is ranked besides)
+RANKED = ("search", "random", "tpe_hyperband", "priorband")
 #: the smoke run's task and study settings: a tiny MLP on sklearn's digits, 2 epochs, 2 test seeds
 SMOKE_TASK = {"model": "mlp", "data": "digits", "device": "cpu", "optimizer": "momentum"}
 SMOKE_STUDY = {"epochs": 2, "test_seeds": 2, "probe_batch_size": 32}
@@ -51,30 +53,67 @@ def _test(outcome: dict[str, Any]) -> dict[str, Any] | None:
     return outcome["test_accuracy"]
 
 
+def _grid_cost(task: Any, config: Any, storage: str) -> tuple[int, int]:
+    """The grid's cost in training examples G and the epochs E, known before the grid runs (what
+    ``study_budget`` computes): E from the config (the budget rule's when unset), G = cells x E x examples."""
+    import hybridtune as ht
+    from hybridtune.study import grid_examples
+
+    resolved = ht.resolve_config(task, config, storage=storage)
+    grid = ht.grid_space(task, quick=False, overrides=resolved.grid)
+    epochs = int(resolved.epochs)
+    return grid_examples(grid, n_train=len(task.data.train), epochs=epochs), epochs
+
+
 def run_task_seed(task_name: str, seed: int, *, budgets: list[float], methods: list[str], storage: str,
                   tpe_storage: str, neps_root: Path, cache: Path, test_seeds: int | None, smoke: bool,
-                  tasks: dict[str, Any]) -> list[dict[str, Any]]:
+                  tasks: dict[str, Any], grid_from: dict[tuple[str, int], dict[str, Any]] | None = None) \
+        -> list[dict[str, Any]]:
     """Every budget's rows of one (task, seed): the grid's study first, then the others (see the module's
-    docstring). One row per (budget, method), plus the grid's row (budget ``None``)."""
+    docstring). One row per (budget, method), plus the grid's row (budget ``None``).
+
+    ``grid_from``: the grid's retrained test accuracy per (task, seed) from an earlier run of the same grid on
+    the same test seeds (issue 13's ``hybrid_vs_grid.json``): the grid is not run again, and every budget is
+    sized by ``budget_examples = round(b x G)`` with G computed as ``study_budget`` does.
+    ``search_pruner`` among ``methods``: the search as it was before the ladder (``fidelity="pruner"``, every
+    trial full length, ASHA), in a study of its own at the same budget."""
     import hybridtune as ht
 
-    grid_budget = 0.1 if 0.1 in budgets else budgets[0]
-    order = [grid_budget] + [b for b in budgets if b != grid_budget]
+    grid_budget = None if grid_from else (0.1 if 0.1 in budgets else budgets[0])
+    order = ([grid_budget] if grid_budget is not None else []) + [b for b in budgets if b != grid_budget]
     extra = {"test_seeds": test_seeds} if test_seeds else {}
     rows: list[dict[str, Any]] = []
     grid_examples = epochs = None
+    if grid_from:
+        task_kw, config = _build(task_name, seed, smoke=smoke, tasks=tasks, baselines=("none",),
+                                 name=f"peers-{task_name}-seed{seed}", **extra)
+        grid_examples, epochs = _grid_cost(ht.Task(**task_kw), config, storage)
+        g = grid_from[(task_name, seed)]
+        rows.append({"task": task_name, "seed": seed, "budget": None, "method": "grid", "study": g.get("study"),
+                     "test_accuracy": g["test_accuracy"], "examples": g["examples"], "cost_ratio_to_grid": 1.0,
+                     "n_evaluations": g["n_trials"], "chosen": g["best_config"], "best_value": g["best_value"],
+                     "from": g["from"]})
     for b in order:
         name = f"peers-{task_name}-seed{seed}-b{b:g}"
         baselines = (("grid",) if b == grid_budget else ()) + (("random",) if "random" in methods else ())
         size = {"budget": b} if b == grid_budget else {"budget_examples": int(round(b * grid_examples)),
                                                          "epochs": epochs}
         task_kw, config = _build(task_name, seed, smoke=smoke, tasks=tasks, baselines=baselines or ("none",),
-                                 name=name, **size, **extra)
+                                 name=name, fidelity="ladder", **size, **extra)
         config = config.replace(dashboard=False, artefacts=False)
         task = ht.Task(**task_kw)
         t0 = time.perf_counter()
         d = ht.run_study(task, config, storage=storage).to_dict()
         wall = time.perf_counter() - t0
+        studies = {"search": d, "random": d}
+        if "search_pruner" in methods:  # the search before the ladder, at the same budget, no baselines
+            _, pconfig = _build(task_name, seed, smoke=smoke, tasks=tasks, baselines=("none",),
+                                name=f"{name}-pruner", fidelity="pruner", **size, **extra)
+            if b == grid_budget:  # the grid's study is sized by its fraction; this one by the same examples
+                pconfig = pconfig.replace(budget=None, budget_examples=int(d["budget"]["examples"]),
+                                          epochs=int(d["config"]["epochs"]))
+            pconfig = pconfig.replace(dashboard=False, artefacts=False)
+            studies["search_pruner"] = ht.run_study(ht.Task(**task_kw), pconfig, storage=storage).to_dict()
         if b == grid_budget:
             grid_examples, epochs = int(d["budget"]["grid_examples"]), int(d["config"]["epochs"])
             g = d["grid"]
@@ -83,16 +122,21 @@ def run_task_seed(task_name: str, seed: int, *, budgets: list[float], methods: l
                          "n_evaluations": g["n_trials"], "chosen": g["best_config"], "best_value": g["best_value"]})
         budget_examples = int(d["budget"]["examples"])
         seeds = config.test_seed_list  # the seeds the study retrained its own choices on: paired
-        for role in ("search", "random"):
-            if role not in methods:
+        for method in ("search", "search_pruner", "random"):
+            if method not in methods:
                 continue
-            o = d[role]
-            rows.append({"task": task_name, "seed": seed, "budget": b, "method": role, "study": name,
+            sd = studies[method]
+            o = sd["random" if method == "random" else "search"]
+            rows.append({"task": task_name, "seed": seed, "budget": b, "method": method, "study": o["study"],
                          "test_accuracy": _test(o), "examples": o["cost"]["examples"],
                          "cost_ratio_to_grid": o["cost"]["examples"] / grid_examples,
                          "budget_examples": budget_examples,
                          "n_evaluations": o["n_trials"], "n_pruned": o["n_pruned"], "chosen": o["best_config"],
                          "best_value": o["best_value"], "wall_seconds_study": wall,
+                         "best_trial": o["best_trial"],
+                         "best_source": next((p.get("source") for p in o["history"]
+                                              if p["number"] == o["best_trial"]), None),
+                         "ladder": sd.get("ladder") if method == "search" else None,
                          "probe_examples": (o.get("probe_cost") or {}).get("examples")})
         # the peers: the random baseline's wide space (the same call run_study makes for it)
         wide = ht.wide_space(task.optimizer, tuple(d["space"]["batch_sizes"]), weight_decay=config.weight_decay)
@@ -102,6 +146,20 @@ def run_task_seed(task_name: str, seed: int, *, budgets: list[float], methods: l
                                       epochs=epochs, budget_examples=budget_examples, grid_examples=grid_examples,
                                       seeds=seeds, tpe_storage=tpe_storage, neps_root=neps_root, cache=cache))
     return rows
+
+
+def grid_records(path: str | Path, task_names: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The grid's rows from issue 13's ``hybrid_vs_grid.json`` (same grid, seeds and test seeds), by (task, seed)."""
+    d = json.loads(Path(path).read_text())
+    out = {}
+    for r in d["runs"]:
+        if r["task"] in task_names:
+            g = r["grid"]
+            out[(r["task"], int(r["seed"]))] = {
+                "study": r["study"] + "-grid", "test_accuracy": g["test_accuracy"], "examples": g["examples"],
+                "n_trials": g["n_trials"], "best_config": g["best_config"], "best_value": g["best_value"],
+                "from": f"{path} ({d.get('started', '?')})"}
+    return out
 
 
 def _peer_row(method: str, task: Any, task_kw: dict[str, Any], wide: Any, *, name: str, task_name: str, seed: int,
@@ -175,20 +233,24 @@ def summarize(rows: list[dict[str, Any]], methods: list[str], budgets: list[floa
     grid = {(r["task"], r["seed"]): _acc(r) for r in rows if r["method"] == "grid"}
     by = {(r["task"], r["seed"], r["budget"], r["method"]): r for r in rows if r["method"] != "grid"}
     pairs = sorted({(t, s) for t, s, _, _ in by})
-    rank_out: dict[str, Any] = {}
-    for b in budgets:
-        per: dict[str, list[float]] = {m: [] for m in methods}
-        n = 0
-        for t, s in pairs:
-            # a pair where a method is missing or could not run at all (no evaluation) is left out of the ranks
-            if not all((t, s, b, m) in by and by[(t, s, b, m)]["n_evaluations"] for m in methods):
-                continue
-            rk = ranks({m: _acc(by[(t, s, b, m)]) for m in methods})
-            for m in methods:
-                per[m].append(rk[m])
-            n += 1
-        rank_out[f"{b:g}"] = {"n_pairs": n,
-                              "mean_rank": {m: statistics.fmean(v) if v else None for m, v in per.items()}}
+    def mean_ranks(among: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for b in budgets:
+            per: dict[str, list[float]] = {m: [] for m in among}
+            n = 0
+            for t, s in pairs:
+                # a pair where a method is missing or could not run at all (no evaluation) is left out
+                if not all((t, s, b, m) in by and by[(t, s, b, m)]["n_evaluations"] for m in among):
+                    continue
+                rk = ranks({m: _acc(by[(t, s, b, m)]) for m in among})
+                for m in among:
+                    per[m].append(rk[m])
+                n += 1
+            out[f"{b:g}"] = {"n_pairs": n, "mean_rank": {m: statistics.fmean(v) if v else None for m, v in per.items()}}
+        return out
+
+    rank_out = mean_ranks([m for m in methods if m in RANKED])
+    rank_all = mean_ranks(list(methods)) if "search_pruner" in methods else None
     task_out: dict[str, Any] = {}
     for t in tasks:
         seeds = sorted({s for tt, s in pairs if tt == t})
@@ -200,12 +262,19 @@ def summarize(rows: list[dict[str, Any]], methods: list[str], budgets: list[floa
                 cell[m] = _mean_se([a for s in seeds if (r := by.get((t, s, b, m))) and (a := _acc(r)) is not None])
                 cost = [r["cost_ratio_to_grid"] for s in seeds if (r := by.get((t, s, b, m)))]
                 cell[m]["cost_ratio_to_grid_max"] = max(cost) if cost else None
-            diffs = [a - grid[(t, s)] for s in seeds if (r := by.get((t, s, b, "search")))
-                     and (a := _acc(r)) is not None and grid.get((t, s)) is not None]
-            cell["search_minus_grid"] = _mean_se(diffs)
+            for m in ("search", "search_pruner"):
+                if m not in methods:
+                    continue
+                diffs = [a - grid[(t, s)] for s in seeds if (r := by.get((t, s, b, m)))
+                         and (a := _acc(r)) is not None and grid.get((t, s)) is not None]
+                cell[f"{m}_minus_grid"] = _mean_se(diffs)
+            if "search_pruner" in methods:  # the ladder against the search before it, paired
+                diffs = [a - p for s in seeds if (r := by.get((t, s, b, "search"))) and (q := by.get(
+                    (t, s, b, "search_pruner"))) and (a := _acc(r)) is not None and (p := _acc(q)) is not None]
+                cell["ladder_minus_pruner"] = _mean_se(diffs)
             per_budget[f"{b:g}"] = cell
         task_out[t] = per_budget
-    return {"mean_rank_by_budget": rank_out, "by_task": task_out}
+    return {"mean_rank_by_budget": rank_out, "mean_rank_with_search_pruner": rank_all, "by_task": task_out}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -261,12 +330,14 @@ def main(args: Any, tasks: dict[str, Any]) -> int:
     started = now()
     rows: list[dict[str, Any]] = []
     out = Path(args.peers_out)
+    grids = grid_records(args.grid_from, args.tasks) if args.grid_from else None
     for task in args.tasks:
         for seed in args.seeds:
             t0 = time.perf_counter()
             new = run_task_seed(task, seed, budgets=budgets, methods=methods, storage=args.storage,
                                 tpe_storage=args.tpe_storage, neps_root=Path(args.neps_root), cache=Path(args.cache),
-                                test_seeds=args.test_seeds, smoke=args.smoke, tasks=tasks)
+                                test_seeds=args.test_seeds, smoke=args.smoke, tasks=tasks,
+                                grid_from=grids)
             rows.extend(new)
             for r in new:
                 t = r["test_accuracy"]
@@ -280,6 +351,6 @@ def main(args: Any, tasks: dict[str, Any]) -> int:
                              "methods": methods, "held_out_seeds": args.seeds, "smoke": args.smoke,
                              "priorband_prior": "benchmarks/_peers.py textbook_prior", "summary": summary,
                              "runs": rows})
-            figure(summary, methods, budgets).write_html(out.with_suffix(".html"), include_plotlyjs="cdn")
+            figure(summary, methods, budgets).write_html(out.with_suffix(".html"), include_plotlyjs=True)
     print(json.dumps(summarize(rows, methods, budgets)["mean_rank_by_budget"], indent=2))
     return 0

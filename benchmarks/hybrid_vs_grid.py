@@ -162,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
                        "e.g. 0.05,0.1,0.2,0.3 (the default of the peers' benchmark)")
     peers.add_argument("--methods", type=_listed(str), default=None,
                        help="among search,random,tpe_hyperband,priorband (default: all four)")
+    peers.add_argument("--grid-from", default=None, metavar="JSON",
+                       help="take the grid's retrained test accuracy per (task, seed) from an earlier run of the "
+                            "same grid on the same test seeds (issue 13's results/hybrid_vs_grid.json) instead "
+                            "of running it again")
     peers.add_argument("--smoke", action="store_true",
                        help="a tiny task: mlp on digits, 2 epochs, 2 test seeds, seed 3, budgets 0.2,0.3")
     peers.add_argument("--peers-out", default=None, help="default: results/peers.json (peers_smoke.json with --smoke)")
