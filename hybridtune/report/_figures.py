@@ -140,7 +140,8 @@ _OUTCOME_COLORS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d6
 #: Figure ids as stored for optuna-dashboard (valid HTML ids).
 FIGURE_IDS = ("best-vs-cost", "lr-trials", "intermediate-values", "param-importances", "range-test", "momentum-runs")
 _SOURCE_COLORS = {"suggestion": "#2ca02c", "prior": "#1f77b4", "wide": "#ff7f0e", "incumbent": "#9467bd",
-                  "narrow band": "#1f77b4", "enqueued": "#2ca02c"}
+                  "narrow band": "#1f77b4", "enqueued": "#2ca02c", "momentum probe": "#8c564b",
+                  "promoted": "#d62728"}
 
 
 def pct(v: float | None) -> str:
@@ -246,8 +247,9 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
     """Each finished search trial's last validation accuracy against its 1cycle peak LR (the search's LR
     parameter: at the probes' batch size when the space has one), coloured by what drew it: the range
     test's ``suggestion``, the ``prior``, the ``wide`` space or around the ``incumbent`` (``--space prior``),
-    or the ``narrow band``. Pruned trials are open circles at their last epoch, diverged ones crosses at
-    the bottom. On the LR axis: the search's bounds and, for ``--space prior``, the prior's density.
+    or the ``narrow band``; on the multi-fidelity ladder also the ``promoted`` trials (a rung's best, trained
+    again longer: larger markers the higher the rung) and the probes' ``momentum probe`` runs. Pruned trials
+    are open circles at their last epoch, diverged ones crosses at the bottom. On the LR axis: the search's bounds and, for ``--space prior``, the prior's density.
     """
     import plotly.graph_objects as go
     from optuna.trial import TrialState
@@ -255,26 +257,36 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
     space = result.space or {}
     lr_name = "base_lr" if space.get("ref_batch_size") else "lr"
     fig = go.Figure()
-    groups: dict[str, list[tuple[float, float, str, str]]] = {}
+    groups: dict[str, list[tuple[float, float, str, str, int]]] = {}
     for t in trials:
         if lr_name not in t.params or not t.state.is_finished():
             continue
-        source = "suggestion" if t.user_attrs.get(keys.SOURCE) else \
-            str(t.user_attrs.get(keys.SOURCE_DRAW) or "narrow band")
+        if t.user_attrs.get(keys.SOURCE) == keys.PROBE_SOURCE:
+            source = "momentum probe"
+        elif keys.PROMOTED_FROM in t.user_attrs:  # the ladder: a rung's best, trained again longer
+            source = "promoted"
+        else:
+            source = "suggestion" if t.user_attrs.get(keys.SOURCE) else \
+                str(t.user_attrs.get(keys.SOURCE_DRAW) or "narrow band")
         outcome = outcome_of(t)
         accs = [e.get("val_acc") for e in t.user_attrs.get(keys.CURVE) or [] if e.get("val_acc") is not None]
         y = 0.0 if outcome in (keys.OUTCOME_DIVERGED, keys.OUTCOME_FAILED) or t.state == TrialState.FAIL \
             else (accs[-1] if accs else t.value or 0.0)
         symbol = "x" if y == 0.0 else "circle-open" if t.state == TrialState.PRUNED else "circle"
         note = f"trial {t.number} ({outcome})"
+        if t.user_attrs.get(keys.FIDELITY) is not None:  # on the ladder: its schedule's length
+            note += f", {t.user_attrs[keys.FIDELITY]} epochs" + (
+                f", promoted from trial {t.user_attrs[keys.PROMOTED_FROM]}" if keys.PROMOTED_FROM in t.user_attrs
+                else "")
         if t.user_attrs.get(keys.SUGGESTION_MOVE):  # a suggestion that followed the trials before it
             note += f", moved {t.user_attrs[keys.SUGGESTION_MOVE]} on the evidence"
         if isinstance(t.user_attrs.get(keys.LOSS_RISE), (int, float)):
             note += f", loss climbed {t.user_attrs[keys.LOSS_RISE]:.2f} at its peak LR"
-        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, note))
+        size = 10 + 3 * int(t.user_attrs.get(keys.RUNG) or 0)
+        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, note, size))
     for source, pts in groups.items():
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=source,
-                                 marker={"symbol": [p[2] for p in pts], "size": 10,
+                                 marker={"symbol": [p[2] for p in pts], "size": [p[4] for p in pts],
                                          "color": _SOURCE_COLORS.get(source, "#7f7f7f")},
                                  text=[p[3] for p in pts], hovertemplate="%{text}<br>LR %{x:.3g}: %{y:.4f}"))
     lo, hi = (space.get("lr") or (None, None))
