@@ -110,6 +110,10 @@ class StudyCommand(BaseCommand):
                             "schedules of E/4, E/2 and E epochs, each rung's best trained again, longer) or pruner "
                             "(full-length trials that --pruner may stop early); default: ladder for a new study, "
                             "what a resumed study was made with")
+        g.add_argument("--length-cap", type=positive_int, metavar="EPOCHS",
+                       help="on the ladder, the most epochs its length ladder may train the best configuration for "
+                            "when it was still improving clearly at --epochs (2E, 4E, ... while the budget pays; "
+                            "default 4 x --epochs; --epochs itself: never longer)")
         g.add_argument("--baseline", type=_baselines, metavar="grid|random|none",
                        help=f"baselines, comma separated (default: {','.join(d.baselines) or 'none'}); random = "
                             "the same search over wide bounds without priors")
@@ -153,6 +157,7 @@ def build_study(args: argparse.Namespace) -> tuple[dict[str, Any], StudyConfig]:
     return spec.build(model=args.model, data=args.dataset, optimizer=args.optimizer, device=args.device,
                       model_kwargs=parse_model_args(args.model_arg), name=args.name, trials=args.trials,
                       epochs=args.epochs, sampler=args.sampler, space=args.space, pruner=args.pruner, fidelity=args.fidelity,
+                      length_cap=args.length_cap,
                       baselines=args.baseline,
                       budget=args.budget, budget_examples=args.budget_examples, test_seeds=args.test_seeds,
                       match_z=args.match_z, tolerance=args.tolerance, seed=args.seed, probe_batch_size=args.probe_batch_size,

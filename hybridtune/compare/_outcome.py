@@ -43,17 +43,18 @@ def best_trial(trials: Sequence[optuna.trial.FrozenTrial], *, floor: float | Non
 
 
 def top_fidelity(trials: Sequence[optuna.trial.FrozenTrial]) -> int | None:
-    """The longest schedule among ``trials`` on the multi-fidelity ladder (their
-    :data:`~hybridtune.study.keys.FIDELITY` epochs); ``None`` when a trial ran without one (full length)."""
-    fids = [t.user_attrs.get(keys.FIDELITY) for t in trials]
+    """The longest planned schedule among ``trials`` on the multi-fidelity ladder (their
+    :data:`~hybridtune.study.keys.FIDELITY` epochs; the length ladder's longer runs aside: they compete with
+    it); ``None`` when a trial ran without one (full length)."""
+    fids = [t.user_attrs.get(keys.FIDELITY) for t in trials if not t.user_attrs.get(keys.EXTENDED)]
     if not fids or any(f is None for f in fids):
         return None
     return max(int(f) for f in fids)
 
 
 def at_top(trial: optuna.trial.FrozenTrial, top: int | None) -> bool:
-    """Whether ``trial`` ran the longest schedule ``top`` (:func:`top_fidelity`); a trial without a
-    fidelity ran full length."""
+    """Whether ``trial`` ran the longest planned schedule ``top`` (:func:`top_fidelity`) or longer; a trial
+    without a fidelity ran full length."""
     f = trial.user_attrs.get(keys.FIDELITY)
     return f is None if top is None else int(f) >= top
 

@@ -20,7 +20,7 @@ from ..report import save_to_dashboard, study_figures, write_report
 from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, search_space, suggested_peak,
                      wide_space)
 from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_ladder, fill_search_queue, identity,
-                     keys, ladder_epochs, open_phases, open_study, plan_ladder, probe_identity, probe_observations,
+                     keys, ladder_epochs, length_cap, open_phases, open_study, plan_ladder, probe_identity, probe_observations,
                      queue_cells, queue_ladder, queue_search, stored_identity, study_budget, task_description, work)
 from ..task import Task
 from ..train import Tested, train_and_test
@@ -263,7 +263,9 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
     if config.space == "prior":  # the prior-guided sampler sets their LR, from the evidence when they start
         firsts = [{k: v for k, v in f.items() if k != space.lr_name} for f in firsts]
     if config.fidelity == "ladder":
-        _plan_ladder(study, config, priors, space, budget)
+        # the length ladder's rise rule is binomial: for a classification study scored by accuracy
+        n_val = len(task.data.val) if task.kind == "classification" and task.metric is None else None  # type: ignore[arg-type]
+        _plan_ladder(study, config, priors, space, budget, n_val=n_val)
         queue_ladder(study, firsts)
     else:
         queue_search(study, config.trials, firsts)
@@ -288,7 +290,7 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
 
 
 def _plan_ladder(study: optuna.Study, config: StudyConfig, priors: Priors, space: SearchSpace,
-                 budget: dict[str, Any] | None) -> None:
+                 budget: dict[str, Any] | None, *, n_val: int | None) -> None:
     """Plan the search's ladder: its rungs' lengths and how many trials each runs, from the budget left after
     the probes or from ``trials`` (the same command resumes the same plan; a resumed study given more trials
     extends it, and what already ran stays), then the probes' momentum runs join its first rung when they have
@@ -300,7 +302,8 @@ def _plan_ladder(study: optuna.Study, config: StudyConfig, priors: Priors, space
     else:
         units = float(config.trials)
         counts = plan_ladder(0, epochs, trials=config.trials)
-    plan = keys.record_ladder(epochs=epochs, counts=counts, units=units)
+    plan = keys.record_ladder(epochs=epochs, counts=counts, units=units, n_val=n_val,
+                              cap=length_cap(int(config.epochs), config.length_cap))  # type: ignore[arg-type]
     if study.user_attrs.get(keys.LADDER) != plan:  # a resumed study given more (or fewer) trials: its new plan
         study.set_user_attr(keys.LADDER, plan)
     ladder = study.user_attrs[keys.LADDER]
@@ -375,7 +378,9 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
             tick()
         if seed in runs and not (i == 0 and need_model):
             continue
-        tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=seed))
+        # the length the choice ran: the study's epochs, or longer from the length ladder
+        epochs = max(int(config.epochs), int(best.user_attrs.get(keys.FIDELITY) or 0))  # type: ignore[arg-type]
+        tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=epochs, seed=seed))
         r = tested.result
         runs[seed] = {"seed": seed, "test_accuracy": tested.test_accuracy, "test_loss": tested.test_loss,
                       "val_accuracy": r.val_acc, "status": r.status, "cost": r.cost.to_dict()}

@@ -15,7 +15,8 @@ from ._budget import grid_examples, study_budget
 from ._config import (BUDGET_EPOCHS, BUDGET_STEPS, FIDELITIES, SPACES, StudyConfig, budget_epochs, config_from_dict,
                       default_name)
 from ._identity import identity, probe_identity, task_description
-from ._ladder import fill_ladder, ladder_epochs, ladder_rows, plan_ladder, probe_observations
+from ._ladder import (IMPROVING_Z, fill_ladder, ladder_epochs, ladder_rows, last_epoch_rise, length_cap, plan_ladder,
+                      probe_observations)
 from ._objective import train_trial
 from ._open import open_study, search_studies, set_metric_name, stored_identity, study_floor
 from ._prior_sampler import prior_guided
@@ -41,5 +42,6 @@ __all__ = [
     "Running", "WorkerResult", "await_others", "fail_stale", "fill_search_queue", "open_phases", "prior_guided",
     "queue_cells", "queue_search", "run_grid", "run_worker", "running_trials", "train_trial", "work",
     # the multi-fidelity ladder
-    "fill_ladder", "ladder_epochs", "ladder_rows", "plan_ladder", "probe_observations", "queue_ladder",
+    "IMPROVING_Z", "fill_ladder", "ladder_epochs", "ladder_rows", "last_epoch_rise", "length_cap", "plan_ladder",
+    "probe_observations", "queue_ladder",
 ]

@@ -75,6 +75,9 @@ class StudyConfig:
             trial is a full E-epoch 1cycle that ``pruner`` may stop after an epoch, where the LR is still high
             and validation accuracy says more about the LR than about the run. ``None``: ``ladder``, or what a
             stored study of that name was made with (a study stored before the ladder resumes with ``pruner``).
+        length_cap: on the ladder, the most epochs the length ladder may train the best configuration for when
+            it was still improving clearly at ``epochs`` (2E, 4E, ... while the budget pays; see
+            :mod:`hybridtune.study._ladder`). ``None``: 4 x ``epochs``; ``epochs``: never longer.
         baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
         budget: the search's budget as a fraction of the grid's cost in training examples (cells x epochs x
             training examples, known before the grid runs), the probes included; e.g. ``0.1``. The search stops
@@ -140,6 +143,7 @@ class StudyConfig:
     prior_confidence: float | None = None
     pruner: str = "asha"
     fidelity: str | None = None
+    length_cap: int | None = None
     baselines: tuple[str, ...] = (GRID,)
     budget: float | None = None
     budget_examples: int | None = None
@@ -169,6 +173,7 @@ class StudyConfig:
             raise ConfigError(f"name must be a non-empty string of at most 200 characters, but got "
                               f"name={self.name!r}.")
         check_positive_int("trials", self.trials)
+        check_positive_int("length_cap", self.length_cap, optional=True)
         check_positive_int("epochs", self.epochs, optional=True)
         check_positive_int("probe_batch_size", self.probe_batch_size)
         check_positive_int("probe_range_steps", self.probe_range_steps, optional=True)

@@ -3,7 +3,7 @@
 A spec has up to five tables; every key is optional and anything left out keeps its default::
 
     [task]    model, dataset, optimizer, device, model_args = {depth = 8}
-    [study]   name, trials, epochs, sampler, space, pruner, fidelity, baselines = ["grid"], budget, budget_examples,
+    [study]   name, trials, epochs, sampler, space, pruner, fidelity, length_cap, baselines = ["grid"], budget, budget_examples,
               test_seeds, match_z, tolerance, seed, quick, test
     [probes]  batch_size, range_steps, range_extend, momentum_epochs, momenta = [0.99, 0.97, 0.95, 0.9]
     [space]   prior_confidence, weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling,
@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, str, str]]] = {
              "device": (*_STR, "device"), "model_args": (*_TABLE, "model_kwargs")},
     "study": {"name": (*_STR, "name"), "trials": (*_INT, "trials"), "epochs": (*_INT, "epochs"),
               "sampler": (*_STR, "sampler"), "space": (*_STR, "space"), "pruner": (*_STR, "pruner"),
-              "fidelity": (*_STR, "fidelity"), "baselines": (*_STRS, "baselines"),
+              "fidelity": (*_STR, "fidelity"), "length_cap": (*_INT, "length_cap"), "baselines": (*_STRS, "baselines"),
               "budget": (*_NUM, "budget"), "budget_examples": (*_INT, "budget_examples"),
               "test_seeds": (*_INT, "test_seeds"), "match_z": (*_NUM, "match_z"),
               "tolerance": (*_NUM, "tolerance"), "seed": (*_INT, "seed"), "quick": (*_BOOL, "quick"),

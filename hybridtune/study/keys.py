@@ -150,6 +150,9 @@ FIDELITY = "epochs"
 RUNG = "rung"
 #: A promoted trial's: the number of the trial one rung below whose values it trains again, longer.
 PROMOTED_FROM = "promoted_from"
+#: Set on a trial of the length ladder: the best of the longest rung, still improving, trained again longer
+#: than the study's ``epochs``.
+EXTENDED = "extended"
 #: :data:`SOURCE` of a trial that stores one of the probes' momentum runs (a complete short 1cycle at the range
 #: test's ``lr_max``) as an observation on the ladder's first rung: no training, its cost is the probes'.
 PROBE_SOURCE = "momentum probe"
@@ -177,12 +180,16 @@ def record_artefacts(trial: int, *, recipe: str, checkpoint: str) -> dict[str, A
     return {"trial": trial, "recipe": recipe, "checkpoint": checkpoint}
 
 
-def record_ladder(*, epochs: Sequence[int], counts: Sequence[int], units: float) -> dict[str, Any]:
+def record_ladder(*, epochs: Sequence[int], counts: Sequence[int], units: float, cap: int | None = None,
+                  n_val: int | None = None) -> dict[str, Any]:
     """The :data:`LADDER` attribute: each rung's schedule length (``epochs``, rising, the last the study's
     full ``epochs``), how many trials it runs (``counts``; the first rung's sampled trials, the probes'
-    observations not included) and the budget the plan was made for, in full trials (``units``)."""
+    observations not included), the budget the plan was made for, in full trials (``units``), and the
+    length ladder's cap in epochs with the validation split's size its rise rule reads (``cap``, ``n_val``;
+    ``None``: no length ladder)."""
     return finite_json({"epochs": [int(e) for e in epochs], "counts": [int(c) for c in counts],
-                        "units": float(units)})
+                        "units": float(units), "cap": None if cap is None else int(cap),
+                        "n_val": None if n_val is None else int(n_val)})
 
 
 def record_test(trial: int, runs: Sequence[Mapping[str, Any]], *, chance: float) -> dict[str, Any]:

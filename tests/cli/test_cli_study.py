@@ -151,8 +151,8 @@ def test_study_help_takes_its_defaults_from_the_library() -> None:
 
 @pytest.mark.parametrize("body, message", [
     ("[study]\ntrails = 3\n",
-     "spec [study] keys must be among name, trials, epochs, sampler, space, pruner, fidelity, baselines, budget, "
-     "budget_examples, "
+     "spec [study] keys must be among name, trials, epochs, sampler, space, pruner, fidelity, length_cap, baselines, "
+     "budget, budget_examples, "
      "test_seeds, match_z, tolerance, seed, quick, test, but got 'trails' in {path}. Did you mean 'trials'?"),
     ("[study]\ntrials = \"3\"\n", "spec [study] trials must be an integer, but got trials = '3' (a string) in {path}."),
     ("[grids]\nlr = [0.1]\n",

@@ -233,3 +233,46 @@ def test_a_coordinator_and_a_worker_share_the_rungs_without_running_one_twice(ta
             assert len(set(sources)) == len(sources)  # nothing promoted twice
     assert worker["result"].trials.get("search", 0) >= 1  # the worker took some of the ladder's trials
     assert not math.isnan(ht.load_result(name, storage=url).search.best_value)
+
+
+def test_the_length_ladder_climbs_while_improving_and_stops_at_its_cap(task: ht.Task, monkeypatch) -> None:
+    """A best full-length trial still improving at its last epoch is trained again twice as long, and again,
+    up to the cap; the choice is the best of E epochs or more, and its test retrains and recipe run its length."""
+    import hybridtune.study._ladder as ladder_module
+
+    monkeypatch.setattr(ladder_module, "last_epoch_rise", lambda curve, n_val: (0.5, 0.9, 10.0))
+    r = ht.tune(task, trials=6, epochs=2, probe_batch_size=32, seed=5, length_cap=8, test_seeds=1)
+    study = r.studies["search"]
+    trials = study.get_trials(deepcopy=False)
+    longer = sorted((t for t in trials if t.user_attrs.get(keys.EXTENDED)), key=lambda t: t.number)
+    assert [t.user_attrs[keys.FIDELITY] for t in longer] == [4, 8]  # 2E, 4E, then the cap
+    assert longer[1].user_attrs[keys.PROMOTED_FROM] == longer[0].number
+    assert all(len(t.user_attrs[keys.CURVE]) == t.user_attrs[keys.FIDELITY] for t in longer)
+    full = [t for t in trials if t.user_attrs.get(keys.FIDELITY) == 2 and t.user_attrs.get(keys.RUNG) == 1]
+    assert longer[0].user_attrs[keys.PROMOTED_FROM] == max(full, key=lambda t: (t.value, -t.number)).number
+    # the choice: the best of 2 epochs or more; its test retrain and its recipe run the chosen length
+    chosen = trials[r.result.search.best_trial]
+    assert chosen.value == max(t.value for t in full + longer)
+    assert r.recipe.train.epochs == max(2, chosen.user_attrs[keys.FIDELITY])
+    assert [row["epochs"] for row in r.result.ladder] == [1, 2, 4, 8]
+
+
+def test_the_length_ladder_stops_at_the_budget_and_never_climbs_for_a_flat_curve(task: ht.Task,
+                                                                                 monkeypatch) -> None:
+    import hybridtune.study._ladder as ladder_module
+
+    n = len(task.data.train)
+    monkeypatch.setattr(ladder_module, "last_epoch_rise", lambda curve, n_val: (0.5, 0.9, 10.0))
+    r = ht.tune(task, epochs=2, probe_batch_size=32, seed=6, budget_examples=8 * 2 * n, test=False)
+    trials = r.studies["search"].get_trials(deepcopy=False)
+    assert r.result.search.cost.examples <= 8 * 2 * n  # whatever the ladder climbs, within the budget
+    longer = [t for t in trials if t.user_attrs.get(keys.EXTENDED)]
+    left = 8 * 2 * n - r.result.search.cost.examples
+    if longer:
+        last = max(longer, key=lambda t: t.user_attrs[keys.FIDELITY])
+        assert left < 2 * last.user_attrs[keys.FIDELITY] * n  # the next step would not have fitted
+    else:
+        assert left < 4 * n
+    monkeypatch.setattr(ladder_module, "last_epoch_rise", lambda curve, n_val: None)
+    flat = ht.tune(task, trials=6, epochs=2, probe_batch_size=32, seed=6, test=False)
+    assert not any(t.user_attrs.get(keys.EXTENDED) for t in flat.studies["search"].get_trials(deepcopy=False))
