@@ -113,7 +113,7 @@ class StudyCommand(BaseCommand):
         g.add_argument("--length-cap", type=positive_int, metavar="EPOCHS",
                        help="on the ladder, the most epochs its length ladder may train the best configuration for "
                             "when it was still improving clearly at --epochs (2E, 4E, ... while the budget pays; "
-                            "default 4 x --epochs; --epochs itself: never longer)")
+                            "default with --budget: 4 x --epochs; with --trials: none unless given)")
         g.add_argument("--baseline", type=_baselines, metavar="grid|random|none",
                        help=f"baselines, comma separated (default: {','.join(d.baselines) or 'none'}); random = "
                             "the same search over wide bounds without priors")

@@ -302,8 +302,10 @@ def _plan_ladder(study: optuna.Study, config: StudyConfig, priors: Priors, space
     else:
         units = float(config.trials)
         counts = plan_ladder(0, epochs, trials=config.trials)
-    plan = keys.record_ladder(epochs=epochs, counts=counts, units=units, n_val=n_val,
-                              cap=length_cap(int(config.epochs), config.length_cap))  # type: ignore[arg-type]
+    # the length ladder spends what a budget leaves; a study sized by trials climbs only when given a cap
+    cap = length_cap(int(config.epochs), config.length_cap) \
+        if config.budgeted or config.length_cap is not None else None  # type: ignore[arg-type]
+    plan = keys.record_ladder(epochs=epochs, counts=counts, units=units, n_val=n_val, cap=cap)
     if study.user_attrs.get(keys.LADDER) != plan:  # a resumed study given more (or fewer) trials: its new plan
         study.set_user_attr(keys.LADDER, plan)
     ladder = study.user_attrs[keys.LADDER]

@@ -77,7 +77,9 @@ class StudyConfig:
             stored study of that name was made with (a study stored before the ladder resumes with ``pruner``).
         length_cap: on the ladder, the most epochs the length ladder may train the best configuration for when
             it was still improving clearly at ``epochs`` (2E, 4E, ... while the budget pays; see
-            :mod:`hybridtune.study._ladder`). ``None``: 4 x ``epochs``; ``epochs``: never longer.
+            :mod:`hybridtune.study._ladder`). ``None``: 4 x ``epochs`` for a study with a budget (the length
+            ladder spends what the rungs left of it), none for one sized by ``trials`` (``trials`` trials
+            are what it runs); ``epochs``: never longer.
         baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
         budget: the search's budget as a fraction of the grid's cost in training examples (cells x epochs x
             training examples, known before the grid runs), the probes included; e.g. ``0.1``. The search stops
