@@ -76,7 +76,7 @@ class Task:
         dev = resolve_device(self.device)
         if isinstance(self.data, str):
             object.__setattr__(self, "data_spec", self.data)
-            data = make_splits(load_dataset(self.data), kind=self.kind)
+            data = make_splits(load_dataset(self.data, kind=self.kind), kind=self.kind)
         else:
             data = make_splits(self.data, kind=self.kind)
         kind = data.kind
@@ -276,6 +276,7 @@ class Task:
             return None
         recipe = {"model": self.model, "model_kwargs": dict(self.model_kwargs), "data": self.data_spec,
                   "optimizer": self.optimizer}
-        if given["kind"] is not None:
-            recipe["kind"] = given["kind"]
+        for key in ("kind", "direction"):  # only where given: what is read from the data is read again
+            if given[key] is not None:
+                recipe[key] = given[key]
         return recipe

@@ -234,3 +234,19 @@ def test_a_kind_that_does_not_match_a_loaded_dataset_is_refused() -> None:
     with pytest.raises(ht.DataError, match=r"^kind must match the dataset's targets, but 'friedman' is a regression "
                                            r"dataset and got kind='classification'\.$"):
         ht.Task(model="mlp", data="friedman:n=200", device="cpu", kind="classification")
+
+
+def test_a_given_kind_and_direction_reach_user_data_by_name_and_its_recipe(tmp_path) -> None:  # noqa: ANN001
+    # 0/1 float targets (n, 3) read as regression; kind="multilabel" reaches the user's loader, a recipe keeps it
+    (tmp_path / "labels.py").write_text("import torch\n"
+                                        "def data():\n"
+                                        "    x = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))\n"
+                                        "    return x, torch.stack([x[:, 0] > 0, x[:, 1] > 0], 1).float()\n")
+    spec = f"{tmp_path / 'labels.py'}:data"
+    assert ht.Task(model="mlp", data=spec, device="cpu").kind == "regression"
+    task = ht.Task(model="mlp", data=spec, device="cpu", kind="multilabel", direction="maximize")
+    assert (task.kind, task.metric_name) == ("multilabel", "label_accuracy")
+    assert (task.recipe()["kind"], task.recipe()["direction"]) == ("multilabel", "maximize")
+    rebuilt = ht.Recipe.of(task, ht.TrainConfig(lr=0.1)).build_task(device="cpu")
+    assert (rebuilt.kind, rebuilt.direction) == ("multilabel", "maximize")
+    assert "kind" not in ht.Task(model="mlp", data="friedman:n=200", device="cpu").recipe()  # read from the data
