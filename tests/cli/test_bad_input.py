@@ -22,7 +22,12 @@ def files(tmp_path_factory):
                                "def frozen(input_shape, num_classes):\n"
                                "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))"
                                ".requires_grad_(False)\n"
-                               "def no_weights(input_shape, num_classes):\n    return torch.nn.Flatten()\n")
+                               "def no_weights(input_shape, num_classes):\n    return torch.nn.Flatten()\n"
+                               "def three_outputs(input_shape, num_classes):\n"
+                               "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))\n"
+                               "class Nan(torch.nn.Linear):\n"
+                               "    def forward(self, x):\n        return super().forward(x) * float('nan')\n"
+                               "def nan_out(input_shape, num_classes):\n    return Nan(input_shape[0], num_classes)\n")
     (d / "data.py").write_text(
         "import torch\n"
         "def _pair():\n"
@@ -40,7 +45,10 @@ def files(tmp_path_factory):
         "    return {'train': (x[:150], y[:150]), 'val': (x[150:], y[150:] + 5), 'num_classes': 4}\n"
         "def one_hot():\n"
         "    x, y = _pair()\n"
-        "    return x, torch.nn.functional.one_hot(y)\n")
+        "    return x, torch.nn.functional.one_hot(y)\n"
+        "def real():\n"
+        "    x, _ = _pair()\n"
+        "    return x, 2.5 * x[:, 0] + 0.1\n")
     (d / "not_json.json").write_text("nope{")
     (d / "not_recipe.json").write_text('{"kind": "something else"}')
     (d / "empty").mkdir()
@@ -89,7 +97,7 @@ CASES = [
      "from 5 to 8."),
     (["train", "--model", "mlp", "--dataset", "{d}/data.py:one_hot", "--lr", "0.05"],
      "must be a 1-D tensor of class ids, but got shape (200, 4)"),
-    # the task's kind and direction (issue 22)
+    # the task's kind and direction, and what the targets, the model's output and the metric must be (issue 22)
     (["study", "--kind", "regresion"], "argument --kind: kind must be one of classification, regression, "
                                        "multilabel, but got 'regresion'. Did you mean 'regression'?"),
     (["train", "--direction", "lower"], "argument --direction: direction must be one of maximize, minimize, but "
@@ -100,6 +108,19 @@ CASES = [
                                                "you mean 'regression'?"),
     (["study", "--spec", "{d}/bad_direction.toml"], "spec [task] direction must be one of maximize, minimize, but "
                                                     "got direction = 'lower' in {d}/bad_direction.toml."),
+    (["train", "--model", "mlp", "--dataset", "{d}/data.py:real", "--kind", "classification", "--lr", "0.05"],
+     "labels must be whole-number class ids, but 200 are not (the first is"),
+    (["train", "--model", "mlp", "--dataset", "friedman:n=200", "--kind", "classification", "--lr", "0.05"],
+     "kind must match the dataset's targets, but 'friedman' is a regression dataset and got "
+     "kind='classification'."),
+    (["train", "--model", "{d}/nets.py:three_outputs", "--dataset", SYN, "--lr", "0.05"],
+     "model '{d}/nets.py:three_outputs' must output shape (2, 4) for a batch of 2 with 4 classes (classification), "
+     "but it output (2, 3)."),
+    (["study", "--model", "{d}/nets.py:three_outputs", "--dataset", SYN, "--quick", "--name", "shape"],
+     "model '{d}/nets.py:three_outputs' must output shape (2, 4) for a batch of 2 with 4 classes (classification), "
+     "but it output (2, 3)."),
+    (["train", "--model", "{d}/nets.py:nan_out", "--dataset", "friedman:n=200", "--lr", "0.05"],
+     "metric 'rmse' must be a number on the validation split, but it returned NaN for the untrained model."),
     # budgets and bounds
     (["train", "--epochs", "0"], "must be a positive integer, but got 0"),
     (["train", "--epochs", "-3"], "must be a positive integer, but got -3"),
