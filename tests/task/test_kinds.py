@@ -163,9 +163,23 @@ def test_an_embedding_sequence_model_is_tuned_on_the_token_set() -> None:
 def test_a_regression_result_names_its_metric_and_shows_numbers_not_percents() -> None:
     from hybridtune.pipeline import explain_lines, summary_rows
 
+    import optuna
+
+    from hybridtune.report import study_figures
+
     task = ht.Task(model="mlp", data=_regression(), device="cpu")
-    r = ht.tune(task, trials=2, epochs=2, probe_batch_size=32, baseline="grid", grid=GRID, test_seeds=2)
+    store = optuna.storages.InMemoryStorage()
+    r = ht.tune(task, trials=2, epochs=2, probe_batch_size=32, baseline="grid", grid=GRID, test_seeds=2,
+                storage=store)
     assert (r.metric_name, r.result.direction, r.result.is_accuracy) == ("rmse", "minimize", False)
+    # every figure names the metric and its way, never 'accuracy' or 'points'
+    figs = study_figures(r.result, storage=store)
+    for key in ("best-vs-cost", "lr-trials", "intermediate-values", "grid-intermediate-values"):
+        layout = figs[key].layout
+        shown = f"{layout.title.text} {layout.yaxis.title.text} " + " ".join(
+            str(a.text) for a in layout.annotations or ())
+        assert "validation rmse (lower is better)" in shown and "accuracy" not in shown, (key, shown)
+        assert "points" not in shown, (key, shown)
     d = r.to_dict()
     assert d["metric"] == "rmse" and d["direction"] == "minimize" and d["test_metric"] == d["test_accuracy"]
     assert r.test_metric == r.test_accuracy
@@ -173,6 +187,7 @@ def test_a_regression_result_names_its_metric_and_shows_numbers_not_percents() -
     assert not any("%" in v for row in rows for v in row.values())
     text = " ".join(explain_lines(r.result))
     assert "test rmse mean" in text and "(minimized)" in text and "accuracy" not in text
+    assert "the study's minus the grid's: below 0 is better" in text
     assert r.verdict is not None and "%" not in r.verdict and "rmse" in r.verdict
 
 
