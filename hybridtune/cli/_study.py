@@ -80,7 +80,7 @@ class StudyCommand(BaseCommand):
         d, q = StudyConfig(), StudyConfig.quick()
         add_task_options(p)
         # None = "not given": the spec's value, then the library's default, is used (StudySpec.build)
-        p.set_defaults(model=None, dataset=None, optimizer=None, device=None, seed=None)
+        p.set_defaults(model=None, dataset=None, optimizer=None, device=None, seed=None, kind=None, direction=None)
         g = p.add_argument_group("study")
         g.add_argument("--spec", metavar="TOML", help="a study spec, e.g. studies/default.toml; flags override it")
         g.add_argument("--name", help="the study's name (default: <model>-<dataset>, -quick with --quick)")
@@ -155,10 +155,9 @@ def build_study(args: argparse.Namespace) -> tuple[dict[str, Any], StudyConfig]:
     given (``None`` = not given) laid over the spec (or over the built-in defaults when there is none)."""
     spec = load_spec(args.spec) if args.spec else StudySpec.default()
     return spec.build(model=args.model, data=args.dataset, optimizer=args.optimizer, device=args.device,
-                      model_kwargs=parse_model_args(args.model_arg), name=args.name, trials=args.trials,
-                      epochs=args.epochs, sampler=args.sampler, space=args.space, pruner=args.pruner, fidelity=args.fidelity,
-                      length_cap=args.length_cap,
-                      baselines=args.baseline,
+                      kind=args.kind, direction=args.direction, model_kwargs=parse_model_args(args.model_arg),
+                      name=args.name, trials=args.trials, epochs=args.epochs, sampler=args.sampler, space=args.space,
+                      pruner=args.pruner, fidelity=args.fidelity, length_cap=args.length_cap, baselines=args.baseline,
                       budget=args.budget, budget_examples=args.budget_examples, test_seeds=args.test_seeds,
                       match_z=args.match_z, tolerance=args.tolerance, seed=args.seed, probe_batch_size=args.probe_batch_size,
                       test=args.test, quick=args.quick)

@@ -235,7 +235,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     config = dict(attrs.get(keys.CONFIG, {}))
     tol = config.get("tolerance") if tolerance is None else float(tolerance)
     data = dict((attrs.get(keys.TASK) or {}).get("data") or {})
-    chance = chance_level(data.get("num_classes"))
+    # chance is stored only where it is not 1/classes: the majority class's rate of unbalanced labels
+    chance = float(data.get("chance") or chance_level(data.get("num_classes")))
     direction = study.direction.name.lower()
     if keys.TEST in attrs and data.get("kind", "classification") != "classification":
         chance = float((attrs.get(keys.TEST) or {}).get("chance", chance))  # the metric of learning nothing

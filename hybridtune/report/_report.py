@@ -87,10 +87,13 @@ def explain_lines(result: StudyResult) -> list[str]:
     acc = result.is_accuracy
     metric = "accuracy" if acc else result.metric_name
     units = "points" if acc else "its units"
+    # a difference in a minimised metric's units is better below zero: say which way it reads
+    vs_grid = units if acc else (f"{units} (the study's minus the grid's: "
+                                 f"{'below' if result.direction == 'minimize' else 'above'} 0 is better)")
     if seeds:
         lines.append(f"test: the study's chosen configuration retrained on seeds {', '.join(map(str, seeds))} "
                      f"(the same for every study), test {metric} mean +- standard error; vs grid: the paired "
-                     f"difference with the grid, in {units}")
+                     f"difference with the grid, in {vs_grid}")
     if c.grid_best_value is not None and not acc:
         side = "less" if result.direction == "maximize" else "plus"
         lines.append(f"match at: training examples (probes included) when a study's best validation {metric} "
@@ -148,8 +151,12 @@ def summary_markdown(result: StudyResult) -> str:
         lines += [f"**Verdict**: {verdict}", ""]
     t = result.task
     if t:
+        # a metric of the task's own is named with its way up, at the top (accuracy goes without saying)
+        metric = "" if result.is_accuracy else (
+            f"; metric **{result.metric_name}**, {'lower' if result.direction == 'minimize' else 'higher'} is "
+            f"better" + (", in the targets' units" if result.metric_name == "rmse" else ""))
         lines.append(f"Task: **{t.get('model')}** on **{(t.get('data') or {}).get('name')}**, optimizer "
-                     f"`{t.get('optimizer')}`; {result.config.get('epochs')} epochs of 1cycle per trial.")
+                     f"`{t.get('optimizer')}`{metric}; {result.config.get('epochs')} epochs of 1cycle per trial.")
         lines.append("")
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[k] for k in cols) + " |" for r in rows]

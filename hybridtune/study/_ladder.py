@@ -111,13 +111,15 @@ def plan_ladder(units: float, epochs: Sequence[int], *, eta: int = ETA, trials: 
     (each rung ``eta`` times the one above); what is left goes to the first rung: exploration is the cheap
     part. When even one trial per rung does not fit with that, the middle rungs are dropped (the first rung
     straight to ``E``, a count of 0 on the skipped rung), and when the first rung does not fit either,
-    the plan is full-length trials only.
+    the plan is full-length trials only. A budget that leaves less than one full trial after the probes
+    runs the first rung only (all zeros when not even one of its trials fits): its best is the choice, and
+    the test retrains it at full length.
 
     Example:
         >>> plan_ladder(9.1, (1, 2, 4)), plan_ladder(5.9, (1, 2, 4)), plan_ladder(2.72, (1, 2, 4))
         ((12, 6, 3), (15, 2, 1), (6, 0, 1))
-        >>> plan_ladder(1.12, (1, 2, 4)), plan_ladder(0, (1, 2, 4), trials=20)
-        ((0, 0, 1), (14, 4, 2))
+        >>> plan_ladder(1.12, (1, 2, 4)), plan_ladder(0, (1, 2, 4), trials=20), plan_ladder(0.61, (1, 2, 4))
+        ((0, 0, 1), (14, 4, 2), (2, 0, 0))
     """
     full = epochs[-1]
     frac = [e / full for e in epochs]
@@ -153,6 +155,13 @@ def plan_ladder(units: float, epochs: Sequence[int], *, eta: int = ETA, trials: 
         if n0 >= ratio * top:
             counts[0] = n0
             return tuple(counts)
+    if trials is None and limit < 1:
+        # not even one full trial left after the probes: the first rung's complete short runs (the suggestions
+        # first), the best of them retrained at full length for the test: a choice on evidence at 1/4 of the
+        # cost, rather than none
+        counts = [0] * k
+        counts[0] = int(math.floor(limit / frac[0] + 1e-9))
+        return tuple(counts)
     counts = [0] * k
     counts[-1] = max(1, int(math.floor(limit + 1e-9)))
     return tuple(counts)
@@ -243,7 +252,9 @@ def fill_ladder(study: optuna.Study, firsts: Sequence[Mapping[str, Any]] | None 
         queued += 1
 
     # the first rung (the lowest one planned): the suggestions first, then tickets the sampler fills
-    first = next(i for i, c in enumerate(counts) if c > 0)
+    first = next((i for i, c in enumerate(counts) if c > 0), None)
+    if first is None:
+        return 0  # the budget pays for no trial at all
     held = held_on(first)
     held_suggestions = {int(t.user_attrs.get(keys.SUGGESTION, 0)) for t in held
                         if t.user_attrs.get(keys.SOURCE) == keys.SUGGESTION_SOURCE}

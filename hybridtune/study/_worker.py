@@ -139,7 +139,8 @@ def _rebuild_task(study: optuna.Study, config: StudyConfig, device: str) -> Task
                           f"Python objects (a model, data, loss or metric that is not a registry name or a "
                           f"module:function reference); run such studies in one process.")
     task = Task(model=recipe["model"], data=recipe["data"], model_kwargs=recipe.get("model_kwargs", {}),
-                optimizer=recipe["optimizer"], device=device)
+                optimizer=recipe["optimizer"], device=device, kind=recipe.get("kind"),
+                direction=recipe.get("direction"))
     stored = attrs.get(keys.IDENTITY, {})
     mine = identity(task, config, keys.SEARCH)
     for key in ("model", "model_kwargs", "data", "splits", "optimizer"):

@@ -37,12 +37,18 @@ def test_the_plan_fits_its_budget_and_halves(units: float, epochs: tuple[int, ..
     counts = plan_ladder(units, epochs)
     cost = sum(c * e / epochs[-1] for c, e in zip(counts, epochs))
     assert cost <= units + 1e-9
-    assert counts[-1] >= 1  # always at least one full-length trial: the study's choice runs full length
+    assert counts[-1] >= 1  # from one full trial up, at least one full-length trial: the choice ran full length
     planned = [c for c in counts if c]
     assert all(a >= 2 * b for a, b in zip(planned, planned[1:]))  # each rung at least halves
     # nothing cheap is left on the table: one more first-rung trial would not fit
     if len(planned) > 1:
         assert cost + epochs[0] / epochs[-1] > units
+
+
+def test_a_budget_below_one_full_trial_runs_the_first_rung_only() -> None:
+    assert plan_ladder(0.61, (1, 2, 4)) == (2, 0, 0)
+    assert plan_ladder(0.99, (1, 2, 4)) == (3, 0, 0)
+    assert plan_ladder(0.2, (1, 2, 4)) == (0, 0, 0)  # not even one: nothing is queued
 
 
 def test_the_plan_by_trials_counts_every_rung() -> None:
@@ -276,3 +282,19 @@ def test_the_length_ladder_stops_at_the_budget_and_never_climbs_for_a_flat_curve
     monkeypatch.setattr(ladder_module, "last_epoch_rise", lambda curve, n_val: None)
     flat = ht.tune(task, trials=6, epochs=2, probe_batch_size=32, seed=6, test=False)
     assert not any(t.user_attrs.get(keys.EXTENDED) for t in flat.studies["search"].get_trials(deepcopy=False))
+
+
+def test_a_budget_the_probes_nearly_spent_still_chooses_from_short_runs(task: ht.Task) -> None:
+    """Less than one full trial left after the probes: the first rung's short runs (the suggestions first)
+    are the evidence, and the best of them is the choice, retrained at full length for the test."""
+    probe = ht.tune(task, trials=1, epochs=4, probe_batch_size=32, seed=7, test=False).priors.cost.examples
+    n = len(task.data.train)
+    budget = probe + int(0.6 * 4 * n)
+    r = ht.tune(task, epochs=4, probe_batch_size=32, seed=7, budget_examples=budget, test_seeds=1)
+    study = r.studies["search"]
+    assert study.user_attrs[keys.LADDER]["counts"] == [2, 0, 0]
+    ran = [t for t in study.get_trials(deepcopy=False) if keys.COST in t.user_attrs]
+    assert len(ran) == 2 and all(t.user_attrs[keys.SOURCE] == keys.SUGGESTION_SOURCE for t in ran)
+    assert r.result.search.cost.examples <= budget
+    assert r.result.search.best_trial is not None and r.recipe.train.epochs == 4
+    assert r.test_score is not None and len(r.test_score.seeds) == 1
