@@ -21,6 +21,19 @@ rule) were chosen on seeds 0-2 of the mnist5k tasks, so 3-5 are held out; nothin
 
 Writes ``benchmarks/results/hybrid_vs_grid.json``: per run, each study's retrained test accuracy (mean, SE,
 per seed), the paired differences, the cost ratios and the normalised score; per task, the same over seeds.
+
+**The peers at several budgets (issue 20, part 5)**: ``--budgets``, ``--methods`` or ``--smoke`` run
+``_anytime.py`` instead: the search, random search, plain Optuna TPE + HyperbandPruner and NePS's PriorBand
+(``_peers.py``) at each budget (a fraction of the grid's cost in training examples, the search's probes
+counted, none for the peers), the grid run once per (task, seed) and reused across the budgets, every choice
+retrained on the study's test seeds. Writes ``benchmarks/results/peers.json`` (per run and method; mean ranks
+per budget; per task and budget mean +- SE and search - grid) and the anytime figure ``peers.html``.
+
+    python benchmarks/hybrid_vs_grid.py --budgets 0.05,0.1,0.2,0.3 \\
+        --methods search,random,tpe_hyperband,priorband --seeds 3,4,5      # the 4 tasks
+    python benchmarks/hybrid_vs_grid.py --smoke                         # mlp on digits, in a few minutes
+
+PriorBand runs in NePS's own virtual environment (``HT_NEPS_PYTHON``, default /work/neps-venv/bin/python).
 """
 
 from __future__ import annotations
@@ -126,14 +139,53 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _listed(cast: Any) -> Any:
+    """An argparse type for ``a,b,c`` (also given as separate words: the values of every word are joined)."""
+    return lambda text: [cast(v) for v in text.split(",") if v.strip()]
+
+
+def _flat(values: list[list[Any]] | None) -> list[Any] | None:
+    return None if values is None else [v for vs in values for v in vs]
+
+
 def main(argv: list[str] | None = None) -> int:
+    results = ROOT / "benchmarks" / "results"
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[3, 4, 5], help="study seeds (default: 3 4 5, held out)")
-    ap.add_argument("--test-seeds", type=int, default=3)
-    ap.add_argument("--storage", default=f"sqlite:///{ROOT / 'benchmarks' / 'results' / 'hybrid_vs_grid_v2.db'}")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "hybrid_vs_grid.json"))
+    ap.add_argument("--tasks", nargs="+", type=_listed(str), default=None, help=f"default: {','.join(TASKS)}")
+    ap.add_argument("--seeds", nargs="+", type=_listed(int), default=None,
+                    help="study seeds (default: 3,4,5, held out)")
+    ap.add_argument("--test-seeds", type=int, default=None, help="default: the spec's (3)")
+    ap.add_argument("--storage", default=None, help="default: results/hybrid_vs_grid_v2.db, or peers.db for the peers")
+    ap.add_argument("--out", default=str(results / "hybrid_vs_grid.json"))
+    peers = ap.add_argument_group("the peers at several budgets (issue 20)")
+    peers.add_argument("--budgets", type=_listed(float), default=None, help="fractions of the grid's cost, "
+                       "e.g. 0.05,0.1,0.2,0.3 (the default of the peers' benchmark)")
+    peers.add_argument("--methods", type=_listed(str), default=None,
+                       help="among search,random,tpe_hyperband,priorband (default: all four)")
+    peers.add_argument("--grid-from", default=None, metavar="JSON",
+                       help="take the grid's retrained test accuracy per (task, seed) from an earlier run of the "
+                            "same grid on the same test seeds (issue 13's results/hybrid_vs_grid.json) instead "
+                            "of running it again")
+    peers.add_argument("--smoke", action="store_true",
+                       help="a tiny task: mlp on digits, 2 epochs, 2 test seeds, seed 3, budgets 0.2,0.3")
+    peers.add_argument("--peers-out", default=None, help="default: results/peers.json (peers_smoke.json with --smoke)")
+    peers.add_argument("--tpe-storage", default=None,
+                       help="the TPE + Hyperband studies (default: results/peers_tpe.db)")
+    peers.add_argument("--neps-root", default=None,
+                       help="PriorBand's state (default: results/peers_state/<peers|peers_smoke>/neps)")
+    peers.add_argument("--cache", default=None,
+                       help="each finished peer's result, retrained (default: results/peers_state/<...>/cache)")
     args = ap.parse_args(argv)
+    args.tasks, args.seeds = _flat(args.tasks), _flat(args.seeds)
+    if args.budgets is not None or args.methods is not None or args.smoke:
+        return _peers_main(args, results)
+    args.tasks = args.tasks or list(TASKS)
+    args.seeds = args.seeds or [3, 4, 5]
+    args.test_seeds = args.test_seeds or 3
+    for t in args.tasks:
+        if t not in TASKS:
+            ap.error(f"tasks must be among {', '.join(TASKS)}, but got {t!r}.")
+    args.storage = args.storage or f"sqlite:///{results / 'hybrid_vs_grid_v2.db'}"
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -158,6 +210,33 @@ def main(argv: list[str] | None = None) -> int:
                              "summary": summarize(rows), "runs": rows})
     print(json.dumps(summarize(rows), indent=2))
     return 0
+
+
+def _peers_main(args: argparse.Namespace, results: Path) -> int:
+    """The peers at several budgets (``_anytime.py``), with this script's tasks; ``--smoke`` on its tiny task."""
+    import _anytime
+
+    tag = "peers_smoke" if args.smoke else "peers"
+    # the smoke task's grid is 32 cells of 2 short epochs: at 0.1 its probes would leave the search no trial
+    args.budgets = sorted(args.budgets or ([0.2, 0.3] if args.smoke else [0.05, 0.1, 0.2, 0.3]))
+    args.methods = args.methods or list(_anytime.METHODS)
+    if "search" not in args.methods:
+        args.methods = ["search", *args.methods]  # the study is what sizes every budget: it always runs
+    for m in args.methods:
+        if m not in _anytime.METHODS:
+            raise SystemExit(f"methods must be among {', '.join(_anytime.METHODS)}, but got {m!r}.")
+    args.tasks = ["smoke"] if args.smoke else (args.tasks or list(TASKS))
+    for t in args.tasks:
+        if not args.smoke and t not in TASKS:
+            raise SystemExit(f"tasks must be among {', '.join(TASKS)}, but got {t!r}.")
+    args.seeds = args.seeds or ([3] if args.smoke else [3, 4, 5])
+    state = results / "peers_state"
+    args.storage = args.storage or f"sqlite:///{results / (tag + '.db')}"
+    args.tpe_storage = args.tpe_storage or f"sqlite:///{results / (tag + '_tpe.db')}"
+    args.neps_root = args.neps_root or str(state / tag / "neps")
+    args.cache = args.cache or str(state / tag / "cache")
+    args.peers_out = args.peers_out or str(results / (tag + ".json"))
+    return _anytime.main(args, TASKS)
 
 
 if __name__ == "__main__":

@@ -89,13 +89,14 @@ def choices_help(choices: Sequence[tuple[str, str]], default: str) -> list[str]:
 
 def add_task_options(p: argparse.ArgumentParser, *, model: str | None = None, optimizer: str | None = None) -> None:
     """The task group; ``model`` and ``optimizer`` override :class:`hybridtune.Task`'s defaults."""
-    from ..task import OPTIMIZERS, Task
+    from ..task import DIRECTIONS, KINDS, OPTIMIZERS, Task
     from ..train import TrainConfig
 
     model = model or library_default(Task, "model")
     optimizer = optimizer or library_default(Task, "optimizer")
     data = library_default(Task, "data")
     named = [("mnist5k", "embedded"), ("digits", ""), ("synthetic[:n=..,shape=..,classes=..]", ""),
+             ("friedman[:n=..]", "regression"), ("tokens[:n=..,length=..]", "token sequences"),
              ("cifar10:DIR", ""), ("mnist:DIR", ""), ("fashion-mnist:DIR", ""), ("module:function or file.py:function", "")]
     datasets = choices_help(named, data)
     if data not in dict(named):
@@ -112,6 +113,12 @@ def add_task_options(p: argparse.ArgumentParser, *, model: str | None = None, op
     g.add_argument("--device", default=library_default(Task, "device"),
                    help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     g.add_argument("--seed", type=int, default=seed, help=f"the one seed: init, data order (default: {seed})")
+    g.add_argument("--kind", type=choice("kind", KINDS), metavar="|".join(KINDS),
+                   help="what the task learns (default: read from the targets: integer class ids are "
+                        "classification, float targets regression; multilabel is asked for by name)")
+    g.add_argument("--direction", type=choice("direction", DIRECTIONS), metavar="|".join(DIRECTIONS),
+                   help="which way the metric improves (default: the kind's metric's own: accuracy is "
+                        "maximized, RMSE minimized)")
 
 
 def add_output_options(p: argparse.ArgumentParser, *, json_output: bool = True) -> None:
@@ -139,11 +146,25 @@ def make_task(args: argparse.Namespace) -> Any:
     from ..task import Task
 
     return Task(model=args.model, data=args.dataset, model_kwargs=parse_model_args(args.model_arg),
-                optimizer=args.optimizer, device=args.device)
+                optimizer=args.optimizer, device=args.device, kind=args.kind, direction=args.direction)
 
 
 # ----------------------------------------------------------------------------------------------
 # Argument types
+
+
+def choice(what: str, valid: Sequence[str]) -> Callable[[str], str]:
+    """An argument type that takes one of ``valid``, refusing anything else with the library's own line
+    (``kind must be one of ..., but got 'x'.`` and the closest valid name) while the flags are parsed."""
+    from .._core import check_choice
+
+    def parse(text: str) -> str:
+        try:
+            return check_choice(what, text, valid)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def positive_int(text: str) -> int:

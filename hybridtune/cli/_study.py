@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core import ConfigError, open_storage, redact
-from ..study import (BUDGET_EPOCHS, BUDGET_STEPS, PRUNER_REGISTRY, SAMPLER_REGISTRY, SPACES, StudyConfig, StudySpec,
+from ..study import (BUDGET_EPOCHS, BUDGET_STEPS, FIDELITIES, PRUNER_REGISTRY, SAMPLER_REGISTRY, SPACES, StudyConfig, StudySpec,
                      load_spec)
 from ._common import (EXIT_FOUND_NOTHING, BaseCommand, ProgressBars, add_output_options, add_task_options,
                       choices_help, console, fmt, library_default, nonneg_float, num, parse_model_args,
@@ -81,7 +81,7 @@ class StudyCommand(BaseCommand):
         d, q = StudyConfig(), StudyConfig.quick()
         add_task_options(p)
         # None = "not given": the spec's value, then the library's default, is used (StudySpec.build)
-        p.set_defaults(model=None, dataset=None, optimizer=None, device=None, seed=None)
+        p.set_defaults(model=None, dataset=None, optimizer=None, device=None, seed=None, kind=None, direction=None)
         g = p.add_argument_group("study")
         g.add_argument("--spec", metavar="TOML", help="a study spec, e.g. studies/default.toml; flags override it")
         g.add_argument("--name", help="the study's name (default: <model>-<dataset>, -quick with --quick)")
@@ -104,7 +104,17 @@ class StudyCommand(BaseCommand):
                             f"bounds, guided by the priors as evidence that the trials' results can override "
                             f"(default: {d.space})")
         pruners = choices_help([(p.name, p.description) for p in PRUNER_REGISTRY.values()], d.pruner)
-        g.add_argument("--pruner", choices=tuple(PRUNER_REGISTRY), help=f"the search's pruner: {', '.join(pruners)}")
+        g.add_argument("--pruner", choices=tuple(PRUNER_REGISTRY),
+                       help=f"the random baseline's pruner, and the search's with --fidelity pruner: {', '.join(pruners)}")
+        g.add_argument("--fidelity", choices=FIDELITIES,
+                       help="how the search spends less on losers: ladder (successive halving over complete 1cycle "
+                            "schedules of E/4, E/2 and E epochs, each rung's best trained again, longer) or pruner "
+                            "(full-length trials that --pruner may stop early); default: ladder for a new study, "
+                            "what a resumed study was made with")
+        g.add_argument("--length-cap", type=positive_int, metavar="EPOCHS",
+                       help="on the ladder, the most epochs its length ladder may train the best configuration for "
+                            "when it was still improving clearly at --epochs (2E, 4E, ... while the budget pays; "
+                            "default with --budget: 4 x --epochs; with --trials: none unless given)")
         g.add_argument("--baseline", type=_baselines, metavar="grid|random|none",
                        help=f"baselines, comma separated (default: {','.join(d.baselines) or 'none'}); random = "
                             "the same search over wide bounds without priors")
@@ -146,8 +156,9 @@ def build_study(args: argparse.Namespace) -> tuple[dict[str, Any], StudyConfig]:
     given (``None`` = not given) laid over the spec (or over the built-in defaults when there is none)."""
     spec = load_spec(args.spec) if args.spec else StudySpec.default()
     return spec.build(model=args.model, data=args.dataset, optimizer=args.optimizer, device=args.device,
-                      model_kwargs=parse_model_args(args.model_arg), name=args.name, trials=args.trials,
-                      epochs=args.epochs, sampler=args.sampler, space=args.space, pruner=args.pruner, baselines=args.baseline,
+                      kind=args.kind, direction=args.direction, model_kwargs=parse_model_args(args.model_arg),
+                      name=args.name, trials=args.trials, epochs=args.epochs, sampler=args.sampler, space=args.space,
+                      pruner=args.pruner, fidelity=args.fidelity, length_cap=args.length_cap, baselines=args.baseline,
                       budget=args.budget, budget_examples=args.budget_examples, test_seeds=args.test_seeds,
                       match_z=args.match_z, tolerance=args.tolerance, seed=args.seed, probe_batch_size=args.probe_batch_size,
                       test=args.test, quick=args.quick)
@@ -231,7 +242,7 @@ def _run_study(args: argparse.Namespace) -> int:
     con.print(f"[bold]study[/] {name}: {task.model_name} on {task.data.name} "
               f"({len(task.data.train)} train / {len(task.data.val)} val / {len(task.data.test)} test), "
               f"{task.optimizer}, device {task.device}; {_size(config)} x {config.epochs} epochs, "
-              f"{config.sampler} + {config.pruner}, baselines {', '.join(config.baselines) or 'none'}"
+              f"{config.sampler} + {'ladder of complete 1cycle runs' if config.fidelity == 'ladder' else config.pruner}, baselines {', '.join(config.baselines) or 'none'}"
               f"{' (quick)' if config.preset == 'quick' else ''}")
     con.print(f"storage {redact(url)}; workers join with: hybridtune worker --name {name}"
               + (f" --storage '{redact(url)}'" if args.storage else ""), soft_wrap=True)

@@ -143,7 +143,8 @@ def _task(args: argparse.Namespace, recipe: Any) -> Any:
     from ..task import Task
 
     given = {"model": args.model, "data": args.dataset, "optimizer": args.optimizer, "device": args.device,
-             "model_kwargs": parse_model_args(args.model_arg) if args.model_arg else None}
+             "model_kwargs": parse_model_args(args.model_arg) if args.model_arg else None, "kind": args.kind,
+             "direction": args.direction}
     if recipe is not None:
         return recipe.build_task(**given)
     return Task(**{k: v for k, v in given.items() if v is not None})

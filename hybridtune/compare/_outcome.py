@@ -27,16 +27,36 @@ def best_trial(trials: Sequence[optuna.trial.FrozenTrial], *, floor: float | Non
     """The completed, non-diverged trial with the best value (the highest, or the lowest for
     ``direction="minimize"``; the earliest on a tie); ``None`` when there is none, or when the best does not
     rise above ``floor`` (:func:`~hybridtune.task.chance_floor`: a study that found nothing never presents a
-    chance-level configuration as its best; for a minimised metric the best must fall below it)."""
+    chance-level configuration as its best; for a minimised metric the best must fall below it). On the
+    multi-fidelity ladder only the longest rung reached counts: a short run's value is not a full run's."""
     from optuna.trial import TrialState
 
     ok = [t for t in trials if t.state == TrialState.COMPLETE and outcome_of(t) != keys.OUTCOME_DIVERGED
           and t.value is not None and math.isfinite(t.value)]
+    top = top_fidelity(ok)
+    ok = [t for t in ok if at_top(t, top)]
     if not ok:
         return None
     sign = direction_sign(direction)
     best = max(ok, key=lambda t: (sign * t.value, -t.number))  # type: ignore[operator]
     return None if floor is not None and sign * best.value <= sign * floor else best  # type: ignore[operator]
+
+
+def top_fidelity(trials: Sequence[optuna.trial.FrozenTrial]) -> int | None:
+    """The longest planned schedule among ``trials`` on the multi-fidelity ladder (their
+    :data:`~hybridtune.study.keys.FIDELITY` epochs; the length ladder's longer runs aside: they compete with
+    it); ``None`` when a trial ran without one (full length)."""
+    fids = [t.user_attrs.get(keys.FIDELITY) for t in trials if not t.user_attrs.get(keys.EXTENDED)]
+    if not fids or any(f is None for f in fids):
+        return None
+    return max(int(f) for f in fids)
+
+
+def at_top(trial: optuna.trial.FrozenTrial, top: int | None) -> bool:
+    """Whether ``trial`` ran the longest planned schedule ``top`` (:func:`top_fidelity`) or longer; a trial
+    without a fidelity ran full length."""
+    f = trial.user_attrs.get(keys.FIDELITY)
+    return f is None if top is None else int(f) >= top
 
 
 def direction_sign(direction: Any) -> float:
@@ -67,11 +87,16 @@ class HistoryPoint:
     cost: Cost
     cumulative: Cost
     best_so_far: float | None
+    #: its schedule's length on the multi-fidelity ladder (``None``: the study's full epochs)
+    fidelity: int | None = None
+    #: where its values came from: ``range test suggestion``, ``promoted from N`` (the ladder), or ``None``
+    #: (the sampler)
+    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"number": self.number, "state": self.state, "outcome": self.outcome, "value": self.value,
                 "cost": self.cost.to_dict(), "cumulative": self.cumulative.to_dict(),
-                "best_so_far": self.best_so_far}
+                "best_so_far": self.best_so_far, "fidelity": self.fidelity, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -150,11 +175,13 @@ class StudyOutcome:
 def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Cost | None = None,
                         direction: str = "maximize") -> tuple[HistoryPoint, ...]:
     """Finished trials (completed, pruned, and failed ones that recorded a cost) in completion order,
-    with cumulative cost from ``start`` and the best value so far (diverged trials never count as best)."""
+    with cumulative cost from ``start`` and the best value so far (diverged trials never count as best, nor a
+    shorter run on the multi-fidelity ladder: only its longest rung's)."""
     from optuna.trial import TrialState
 
     done = [t for t in trials if t.state.is_finished() and keys.COST in t.user_attrs]
     done.sort(key=lambda t: (t.datetime_complete or t.datetime_start, t.number))
+    top = top_fidelity([t for t in trials if t.state == TrialState.COMPLETE])
     cum = start or Cost()
     best: float | None = None
     points = []
@@ -163,11 +190,15 @@ def history_from_trials(trials: Sequence[optuna.trial.FrozenTrial], *, start: Co
         cum = cum + c
         outcome = outcome_of(t)
         value = t.value if t.state == TrialState.COMPLETE and outcome != keys.OUTCOME_DIVERGED else None
-        if value is not None and (best is None or direction_sign(direction) * (value - best) > 0):
+        if value is not None and at_top(t, top) and (best is None or direction_sign(direction) * (value - best) > 0):
             best = value
+        fid = t.user_attrs.get(keys.FIDELITY)
+        source = (f"promoted from {t.user_attrs[keys.PROMOTED_FROM]}" if keys.PROMOTED_FROM in t.user_attrs
+                  else t.user_attrs.get(keys.SOURCE))
         points.append(HistoryPoint(number=t.number, state=t.state.name, outcome=outcome,
                                    value=t.value if t.state == TrialState.COMPLETE else None, cost=c,
-                                   cumulative=cum, best_so_far=best))
+                                   cumulative=cum, best_so_far=best, fidelity=None if fid is None else int(fid),
+                                   source=source))
     return tuple(points)
 
 
@@ -201,6 +232,8 @@ def outcome_from_trials(role: str, study_name: str, trials: Sequence[optuna.tria
 
     history = history_from_trials(trials, start=probe_cost, direction=direction)
     best = best_trial(trials, floor=floor, direction=direction)
+    # the probes' momentum runs on the ladder's first rung are observations, not trials the study ran
+    trials = [t for t in trials if t.user_attrs.get(keys.SOURCE) != keys.PROBE_SOURCE]
     total = history[-1].cumulative if history else (probe_cost or Cost())
     if test is not None and (best is None or test.get("trial") != best.number):
         test = None  # stale: the best changed since it was tested

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._core import ConfigError, did_you_mean, finite_json, open_storage, redact
-from ..study import keys, study_floor
+from ..study import keys, ladder_rows, last_epoch_rise, study_floor
 from ..task import VALIDATION_ACCURACY, chance_level
 from ._comparison import Comparison, compare
 from ._outcome import StudyOutcome, best_trial, direction_sign, outcome_from_trials, outcome_of
@@ -17,13 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
     from ..probes import Priors
-
-#: "Still improving clearly": the best trial's validation accuracy rose over its last epoch by more than this
-#: many standard errors of the difference of two accuracies on the validation split (binomial, taken as
-#: independent). 1cycle's annealing lifts the last epoch anyway: of the 29 ResNet-8 runs of 4 epochs on mnist5k
-#: that reached 95.5% (benchmarks/results/first_trials.json), 24 rose by 0.4-2.9 such errors, so the bar sits
-#: above that; the CNN on digits at 2 epochs rose by 9.6 (55% -> 89%; 96% at the budget rule's 11 epochs).
-IMPROVING_Z = 3.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +62,9 @@ class StudyResult:
     budget: dict[str, Any] | None = None
     #: ``--space prior``: the priors as its sampler reads them (centre, confidence, bounds per parameter)
     prior_sampler: dict[str, Any] | None = None
+    #: the search's multi-fidelity ladder, one row per rung (``rung``, ``epochs``, ``planned``, ``probes``,
+    #: ``finished``, ``best``, ``promoted``: the trials it sent up); ``()`` for a study without one
+    ladder: tuple[dict[str, Any], ...] = ()
 
     @property
     def verdict(self) -> str | None:
@@ -172,6 +167,7 @@ class StudyResult:
         d["warnings"] = list(self.warnings)
         d["budget"] = None if self.budget is None else {
             **self.budget, "used": {role: o.cost.examples for role, o in self.outcomes.items()}}
+        d["ladder"] = [dict(r) for r in self.ladder]
         d["verdict"] = self.verdict
         d["prior_sampler"] = self.prior_sampler
         d["no_verdict"] = self.no_verdict
@@ -239,7 +235,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
     config = dict(attrs.get(keys.CONFIG, {}))
     tol = config.get("tolerance") if tolerance is None else float(tolerance)
     data = dict((attrs.get(keys.TASK) or {}).get("data") or {})
-    chance = chance_level(data.get("num_classes"))
+    # chance is stored only where it is not 1/classes: the majority class's rate of unbalanced labels
+    chance = float(data.get("chance") or chance_level(data.get("num_classes")))
     direction = study.direction.name.lower()
     if keys.TEST in attrs and data.get("kind", "classification") != "classification":
         chance = float((attrs.get(keys.TEST) or {}).get("chance", chance))  # the metric of learning nothing
@@ -273,7 +270,8 @@ def load_result(name: str, *, storage: Any = None, tolerance: float | None = Non
                        random=outcomes.get(keys.RANDOM), comparison=comparison,
                        artefacts=_artefacts(attrs, outcomes[keys.SEARCH]),
                        warnings=tuple(study_warnings(trials, attrs, floor=floor, direction=direction)), budget=attrs.get(keys.BUDGET),
-                       prior_sampler=attrs.get(keys.PRIOR_SAMPLER))
+                       prior_sampler=attrs.get(keys.PRIOR_SAMPLER),
+                       ladder=tuple(ladder_rows(trials, attrs.get(keys.LADDER), direction=direction)))
 
 
 def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any] | None:
@@ -287,7 +285,7 @@ def _artefacts(attrs: Mapping[str, Any], search: StudyOutcome) -> dict[str, Any]
 def study_warnings(trials: Sequence[optuna.trial.FrozenTrial], attrs: Mapping[str, Any], *,
                    floor: float | None = None, direction: str = "maximize") -> list[str]:
     """What a search's result should say beside its numbers: that it found nothing (:func:`found_nothing`),
-    or a best trial still improving clearly at its last epoch (see :data:`IMPROVING_Z`)."""
+    or a best trial still improving clearly at its last epoch (see :data:`hybridtune.study.IMPROVING_Z`)."""
     best = best_trial(trials, floor=floor, direction=direction)
     if best is None:
         return [found_nothing(trials, floor)]
@@ -330,24 +328,3 @@ def found_nothing(trials: Sequence[optuna.trial.FrozenTrial], floor: float | Non
         return f"the search found nothing: none of its {len(finished)} trials completed (the others were pruned)" + end
     return (f"the search found nothing: its best validation accuracy {100 * max(values):.2f}% is within noise of "
             f"chance (at most {100 * (floor or 0):.2f}%)" + end)
-
-
-def last_epoch_rise(curve: Sequence[Mapping[str, Any]], n_val: int | None) -> tuple[float, float, float] | None:
-    """``(before, after, z)`` when the curve's validation accuracy rose over its last epoch by more than
-    :data:`IMPROVING_Z` standard errors of the difference (binomial on ``n_val`` examples); else ``None``.
-    Only for a metric in [0, 1].
-
-    Example:
-        >>> last_epoch_rise([{"val_acc": 0.60}, {"val_acc": 0.72}, {"val_acc": 0.81}], 600)[2] > 3
-        True
-        >>> last_epoch_rise([{"val_acc": 0.93}, {"val_acc": 0.945}, {"val_acc": 0.96}], 749) is None
-        True
-    """
-    accs = [e.get("val_acc") for e in curve]
-    if len(accs) < 2 or not n_val or any(a is None or not 0 <= a <= 1 for a in accs[-2:]):
-        return None
-    before, after = float(accs[-2]), float(accs[-1])
-    se = math.sqrt((before * (1 - before) + after * (1 - after)) / n_val)
-    if se <= 0 or after - before <= IMPROVING_Z * se:
-        return None
-    return before, after, (after - before) / se

@@ -217,10 +217,13 @@ def check_loss_falls(task: Task, *, batch_size: int = 128, seed: int = 0) -> tup
 
 
 def check_chance(task: Task, result: TrainResult) -> RedFlag:
-    """After training, validation accuracy stuck at 1/classes means the model learnt nothing that transfers."""
+    """After training, validation accuracy stuck at chance (1/classes, or the majority class's rate of unbalanced
+    labels) means the model learnt nothing that transfers."""
     chance = task.chance
     acc = result.best_val_acc
     margin = max(0.05, 0.5 * chance)
+    if task.kind == "classification":
+        margin = min(margin, 0.5 * (1 - chance))  # a majority rate of 0.8 leaves 0.2 to rise: half of it
     bad = acc is None or acc < chance + margin
     msg = (f"best validation accuracy {acc if acc is None else f'{acc:.4f}'} vs chance {chance:.4f}"
            + (": stuck at chance (shuffled labels, inputs and labels misaligned, a dead network?)" if bad else ""))

@@ -60,6 +60,7 @@ def recipe_of(study: optuna.Study, store: Any) -> Recipe | None:
         "data": (described.get("data") or {}).get("name"), "optimizer": described.get("optimizer"),
         "rebuildable": False}
     epochs = int(ident.get("epochs") or config.epochs)  # the resolved budget (identity), else the config's
+    epochs = max(epochs, int(best.user_attrs.get(keys.FIDELITY) or 0))  # longer: the length ladder's evidence
     test = attrs.get(keys.TEST) or {}
     if test.get("trial") != best.number:
         test = {}

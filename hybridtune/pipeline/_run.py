@@ -19,9 +19,9 @@ from ..compare import StudyResult, best_trial, load_result
 from ..report import save_to_dashboard, study_figures, write_report
 from ..space import (GridSpace, Hyperparams, SearchSpace, batch_sizes, grid_space, search_space, suggested_peak,
                      wide_space)
-from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_search_queue, identity, keys,
-                     open_phases, open_study, probe_identity, queue_cells, queue_search, stored_identity, study_budget,
-                     task_description, work)
+from ..study import (StudyConfig, await_others, default_name, fail_stale, fill_ladder, fill_search_queue, identity,
+                     keys, ladder_epochs, length_cap, open_phases, open_study, plan_ladder, probe_identity, probe_observations,
+                     queue_cells, queue_ladder, queue_search, stored_identity, study_budget, task_description, work)
 from ..task import Task
 from ..train import Tested, train_and_test
 from ._export import default_out
@@ -112,11 +112,13 @@ def resolve_config(task: Task, config: StudyConfig | None = None, *, storage: An
     """
     config = config or StudyConfig()
     _check_task(task)
-    if config.epochs is None:
+    if config.epochs is None or config.fidelity is None:
         name = config.name or default_name(task, config)
         stored = stored_identity(open_storage(storage), name) or {}
-        if stored.get("epochs"):
+        if config.epochs is None and stored.get("epochs"):
             config = config.replace(epochs=int(stored["epochs"]))
+        if config.fidelity is None and stored:  # a stored study keeps its scheme (before the ladder: pruner)
+            config = config.replace(fidelity=str(stored.get("fidelity", "pruner")))
     return config.for_task(task)
 
 
@@ -135,7 +137,7 @@ def _run(task: Task, config: StudyConfig | None, *, storage: Any, progress: Prog
 
     store = open_storage(storage)
     _check_task(task)
-    if config is None or config.name is None or config.epochs is None:  # resolve_config's output runs as given
+    if config is None or config.name is None or config.epochs is None or config.fidelity is None:  # resolved: as given
         config = resolve_config(task, config, storage=store)
     name = str(config.name)
     folder = default_out(name) if out is None else Path(out)
@@ -198,6 +200,8 @@ def _coordinate(task: Task, config: StudyConfig, store: Any, name: str, progress
         fail_stale(phase.study)  # a trial a killed run left RUNNING: failed and queued again
         if phase.role == keys.GRID:
             phase.refill = lambda s=phase.study: queue_cells(s, grid.cell_list(config.seed), in_run=True)
+        elif phase.role == keys.SEARCH and phase.study.user_attrs.get(keys.LADDER):
+            phase.refill = phase.after_trial = lambda s=phase.study: fill_ladder(s, None, in_run=True)
         else:
             phase.refill = lambda s=phase.study: fill_search_queue(s, config.trials, None, in_run=True)
     work(phases, budget=None, progress=progress)
@@ -258,7 +262,13 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
               for pos in config.suggestions]
     if config.space == "prior":  # the prior-guided sampler sets their LR, from the evidence when they start
         firsts = [{k: v for k, v in f.items() if k != space.lr_name} for f in firsts]
-    queue_search(study, config.trials, firsts)
+    if config.fidelity == "ladder":
+        # the length ladder's rise rule is binomial: for a classification study scored by accuracy
+        n_val = len(task.data.val) if task.kind == "classification" and task.metric is None else None  # type: ignore[arg-type]
+        _plan_ladder(study, config, priors, space, budget, n_val=n_val)
+        queue_ladder(study, firsts)
+    else:
+        queue_search(study, config.trials, firsts)
     if budget is not None and budget["examples"] - priors.cost.examples < budget["per_trial"]:
         _log.warning("study %s: the probes (%d examples) left less than one trial (%d) of the budget (%d)",
                      name, priors.cost.examples, budget["per_trial"], budget["examples"])
@@ -277,6 +287,30 @@ def _queue_everything(task: Task, config: StudyConfig, store: Any, name: str, st
         _set_budget(rstudy, budget)  # the same budget, no probes
         queue_search(rstudy, config.trials, None)
     study.set_user_attr(keys.READY, True)  # workers may join from here on
+
+
+def _plan_ladder(study: optuna.Study, config: StudyConfig, priors: Priors, space: SearchSpace,
+                 budget: dict[str, Any] | None, *, n_val: int | None) -> None:
+    """Plan the search's ladder: its rungs' lengths and how many trials each runs, from the budget left after
+    the probes or from ``trials`` (the same command resumes the same plan; a resumed study given more trials
+    extends it, and what already ran stays), then the probes' momentum runs join its first rung when they have
+    its length."""
+    epochs = ladder_epochs(int(config.epochs))  # type: ignore[arg-type]
+    if budget is not None:
+        units = (budget["examples"] - priors.cost.examples) / budget["per_trial"]
+        counts = plan_ladder(units, epochs)
+    else:
+        units = float(config.trials)
+        counts = plan_ladder(0, epochs, trials=config.trials)
+    # the length ladder spends what a budget leaves; a study sized by trials climbs only when given a cap
+    cap = length_cap(int(config.epochs), config.length_cap) \
+        if config.budgeted or config.length_cap is not None else None  # type: ignore[arg-type]
+    plan = keys.record_ladder(epochs=epochs, counts=counts, units=units, n_val=n_val, cap=cap)
+    if study.user_attrs.get(keys.LADDER) != plan:  # a resumed study given more (or fewer) trials: its new plan
+        study.set_user_attr(keys.LADDER, plan)
+    ladder = study.user_attrs[keys.LADDER]
+    if ladder["counts"][0] > 0:
+        probe_observations(study, priors, space, int(ladder["epochs"][0]))
 
 
 def _set_budget(study: optuna.Study, budget: dict[str, Any] | None) -> None:
@@ -361,7 +395,9 @@ def _test_best(study: optuna.Study, task: Task, config: StudyConfig, *, need_mod
             tick()
         if seed in runs and not (i == 0 and need_model):
             continue
-        tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=seed))
+        # the length the choice ran: the study's epochs, or longer from the length ladder
+        epochs = max(int(config.epochs), int(best.user_attrs.get(keys.FIDELITY) or 0))  # type: ignore[arg-type]
+        tested = train_and_test(task, hp.train_config(optimizer=task.optimizer, epochs=epochs, seed=seed))
         r = tested.result
         runs[seed] = {"seed": seed, "test_accuracy": tested.test_accuracy, "test_loss": tested.test_loss,
                       "val_accuracy": r.val_acc, "status": r.status, "cost": r.cost.to_dict()}

@@ -196,18 +196,23 @@ def _optuna_quiet() -> Iterator[None]:
 
 
 def trials_frame(studies: dict[str, Any]) -> Any:
-    """One row per trial of each study: role, number, state, outcome, value, params and cost."""
+    """One row per trial of each study that trained: role, number, state, outcome, value, params and cost;
+    ``fidelity`` (its schedule's epochs) and ``source`` for the search's trials on the multi-fidelity
+    ladder. The probes' momentum runs stored on the ladder's first rung are the probes', not trials: not here."""
     import pandas as pd
 
     rows = []
     for role, study in studies.items():
         for t in study.get_trials(deepcopy=False):
+            if t.user_attrs.get(keys.SOURCE) == keys.PROBE_SOURCE:
+                continue
             cost = t.user_attrs.get(keys.COST) or {}
             rows.append({"role": role, "number": t.number, "state": t.state.name.lower(),
                          "outcome": outcome_of(t), "value": t.value,
                          **{f"param_{k}": v for k, v in t.params.items()},
                          "examples": cost.get("examples"), "steps": cost.get("steps"),
                          "seconds": cost.get("seconds"), "epochs": cost.get("epochs"),
+                         "fidelity": t.user_attrs.get(keys.FIDELITY), "source": t.user_attrs.get(keys.SOURCE),
                          "completed_at": t.datetime_complete})
     return pd.DataFrame(rows)
 

@@ -153,8 +153,12 @@ def _prepare(lrs: Sequence[float] | np.ndarray, losses: Sequence[float] | np.nda
     head = float(np.median(loss[:n_head]))
     # 3. the divergence tail: from the first point where all progress is lost and the loss climbs clearly
     #    (10% and three noise sigmas) above where it started
+    #    (a smoothed start a little below the head, its boundary estimate on a few noisy batches, is no progress
+    #    to lose: the loss must then climb clearly above the head itself, not merely back to it)
+    clear = max(0.1 * abs(head), 3 * noise, 1e-12)
     run_min = np.minimum.accumulate(smooth)
-    tol = np.maximum(head - run_min, max(0.1 * abs(head), 3 * noise, 1e-12))
+    tol = np.maximum(head - run_min, clear)
+    tol = np.where(head - run_min < clear, np.maximum(tol, head + clear - run_min), tol)
     over = np.nonzero(smooth > run_min + tol)[0]
     keep = int(over[0]) if len(over) else len(smooth)
     if keep < MIN_POINTS:

@@ -140,12 +140,22 @@ _OUTCOME_COLORS = {"completed": "#1f77b4", "pruned": "#ff7f0e", "diverged": "#d6
 #: Figure ids as stored for optuna-dashboard (valid HTML ids).
 FIGURE_IDS = ("best-vs-cost", "lr-trials", "intermediate-values", "param-importances", "range-test", "momentum-runs")
 _SOURCE_COLORS = {"suggestion": "#2ca02c", "prior": "#1f77b4", "wide": "#ff7f0e", "incumbent": "#9467bd",
-                  "narrow band": "#1f77b4", "enqueued": "#2ca02c"}
+                  "narrow band": "#1f77b4", "enqueued": "#2ca02c", "momentum probe": "#8c564b",
+                  "promoted": "#d62728"}
 
 
 def pct(v: float | None) -> str:
     """A fraction as a percent with two decimals (``-`` for ``None``), as the report's figures and text show it."""
     return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def metric_label(result: StudyResult) -> str:
+    """What the figures call a study's objective: ``validation accuracy``, or a metric of the task's own by its
+    name with the way it improves, ``validation rmse (lower is better)``."""
+    if result.is_accuracy:
+        return "validation accuracy"
+    better = "lower" if result.direction == "minimize" else "higher"
+    return f"validation {result.metric_name} ({better} is better)"
 
 
 def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
@@ -160,9 +170,7 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
     if x not in ("examples", "epochs", "seconds"):
         raise ConfigError(f"x must be examples, epochs or seconds, but got x={x!r}.")
     # a metric of the task's own (rmse...) is shown as itself, in its units, with the way it improves
-    metric = "validation accuracy" if result.is_accuracy else f"validation {result.metric_name}"
-    if not result.is_accuracy:
-        metric += " (lower is better)" if result.direction == "minimize" else " (higher is better)"
+    metric = metric_label(result)
     show = pct if result.is_accuracy else (lambda v: "-" if v is None else f"{v:.4g}")
     fig = go.Figure()
     for role, o in result.outcomes.items():
@@ -190,9 +198,13 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
         if c.target is not None and c.target != c.grid_best_value:
             # the noise band of the grid's best (+- match_z standard errors), or the tolerance below it
             top = c.grid_best_value + (c.grid_best_value - c.target if c.rule == "se" else 0.0)
-            fig.add_hrect(y0=min(c.target, top), y1=max(c.target, top), fillcolor=_COLORS["grid"], opacity=0.12, line_width=0,
-                          annotation_text=f"grid best +- {c.margin}" if c.rule == "se" else f"within {c.margin}",
-                          annotation_position="bottom left")
+            # the margin in the metric's units: points of accuracy, or a plain number (rmse) for another metric
+            margin = c.margin if result.is_accuracy else (
+                f"{c.match_z:g} standard error{'' if c.match_z == 1 else 's'} "
+                f"({abs(c.grid_best_value - c.target):.4g})")
+            fig.add_hrect(y0=min(c.target, top), y1=max(c.target, top), fillcolor=_COLORS["grid"], opacity=0.12,
+                          line_width=0, annotation_text=f"grid best +- {margin}" if c.rule == "se" else
+                          f"within {margin}", annotation_position="bottom left")
         for role, m in c.rows.items():
             if m.cost_to_match is not None and role != "grid":
                 fig.add_trace(go.Scatter(x=[getattr(m.cost_to_match, x)], y=[c.target], mode="markers",
@@ -209,12 +221,15 @@ def best_so_far_figure(result: StudyResult, *, x: str = "examples") -> Any:
     return fig
 
 
-def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy per epoch") -> Any:
-    """Each finished trial's validation accuracy per epoch (from its stored ``curve``); pruned trials end
+def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy per epoch",
+                               metric: str = "validation accuracy") -> Any:
+    """Each finished trial's validation metric per epoch (from its stored ``curve``); pruned trials end
     in a cross, diverged ones are red.
 
     Args:
         trials: Optuna ``FrozenTrial`` objects (e.g. ``study.get_trials()``).
+        title: the figure's title.
+        metric: the y axis's name (:func:`metric_label` of the study's result).
     """
     import plotly.graph_objects as go
 
@@ -238,16 +253,18 @@ def intermediate_values_figure(trials: Any, *, title: str = "validation accuracy
                                  opacity=0.85, marker={"symbol": symbols, "size": sizes, "color": color},
                                  hovertemplate=f"trial {t.number} ({outcome})<br>epoch %{{x}}: %{{y:.4f}}"))
         shown.add(outcome)
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="validation accuracy", template="plotly_white")
+    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=metric, template="plotly_white")
     return fig
 
 
 def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = None) -> Any:
-    """Each finished search trial's last validation accuracy against its 1cycle peak LR (the search's LR
+    """Each finished search trial's last validation metric against its 1cycle peak LR (the search's LR
     parameter: at the probes' batch size when the space has one), coloured by what drew it: the range
     test's ``suggestion``, the ``prior``, the ``wide`` space or around the ``incumbent`` (``--space prior``),
-    or the ``narrow band``. Pruned trials are open circles at their last epoch, diverged ones crosses at
-    the bottom. On the LR axis: the search's bounds and, for ``--space prior``, the prior's density.
+    or the ``narrow band``; on the multi-fidelity ladder also the ``promoted`` trials (a rung's best, trained
+    again longer: larger markers the higher the rung) and the probes' ``momentum probe`` runs. Pruned trials
+    are open circles at their last epoch, diverged ones crosses at the worst end (the bottom; the top for a
+    minimised metric). On the LR axis: the search's bounds and, for ``--space prior``, the prior's density.
     """
     import plotly.graph_objects as go
     from optuna.trial import TrialState
@@ -255,32 +272,50 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
     space = result.space or {}
     lr_name = "base_lr" if space.get("ref_batch_size") else "lr"
     fig = go.Figure()
-    groups: dict[str, list[tuple[float, float, str, str]]] = {}
+    groups: dict[str, list[tuple[float, Any, str, str, int]]] = {}
     for t in trials:
         if lr_name not in t.params or not t.state.is_finished():
             continue
-        source = "suggestion" if t.user_attrs.get(keys.SOURCE) else \
-            str(t.user_attrs.get(keys.SOURCE_DRAW) or "narrow band")
+        if t.user_attrs.get(keys.SOURCE) == keys.PROBE_SOURCE:
+            source = "momentum probe"
+        elif keys.PROMOTED_FROM in t.user_attrs:  # the ladder: a rung's best, trained again longer
+            source = "promoted"
+        else:
+            source = "suggestion" if t.user_attrs.get(keys.SOURCE) else \
+                str(t.user_attrs.get(keys.SOURCE_DRAW) or "narrow band")
         outcome = outcome_of(t)
         accs = [e.get("val_acc") for e in t.user_attrs.get(keys.CURVE) or [] if e.get("val_acc") is not None]
-        y = 0.0 if outcome in (keys.OUTCOME_DIVERGED, keys.OUTCOME_FAILED) or t.state == TrialState.FAIL \
-            else (accs[-1] if accs else t.value or 0.0)
-        symbol = "x" if y == 0.0 else "circle-open" if t.state == TrialState.PRUNED else "circle"
+        lost = outcome in (keys.OUTCOME_DIVERGED, keys.OUTCOME_FAILED) or t.state == TrialState.FAIL
+        y = None if lost else (accs[-1] if accs else t.value)
+        symbol = "x" if lost or y is None else "circle-open" if t.state == TrialState.PRUNED else "circle"
         note = f"trial {t.number} ({outcome})"
+        if t.user_attrs.get(keys.FIDELITY) is not None:  # on the ladder: its schedule's length
+            note += f", {t.user_attrs[keys.FIDELITY]} epochs" + (
+                f", promoted from trial {t.user_attrs[keys.PROMOTED_FROM]}" if keys.PROMOTED_FROM in t.user_attrs
+                else "")
         if t.user_attrs.get(keys.SUGGESTION_MOVE):  # a suggestion that followed the trials before it
             note += f", moved {t.user_attrs[keys.SUGGESTION_MOVE]} on the evidence"
         if isinstance(t.user_attrs.get(keys.LOSS_RISE), (int, float)):
             note += f", loss climbed {t.user_attrs[keys.LOSS_RISE]:.2f} at its peak LR"
-        groups.setdefault(source, []).append((float(t.params[lr_name]), float(y), symbol, note))
+        size = 10 + 3 * int(t.user_attrs.get(keys.RUNG) or 0)
+        groups.setdefault(source, []).append((float(t.params[lr_name]), y, symbol, note, size))
+    # a lost trial (diverged, failed, no value) sits at the worst end: 0 for an accuracy, above the others
+    # for a minimised metric, where 0 would read as the best
+    values = [p[1] for pts in groups.values() for p in pts if p[1] is not None and math.isfinite(p[1])]
+    minimize = result.direction == "minimize"
+    worst = (1.05 * max(values) if values else 1.0) if minimize else 0.0
+    groups = {src: [(p[0], worst if p[1] is None or not math.isfinite(p[1]) else float(p[1]), p[2], p[3], p[4])
+                    for p in pts] for src, pts in groups.items()}
+    span = [min([0.0, *values]), max([1.0, worst, *values])]
     for source, pts in groups.items():
         fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers", name=source,
-                                 marker={"symbol": [p[2] for p in pts], "size": 10,
+                                 marker={"symbol": [p[2] for p in pts], "size": [p[4] for p in pts],
                                          "color": _SOURCE_COLORS.get(source, "#7f7f7f")},
                                  text=[p[3] for p in pts], hovertemplate="%{text}<br>LR %{x:.3g}: %{y:.4f}"))
     lo, hi = (space.get("lr") or (None, None))
     if lo and hi:  # a trace, not add_vline: plotly misplaces a vline's annotation on a log axis
         label = "wide bounds" if space.get("source") == "prior-guided" else "search band"
-        fig.add_trace(go.Scatter(x=[lo, lo, None, hi, hi], y=[0, 1, None, 0, 1], mode="lines", name=label,
+        fig.add_trace(go.Scatter(x=[lo, lo, None, hi, hi], y=[*span, None, *span], mode="lines", name=label,
                                  line={"color": "#7f7f7f", "dash": "dash"}, hoverinfo="skip"))
     prior = ((result.prior_sampler or {}).get("params") or {}).get(lr_name)
     if prior and lo and hi:
@@ -293,7 +328,7 @@ def lr_trials_figure(result: StudyResult, trials: Any, *, title: str | None = No
                                   "range": [0, 1.05], "showgrid": False})
     fig.update_xaxes(type="log", title=f"{lr_name} (1cycle peak{' at the probes batch size' if lr_name == 'base_lr' else ''})")
     fig.update_layout(title=title or f"{result.name}: the search's trials against the LR, by source",
-                      yaxis_title="validation accuracy at the last epoch", template="plotly_white",
+                      yaxis_title=f"{metric_label(result)} at the last epoch", template="plotly_white",
                       legend={"orientation": "h", "y": -0.2})
     return fig
 
@@ -359,8 +394,9 @@ def study_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
     figs["best-vs-cost"] = best_so_far_figure(result)
     search = optuna.load_study(study_name=result.name, storage=storage)
     figs["lr-trials"] = lr_trials_figure(result, search.get_trials(deepcopy=False))
+    metric = metric_label(result)
     figs["intermediate-values"] = intermediate_values_figure(
-        search.get_trials(deepcopy=False), title=f"{result.name}: validation accuracy per epoch (search)")
+        search.get_trials(deepcopy=False), title=f"{result.name}: {metric} per epoch (search)", metric=metric)
     figs["param-importances"] = importances_figure(search)
     if result.priors is not None:
         try:
@@ -375,6 +411,6 @@ def study_figures(result: StudyResult, *, storage: Any) -> dict[str, Any]:
             continue
         s = optuna.load_study(study_name=o.study_name, storage=storage)
         figs[f"{role}-intermediate-values"] = intermediate_values_figure(
-            s.get_trials(deepcopy=False), title=f"{o.study_name}: validation accuracy per epoch")
+            s.get_trials(deepcopy=False), title=f"{o.study_name}: {metric} per epoch", metric=metric)
         figs[f"{role}-param-importances"] = importances_figure(s)
     return figs

@@ -87,10 +87,13 @@ def explain_lines(result: StudyResult) -> list[str]:
     acc = result.is_accuracy
     metric = "accuracy" if acc else result.metric_name
     units = "points" if acc else "its units"
+    # a difference in a minimised metric's units is better below zero: say which way it reads
+    vs_grid = units if acc else (f"{units} (the study's minus the grid's: "
+                                 f"{'below' if result.direction == 'minimize' else 'above'} 0 is better)")
     if seeds:
         lines.append(f"test: the study's chosen configuration retrained on seeds {', '.join(map(str, seeds))} "
                      f"(the same for every study), test {metric} mean +- standard error; vs grid: the paired "
-                     f"difference with the grid, in {units}")
+                     f"difference with the grid, in {vs_grid}")
     if c.grid_best_value is not None and not acc:
         side = "less" if result.direction == "maximize" else "plus"
         lines.append(f"match at: training examples (probes included) when a study's best validation {metric} "
@@ -115,6 +118,26 @@ def explain_lines(result: StudyResult) -> list[str]:
     return lines
 
 
+def ladder_markdown(result: StudyResult) -> list[str]:
+    """The search's multi-fidelity ladder (one row per rung) and its trials (length and source), as markdown
+    lines; none for a study without a ladder."""
+    if not result.ladder:
+        return []
+    lines = ["**The ladder** (successive halving over complete 1cycle schedules: each rung's best trained again, "
+             "from scratch, at the next length; the choice is the best of the longest rung):", "",
+             "| rung | epochs | planned | probes' runs | finished | best val | sent up |", "|---|---|---|---|---|---|---|"]
+    for r in result.ladder:
+        sent = ", ".join(map(str, r["promoted"])) or "-"
+        lines.append(f"| {r['rung']} | {r['epochs']} | {r['planned']} | {r['probes']} | {r['finished']} | "
+                     f"{value_text(result, r['best'])} | {sent} |")
+    lines += ["", "| trial | epochs | source | outcome | val |", "|---|---|---|---|---|"]
+    for p in result.search.history:
+        lines.append(f"| {p.number} | {p.fidelity if p.fidelity is not None else '-'} | {p.source or 'sampler'} | "
+                     f"{p.outcome} | {value_text(result, p.value)} |")
+    lines.append("")
+    return lines
+
+
 def summary_markdown(result: StudyResult) -> str:
     """The markdown note saved for optuna-dashboard."""
     rows = summary_rows(result)
@@ -128,8 +151,12 @@ def summary_markdown(result: StudyResult) -> str:
         lines += [f"**Verdict**: {verdict}", ""]
     t = result.task
     if t:
+        # a metric of the task's own is named with its way up, at the top (accuracy goes without saying)
+        metric = "" if result.is_accuracy else (
+            f"; metric **{result.metric_name}**, {'lower' if result.direction == 'minimize' else 'higher'} is "
+            f"better" + (", in the targets' units" if result.metric_name == "rmse" else ""))
         lines.append(f"Task: **{t.get('model')}** on **{(t.get('data') or {}).get('name')}**, optimizer "
-                     f"`{t.get('optimizer')}`; {result.config.get('epochs')} epochs of 1cycle per trial.")
+                     f"`{t.get('optimizer')}`{metric}; {result.config.get('epochs')} epochs of 1cycle per trial.")
         lines.append("")
     lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r[k] for k in cols) + " |" for r in rows]
@@ -152,6 +179,7 @@ def summary_markdown(result: StudyResult) -> str:
         lines.append(f"**Search space**: 1cycle peak LR [{lo:.3g}, {hi:.3g}]{where} ({sp.get('lr_rule')}); batch "
                      f"sizes {sp.get('batch_sizes')}{mom}; weight decay {sp.get('weight_decay')} or 0.")
         lines.append("")
+    lines += ladder_markdown(result)
     for role, o in result.outcomes.items():
         if o.best_config:
             hp = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

@@ -54,7 +54,18 @@ def study_budget(config: StudyConfig, *, n_train: int, grid: GridSpace) -> dict[
         raise ConfigError(f"budget must pay for at least one full trial ({epochs} epochs x {n_train:,} training "
                           f"examples = {per_trial:,} examples, the probes not included), but got {given}.")
     return keys.record_budget(examples=examples, per_trial=per_trial, fraction=config.budget,
-                              grid_examples=full)
+                              grid_examples=full, epochs=epochs)
+
+
+def reserved(t: optuna.trial.FrozenTrial, budget: Mapping[str, Any]) -> int:
+    """What a queued or running trial holds of the budget until it ends: a full trial (``per_trial``), or its
+    share of one for a shorter trial on the ladder (its :data:`~hybridtune.study.keys.FIDELITY` epochs of the
+    full trial's)."""
+    full = int(budget["per_trial"])
+    epochs, of = t.user_attrs.get(keys.FIDELITY), budget.get("epochs")
+    if epochs is None or not of:
+        return full
+    return -(-full * int(epochs) // int(of))
 
 
 def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:
@@ -76,9 +87,10 @@ def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any])
 def over_budget(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any], number: int) -> bool:
     """Whether trial ``number``, about to start, could overrun: what was spent, a full trial for every other
     running one and a full trial for itself exceed the budget (a resumed study may hold more queued tickets
-    than a smaller budget pays for)."""
-    others = sum(t.state.name == "RUNNING" and t.number != number for t in trials)
-    return spent(trials, budget) + (others + 1) * int(budget["per_trial"]) > int(budget["examples"])
+    than a smaller budget pays for); a shorter trial on the ladder reserves its share (:func:`reserved`)."""
+    others = sum(reserved(t, budget) for t in trials if t.state.name == "RUNNING" and t.number != number)
+    mine = next((reserved(t, budget) for t in trials if t.number == number), int(budget["per_trial"]))
+    return spent(trials, budget) + others + mine > int(budget["examples"])
 
 
 def affordable(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:
@@ -89,6 +101,11 @@ def affordable(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, 
         >>> affordable([], {"examples": 10_000, "per_trial": 3_000, "start": 2_500})
         2
     """
-    live = sum(t.state.name in ("WAITING", "RUNNING") for t in trials)
-    left = int(budget["examples"]) - spent(trials, budget) - live * int(budget["per_trial"])
-    return max(0, left // int(budget["per_trial"]))
+    return max(0, left_over(trials, budget) // int(budget["per_trial"]))
+
+
+def left_over(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:
+    """Examples the budget still pays for: what was not spent nor reserved by a queued or running trial
+    (:func:`reserved`)."""
+    live = sum(reserved(t, budget) for t in trials if t.state.name in ("WAITING", "RUNNING"))
+    return int(budget["examples"]) - spent(trials, budget) - live

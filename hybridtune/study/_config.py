@@ -28,6 +28,10 @@ PRESETS = ("default", "quick")
 #: ``narrow``: the search draws the 1cycle peak from the hard band ``lr_range x lr_max`` (the range test as a
 #: wall); ``prior``: from wide bounds, guided by the priors as evidence (:mod:`hybridtune.study._prior_sampler`).
 SPACES = ("narrow", "prior")
+#: ``ladder``: the search runs successive halving over complete 1cycle schedules of E/4, E/2 and E epochs
+#: (:mod:`hybridtune.study._ladder`); ``pruner``: every search trial is a full E-epoch 1cycle that the pruner may
+#: stop early (the scheme of studies made before the ladder, which resume with it).
+FIDELITIES = ("ladder", "pruner")
 #: The test retrains' seeds start here, offset by the study's seed (:attr:`StudyConfig.test_seed_list`): never a
 #: seed a trial ran with, so the test score carries none of the luck the selection saw on the study's seed.
 TEST_SEED_OFFSET = 1000
@@ -61,7 +65,21 @@ class StudyConfig:
             (:func:`~hybridtune.study._prior_sampler.stepped_suggestion`).
         prior_confidence: with ``space="prior"``, the confidence in (0, 1] of the LR and momentum priors,
             instead of the one the probes measured (``Priors.lr_confidence``, ``momentum_confidence``).
-        pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``.
+        pruner: ``asha`` (``SuccessiveHalvingPruner``, default), ``median``, ``hyperband`` or ``none``: the
+            ``random`` baseline's, and the search's with ``fidelity="pruner"``.
+        fidelity: how the search spends less on the configurations that will not win. ``ladder`` (the default
+            for a new study): successive halving over *complete* 1cycle schedules of about E/4, E/2 and E
+            epochs; each rung's best are trained again from scratch at the next length, and the study's choice
+            is the best full-length trial (:mod:`hybridtune.study._ladder`). The probes' momentum runs (complete
+            short 1cycle runs at ``lr_max``) join the first rung when they have its length. ``pruner``: every
+            trial is a full E-epoch 1cycle that ``pruner`` may stop after an epoch, where the LR is still high
+            and validation accuracy says more about the LR than about the run. ``None``: ``ladder``, or what a
+            stored study of that name was made with (a study stored before the ladder resumes with ``pruner``).
+        length_cap: on the ladder, the most epochs the length ladder may train the best configuration for when
+            it was still improving clearly at ``epochs`` (2E, 4E, ... while the budget pays; see
+            :mod:`hybridtune.study._ladder`). ``None``: 4 x ``epochs`` for a study with a budget (the length
+            ladder spends what the rungs left of it), none for one sized by ``trials`` (``trials`` trials
+            are what it runs); ``epochs``: never longer.
         baselines: any of ``grid`` (default) and ``random``; ``()`` for none.
         budget: the search's budget as a fraction of the grid's cost in training examples (cells x epochs x
             training examples, known before the grid runs), the probes included; e.g. ``0.1``. The search stops
@@ -126,6 +144,8 @@ class StudyConfig:
     space: str = "narrow"
     prior_confidence: float | None = None
     pruner: str = "asha"
+    fidelity: str | None = None
+    length_cap: int | None = None
     baselines: tuple[str, ...] = (GRID,)
     budget: float | None = None
     budget_examples: int | None = None
@@ -155,6 +175,7 @@ class StudyConfig:
             raise ConfigError(f"name must be a non-empty string of at most 200 characters, but got "
                               f"name={self.name!r}.")
         check_positive_int("trials", self.trials)
+        check_positive_int("length_cap", self.length_cap, optional=True)
         check_positive_int("epochs", self.epochs, optional=True)
         check_positive_int("probe_batch_size", self.probe_batch_size)
         check_positive_int("probe_range_steps", self.probe_range_steps, optional=True)
@@ -166,6 +187,8 @@ class StudyConfig:
         SAMPLER_REGISTRY.check(self.sampler)
         PRUNER_REGISTRY.check(self.pruner)
         check_choice("space", self.space, SPACES)
+        if self.fidelity is not None:
+            check_choice("fidelity", self.fidelity, FIDELITIES)
         if self.space == "prior" and self.sampler != "random":
             raise ConfigError(f"sampler must be random with space='prior' (the prior-guided sampler draws every "
                               f"value itself), but got sampler={self.sampler!r}.")
@@ -247,7 +270,8 @@ class StudyConfig:
                                        floor=self.batch_size_floor, ceiling=self.batch_size_ceiling,
                                        probe_memory=False))
             epochs = budget_epochs(n_train, smallest)
-        return replace(self, name=self.name or default_name(task, self), epochs=epochs)
+        return replace(self, name=self.name or default_name(task, self), epochs=epochs,
+                       fidelity=self.fidelity or "ladder")
 
     def probe_batch_size_for(self, task: Task) -> int:
         """The batch size the probes run at on ``task``: :attr:`probe_batch_size`, but never above what the
@@ -328,6 +352,7 @@ def config_from_dict(d: Mapping[str, Any]) -> StudyConfig:
     """A :class:`StudyConfig` from its ``to_dict()`` (as a study stores it)."""
     known = {f.name for f in fields(StudyConfig)}
     kw = {k: v for k, v in d.items() if k in known}
+    kw.setdefault("fidelity", "pruner")  # stored before the ladder: every trial ran full length, pruned
     for key in ("baselines", "probe_momenta", "lr_range", "weight_decay"):
         if key in kw and kw[key] is not None:
             kw[key] = tuple(kw[key])

@@ -35,6 +35,8 @@ def probe_identity(config: StudyConfig, probe_bs: int) -> dict[str, Any]:
              "probe_momentum_epochs": config.probe_momentum_epochs, "probe_momenta": list(config.probe_momenta)}
     if config.space != "narrow":  # (only then: a study stored before spaces had a choice resumes as it was)
         ident.update(space=config.space, prior_confidence=config.prior_confidence)
+    if config.fidelity not in (None, "pruner"):  # (likewise: a study stored before the ladder resumes)
+        ident.update(fidelity=config.fidelity)
     return ident
 
 

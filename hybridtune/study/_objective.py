@@ -42,13 +42,20 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
                 chance: float) -> float:
     """One trial: 1cycle training with the one trainer, reporting validation accuracy every epoch.
 
+    The run is ``config.epochs`` long, or, for a trial on the multi-fidelity ladder, its ticket's
+    :data:`~hybridtune.study.keys.FIDELITY` epochs: a complete 1cycle of that length, never pruned.
+
     Out of memory is this trial's failure (:class:`TrialFailed`, the reason stored as ``fail_reason``);
     Ctrl-C marks the trial failed (``outcome="interrupted"``) and stops the process. A diverged run
     returns ``chance`` (``outcome="diverged"``).
     """
 
+    # a trial on the ladder is a complete 1cycle of its rung's length, and its rung is its pruning
+    rung_epochs = trial.user_attrs.get(keys.FIDELITY)
+    epochs = int(config.epochs if rung_epochs is None else rung_epochs)  # type: ignore[arg-type]
+    prune = prune and rung_epochs is None
     # the prior-guided sampler reads how far each trial's loss climbed at its peak LR, from its step trace
-    tc = hp.train_config(optimizer=task.optimizer, epochs=config.epochs, seed=config.seed,
+    tc = hp.train_config(optimizer=task.optimizer, epochs=epochs, seed=config.seed,
                          record_steps=config.space == "prior")
     pruned_at: list[int] = []
     # the range test's suggestions run to the end: the pruner still records them (the bar for the others)
@@ -59,7 +66,7 @@ def train_trial(trial: optuna.Trial, task: Task, hp: Hyperparams, config: StudyC
             return None
         trial.report(float(e.val_acc), e.epoch)
         # the last epoch is the trial's result: nothing is saved by pruning it
-        if prune and e.epoch < config.epochs and trial.should_prune() and not suggestion:
+        if prune and e.epoch < epochs and trial.should_prune() and not suggestion:
             pruned_at.append(e.epoch)
             return True
         return None

@@ -79,9 +79,10 @@ def open_study(storage: Any, name: str, ident: dict[str, Any], *, sampler: Any =
 
 
 def study_floor(study: optuna.Study) -> float | None:
-    """:func:`~hybridtune.task.chance_floor` of a search study, from its stored task description and metric
-    name."""
+    """:func:`~hybridtune.task.chance_floor` of a search study, from its stored task description (with its
+    chance where the labels are unbalanced) and metric name."""
     data = (study.user_attrs.get(TASK) or {}).get("data") or {}
     if data.get("kind", "classification") != "classification":
         return None
-    return chance_floor(data.get("num_classes"), data.get("val"), (study.metric_names or [None])[0])
+    return chance_floor(data.get("num_classes"), data.get("val"), (study.metric_names or [None])[0],
+                        chance=data.get("chance"))

@@ -115,6 +115,22 @@ def queue_search(study: optuna.Study, n_trials: int, firsts: Sequence[Mapping[st
         study.set_user_attr(keys.SAMPLER_OFFSET, n_before + waiting_firsts)
 
 
+def queue_ladder(study: optuna.Study, firsts: Sequence[Mapping[str, Any]] | None) -> int:
+    """Queue what the search's ladder is missing (:func:`~hybridtune.study._ladder.fill_ladder`); as in
+    :func:`queue_search`, the sampler's seed moves on with the trials there were. Returns the number queued."""
+    from optuna.trial import TrialState
+
+    from ._ladder import fill_ladder
+
+    n_before = len([t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING])
+    queued = fill_ladder(study, firsts)
+    if queued:
+        waiting_firsts = sum(bool(t.user_attrs.get(keys.SOURCE)) for t in study.get_trials(
+            deepcopy=False, states=(TrialState.WAITING,)))
+        study.set_user_attr(keys.SAMPLER_OFFSET, n_before + waiting_firsts)
+    return queued
+
+
 def queue_cells(study: optuna.Study, cells: Sequence[Mapping[str, Any]], *, in_run: bool = False) -> int:
     """Queue each grid cell (a dict of values, e.g. from :meth:`GridSpace.cell_list` or
     :func:`hybridtune.space._space.shuffled_cells`) that has no completed, running or queued trial (nor,
@@ -146,6 +162,7 @@ class Phase:
     cap: int | None = None  # the global cap for MaxTrialsCallback (finished trials)
     refill: Callable[[], int] | None = None  # the coordinator's: queue again what failed without finishing
     cells: bool = False  # a grid: done counts distinct completed cells
+    after_trial: Callable[[], int] | None = None  # the coordinator's: after any trial, promote on the ladder
 
     def done(self) -> int:
         from optuna.trial import TrialState
@@ -165,7 +182,11 @@ class Phase:
             return
         total = self.total
         budget = None if self.cells else self.study.user_attrs.get(keys.BUDGET)
-        if budget is not None:  # a budget's size is known as it is spent: what ran, runs, and is affordable
+        ladder = None if self.cells else self.study.user_attrs.get(keys.LADDER)
+        if ladder:  # the ladder's plan sizes it, the probes' observations on its first rung included
+            total = sum(ladder["counts"]) + sum(t.user_attrs.get(keys.SOURCE) == keys.PROBE_SOURCE
+                                                for t in self.study.get_trials(deepcopy=False))
+        elif budget is not None:  # a budget's size is known as it is spent: what ran, runs, and is affordable
             trials = self.study.get_trials(deepcopy=False)
             total = sum(t.state.name in _LIVE_STATES for t in trials) + affordable(trials, budget)
         progress(self.role, min(self.done(), total), total)
@@ -250,7 +271,8 @@ def only_queued_trials(study: optuna.Study) -> Iterator[None]:
         del study._pop_waiting_trial_id
 
 
-def drain(phase: Phase, *, budget: int | None, progress: Progress | None) -> int:
+def drain(phase: Phase, *, budget: int | None, progress: Progress | None,
+          on_trial: Callable[[], object] | None = None) -> int:
     """Run ``phase``'s queued trials in this process until the queue is empty (or ``budget`` trials ran).
 
     It is ``study.optimize`` (heartbeats, stale-trial retry, pruning, callbacks), except that a trial only
@@ -265,6 +287,8 @@ def drain(phase: Phase, *, budget: int | None, progress: Progress | None) -> int
     def after(s: Any, t: Any) -> None:
         nonlocal ran
         ran += 1
+        if on_trial is not None:
+            on_trial()
         phase.report(progress)
 
     callbacks: list[Callable[[Any, Any], None]] = [after]
@@ -302,15 +326,25 @@ def _ended_elsewhere(exc: BaseException) -> bool:
 
 
 def work(phases: Sequence[Phase], *, budget: int | None, progress: Progress | None) -> dict[str, int]:
-    """Take trials from each phase's queue in turn (search, grid, random); returns trials run per role."""
+    """Take trials from each phase's queue in turn (search, grid, random), again while a phase's
+    ``after_trial`` (the ladder's promotions) queued more; returns trials run per role."""
     ran: dict[str, int] = {}
-    for phase in phases:
-        phase.report(progress)
-        left = None if budget is None else budget - sum(ran.values())
-        if left is not None and left <= 0:
-            break
-        ran[phase.role] = drain(phase, budget=left, progress=progress)
-    return ran
+    hooks = [p.after_trial for p in phases if p.after_trial is not None]
+
+    def on_trial() -> None:
+        for hook in hooks:
+            hook()
+
+    while True:
+        for phase in phases:
+            phase.report(progress)
+            left = None if budget is None else budget - sum(ran.values())
+            if left is not None and left <= 0:
+                return ran
+            ran[phase.role] = ran.get(phase.role, 0) + drain(phase, budget=left, progress=progress,
+                                                             on_trial=on_trial if hooks else None)
+        if not any(hook() for hook in hooks):
+            return ran
 
 
 def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Progress | None,
@@ -328,7 +362,9 @@ def await_others(phases: Sequence[Phase], *, poll_seconds: float, progress: Prog
             fail_stale(phase.study)
             if phase.refill is not None:
                 phase.refill()  # a worker's trial that was interrupted (Ctrl-C) runs again
-            if phase.count("WAITING") and drain(phase, budget=None, progress=progress):
+            if phase.after_trial is not None:
+                phase.after_trial()  # a rung that finished in a worker: its best go up
+            if phase.count("WAITING") and drain(phase, budget=None, progress=progress, on_trial=phase.after_trial):
                 busy = True  # look again: what ran may have freed budget for more (a pruned trial)
             if phase.count("RUNNING", "WAITING"):
                 busy = True
@@ -410,7 +446,9 @@ def open_phases(store: Any, name: str, task: Task, config: StudyConfig, *, salt:
             study.sampler = make_sampler(config.sampler, config.seed,
                                          int(study.user_attrs.get(keys.SAMPLER_OFFSET, 0)), salt)
         study.pruner = make_pruner(config.pruner, config.epochs)
-        cap = None if config.budgeted else config.trials  # a budget sizes the queue itself (fill_search_queue)
+        # a budget sizes the queue itself (fill_search_queue), and so does the ladder's plan (fill_ladder)
+        ladder = bool(study.user_attrs.get(keys.LADDER))
+        cap = None if config.budgeted or ladder else config.trials
         return Phase(role, study, objective(space, prune), total=config.trials, cap=cap)
 
     phases = [sampled(keys.SEARCH)]

@@ -2,9 +2,9 @@
 
 A spec has up to five tables; every key is optional and anything left out keeps its default::
 
-    [task]    model, dataset, optimizer, device, model_args = {depth = 8}
-    [study]   name, trials, epochs, sampler, space, pruner, baselines = ["grid"], budget, budget_examples,
-              test_seeds, match_z, tolerance, seed, quick, test
+    [task]    model, dataset, optimizer, device, kind, direction, model_args = {depth = 8}
+    [study]   name, trials, epochs, sampler, space, pruner, fidelity, length_cap, baselines = ["grid"], budget,
+              budget_examples, test_seeds, match_z, tolerance, seed, quick, test
     [probes]  batch_size, range_steps, range_extend, momentum_epochs, momenta = [0.99, 0.97, 0.95, 0.9]
     [space]   prior_confidence, weight_decay = [1e-6, 1e-2], batch_size_floor, batch_size_ceiling,
               suggestions = [0.5, 0.75]
@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from .._core import ConfigError, did_you_mean
-from ..task import Task
+from ..task import DIRECTIONS, KINDS, Task
 from ._config import StudyConfig
 
 #: The :class:`hybridtune.Task` parameters a spec may set (their defaults are the Task's own).
-TASK_KEYS = ("model", "data", "model_kwargs", "optimizer", "device")
+TASK_KEYS = ("model", "data", "model_kwargs", "optimizer", "device", "kind", "direction")
+#: The spec's task keys that take one of a few words, checked when the spec is read.
+_TASK_CHOICES = {"kind": KINDS, "direction": DIRECTIONS}
 
 
 def _is_int(v: Any) -> bool:
@@ -52,9 +54,11 @@ _TABLE = (lambda v: isinstance(v, dict), "a table such as {depth = 8}")
 
 SCHEMA: dict[str, dict[str, tuple[Any, str, str]]] = {
     "task": {"model": (*_STR, "model"), "dataset": (*_STR, "data"), "optimizer": (*_STR, "optimizer"),
-             "device": (*_STR, "device"), "model_args": (*_TABLE, "model_kwargs")},
+             "device": (*_STR, "device"), "kind": (*_STR, "kind"), "direction": (*_STR, "direction"),
+             "model_args": (*_TABLE, "model_kwargs")},
     "study": {"name": (*_STR, "name"), "trials": (*_INT, "trials"), "epochs": (*_INT, "epochs"),
-              "sampler": (*_STR, "sampler"), "space": (*_STR, "space"), "pruner": (*_STR, "pruner"), "baselines": (*_STRS, "baselines"),
+              "sampler": (*_STR, "sampler"), "space": (*_STR, "space"), "pruner": (*_STR, "pruner"),
+              "fidelity": (*_STR, "fidelity"), "length_cap": (*_INT, "length_cap"), "baselines": (*_STRS, "baselines"),
               "budget": (*_NUM, "budget"), "budget_examples": (*_INT, "budget_examples"),
               "test_seeds": (*_INT, "test_seeds"), "match_z": (*_NUM, "match_z"),
               "tolerance": (*_NUM, "tolerance"), "seed": (*_INT, "seed"), "quick": (*_BOOL, "quick"),
@@ -98,7 +102,7 @@ class StudySpec:
 
         Args:
             overrides: :class:`hybridtune.Task` parameters (``model``, ``data``, ``optimizer``, ``device``,
-                ``model_kwargs``, merged into the spec's), :class:`StudyConfig` fields, and ``quick`` (the
+                ``kind``, ``direction``, ``model_kwargs``, merged into the spec's), :class:`StudyConfig` fields, and ``quick`` (the
                 smoke-size preset, :meth:`StudyConfig.quick`). ``None`` means "not given".
 
         Raises:
@@ -117,8 +121,9 @@ class StudySpec:
             if key not in valid:
                 raise ConfigError(f"overrides must be Task parameters, StudyConfig fields or quick, but got "
                                   f"{key!r}.{did_you_mean(key, valid)}")
+        # (kind and direction default to None, "read from the data": left out unless given)
         task_kw: dict[str, Any] = {f.name: f.default for f in fields(Task) if f.name in TASK_KEYS
-                                   and f.name != "model_kwargs"}
+                                   and f.name != "model_kwargs" and f.default is not None}
         task_kw.update(self.task)
         task_kw.update({k: v for k, v in given.items() if k in TASK_KEYS and k != "model_kwargs"})
         if given.get("model_kwargs"):
@@ -197,6 +202,10 @@ def load_spec(path: str | Path) -> StudySpec:
             check, rule, target = SCHEMA[section][key]
             if not check(value):
                 raise ConfigError(f"spec [{section}] {key} must be {rule}, but got {key} = {_show(value)} in {p}.")
+            if section == "task" and key in _TASK_CHOICES and value not in _TASK_CHOICES[key]:
+                valid = _TASK_CHOICES[key]
+                raise ConfigError(f"spec [task] {key} must be one of {', '.join(valid)}, but got {key} = "
+                                  f"{value!r} in {p}.{did_you_mean(value, valid)}")
             if section == "task":
                 spec_task[target] = dict(value) if key == "model_args" else value
             elif section == "grid":

@@ -53,7 +53,8 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
     The study's coordinator (``hybridtune study``, :func:`run_study`) probes, stores the priors and queues
     every trial; a worker never probes. It rebuilds the task from the names the study stored (model,
     dataset, optimizer), takes trials from the search, grid and random queues in turn until they are
-    empty (or it ran ``trials``), and returns. The coordinator waits for the workers' trials, then tests
+    empty (or it ran ``trials``), and returns; on the multi-fidelity ladder it stays while the search's
+    trials run elsewhere, for the rungs the coordinator queues when they finish. The coordinator waits for the workers' trials, then tests
     and reports. Run one worker per GPU (``device="cuda:1"``) or per machine.
 
     Args:
@@ -94,6 +95,12 @@ def run_worker(name: str, *, storage: Any, device: str = "auto", trials: int | N
     me = worker_id()
     phases = open_phases(store, name, task, config, salt=zlib.crc32(me.encode()) or 1)
     ran = work(phases, budget=trials, progress=progress)
+    # the ladder's next rung is queued by the coordinator once the rung below finished: while its trials run
+    # elsewhere, stay for the promotions
+    while trials is None and any(p.study.user_attrs.get(keys.LADDER) and p.count("RUNNING") for p in phases):
+        time.sleep(poll_seconds)
+        for role, n in work(phases, budget=None, progress=progress).items():
+            ran[role] = ran.get(role, 0) + n
     _log.info("worker %s ran %s on %s", me, ran, name)
     return WorkerResult(name=name, worker=me, device=str(task.device), trials=ran)
 
@@ -132,7 +139,8 @@ def _rebuild_task(study: optuna.Study, config: StudyConfig, device: str) -> Task
                           f"Python objects (a model, data, loss or metric that is not a registry name or a "
                           f"module:function reference); run such studies in one process.")
     task = Task(model=recipe["model"], data=recipe["data"], model_kwargs=recipe.get("model_kwargs", {}),
-                optimizer=recipe["optimizer"], device=device)
+                optimizer=recipe["optimizer"], device=device, kind=recipe.get("kind"),
+                direction=recipe.get("direction"))
     stored = attrs.get(keys.IDENTITY, {})
     mine = identity(task, config, keys.SEARCH)
     for key in ("model", "model_kwargs", "data", "splits", "optimizer"):

@@ -146,6 +146,23 @@ CREATED_BY = CREATED_BY_KEY
 #: ``up`` or ``between`` (``stepped_suggestion`` in the prior sampler).
 SUGGESTION_MOVE = "suggestion_move"
 
+#: A search trial's schedule length in epochs, set on its ticket by the multi-fidelity ladder
+#: (``StudyConfig.fidelity="ladder"``): the trial is a *complete* 1cycle of that many epochs. A trial without it
+#: ran the study's full ``epochs``.
+FIDELITY = "epochs"
+#: Its rung on the ladder (0: the shortest).
+RUNG = "rung"
+#: A promoted trial's: the number of the trial one rung below whose values it trains again, longer.
+PROMOTED_FROM = "promoted_from"
+#: Set on a trial of the length ladder: the best of the longest rung, still improving, trained again longer
+#: than the study's ``epochs``.
+EXTENDED = "extended"
+#: :data:`SOURCE` of a trial that stores one of the probes' momentum runs (a complete short 1cycle at the range
+#: test's ``lr_max``) as an observation on the ladder's first rung: no training, its cost is the probes'.
+PROBE_SOURCE = "momentum probe"
+#: The search study's ladder (:func:`record_ladder`).
+LADDER = "ladder"
+
 OUTCOME_COMPLETED = "completed"
 OUTCOME_PRUNED = "pruned"
 OUTCOME_DIVERGED = "diverged"
@@ -167,6 +184,18 @@ def record_artefacts(trial: int, *, recipe: str, checkpoint: str) -> dict[str, A
     return {"trial": trial, "recipe": recipe, "checkpoint": checkpoint}
 
 
+def record_ladder(*, epochs: Sequence[int], counts: Sequence[int], units: float, cap: int | None = None,
+                  n_val: int | None = None) -> dict[str, Any]:
+    """The :data:`LADDER` attribute: each rung's schedule length (``epochs``, rising, the last the study's
+    full ``epochs``), how many trials it runs (``counts``; the first rung's sampled trials, the probes'
+    observations not included), the budget the plan was made for, in full trials (``units``), and the
+    length ladder's cap in epochs with the validation split's size its rise rule reads (``cap``, ``n_val``;
+    ``None``: no length ladder)."""
+    return finite_json({"epochs": [int(e) for e in epochs], "counts": [int(c) for c in counts],
+                        "units": float(units), "cap": None if cap is None else int(cap),
+                        "n_val": None if n_val is None else int(n_val)})
+
+
 def record_test(trial: int, runs: Sequence[Mapping[str, Any]], *, chance: float) -> dict[str, Any]:
     """The :data:`TEST` attribute: which trial was retrained, and one record per seed (``seed``,
     ``test_accuracy`` (``None`` when the retrain diverged), ``test_loss``, ``val_accuracy``, ``status``,
@@ -176,9 +205,13 @@ def record_test(trial: int, runs: Sequence[Mapping[str, Any]], *, chance: float)
 
 
 def record_budget(*, examples: int, per_trial: int, fraction: float | None, grid_examples: int | None,
-                  start: int = 0) -> dict[str, Any]:
+                  start: int = 0, epochs: int | None = None) -> dict[str, Any]:
     """The :data:`BUDGET` attribute: the budget in training examples, what one full trial costs
     (``per_trial``: epochs x training examples), the fraction of the grid's cost it was given as (or
-    ``None``), the grid's cost, and what was spent before the first trial (``start``: the search's probes)."""
-    return finite_json({"examples": int(examples), "per_trial": int(per_trial), "fraction": fraction,
-                        "grid_examples": grid_examples, "start": int(start)})
+    ``None``), the grid's cost, what was spent before the first trial (``start``: the search's probes) and
+    the full trial's epochs (a shorter trial on the ladder reserves its share of ``per_trial``)."""
+    d = {"examples": int(examples), "per_trial": int(per_trial), "fraction": fraction,
+         "grid_examples": grid_examples, "start": int(start)}
+    if epochs is not None:
+        d["epochs"] = int(epochs)
+    return finite_json(d)

@@ -43,7 +43,7 @@ def list_datasets() -> list[str]:
     return DATASETS.names() + [f"{n}:DIR" for n in _FOLDER_DATASETS]
 
 
-def load_dataset(spec: str | DataSplits, **kwargs: Any) -> DataSplits:
+def load_dataset(spec: str | DataSplits, *, kind: str | None = None, **kwargs: Any) -> DataSplits:
     """Load a dataset by name.
 
     Args:
@@ -51,6 +51,8 @@ def load_dataset(spec: str | DataSplits, **kwargs: Any) -> DataSplits:
             ``key=value`` arguments (``"synthetic:n=512,shape=1x8x8,classes=4"``), a folder dataset
             (``"cifar10:DIR"``, ``"mnist:DIR"``, ``"fashion-mnist:DIR"``) or user code
             (``"module:function"``, ``"path/to/file.py:function"``).
+        kind: what user code's targets are (``classification``, ``regression``, ``multilabel``); ``None``
+            reads it from them. A registry dataset has its own kind (``Task`` refuses another).
         kwargs: passed to the loader (e.g. ``n=256`` for synthetic).
 
     Example:
@@ -70,7 +72,7 @@ def load_dataset(spec: str | DataSplits, **kwargs: Any) -> DataSplits:
     if name in DATASETS:
         return DATASETS.get(name)(**_parse_kwargs(arg, spec), **kwargs)
     if sep and is_user_reference(spec):
-        return _from_user(spec, load_user_callable(spec, what="dataset")(**kwargs), name=spec)
+        return _from_user(spec, load_user_callable(spec, what="dataset")(**kwargs), name=spec, kind=kind)
     raise UnknownNameError(unknown_name_message("dataset", spec, list_datasets()))
 
 
@@ -403,7 +405,7 @@ _FOLDER_LOADERS: dict[str, Callable[..., DataSplits]] = {
 }
 
 
-def _from_user(spec: str, obj: Any, *, name: str) -> DataSplits:
+def _from_user(spec: str, obj: Any, *, name: str, kind: str | None = None) -> DataSplits:
     """Turn what a user's data function returned into DataSplits.
 
     Accepted: a DataSplits; a dict with ``train``, ``val`` (and optionally ``test``) each an
@@ -413,4 +415,4 @@ def _from_user(spec: str, obj: Any, *, name: str) -> DataSplits:
     if isinstance(obj, DataSplits):
         check_splits({"train": obj.train, "val": obj.val, "test": obj.test}, obj.num_classes, name=name)
         return checked_splits(obj)
-    return make_splits(obj, name=name)
+    return make_splits(obj, name=name, kind=kind)

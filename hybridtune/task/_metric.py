@@ -53,18 +53,40 @@ def chance_level(num_classes: int | None) -> float:
     return 1.0 / int(num_classes) if num_classes else 0.0
 
 
-def chance_floor(num_classes: int | None, n_val: int | None, metric: str | None = None) -> float | None:
-    """The validation accuracy a study's best must beat to have found anything: chance (:func:`chance_level`)
-    plus :data:`CHANCE_Z` binomial standard errors on the validation split; ``None`` for a metric that is not an
+def class_chance(num_classes: int | None, labels: torch.Tensor | None = None) -> float:
+    """Chance accuracy on a split with these class ``labels``: :func:`chance_level` (``1 / num_classes``), or,
+    where the labels are unbalanced, the rate of their most frequent class (the accuracy of always predicting
+    it, which a model that learned nothing reaches). Unbalanced means that rate is above ``1 / num_classes``
+    by more than :data:`CHANCE_Z` binomial standard errors on ``len(labels)``, so a balanced split's rounding
+    (a stratified split, digits' 174 to 183 images per class) keeps chance at ``1 / num_classes`` exactly.
+
+    Example:
+        >>> import torch
+        >>> class_chance(2, torch.tensor([0] * 80 + [1] * 20)), class_chance(2, torch.tensor([0] * 52 + [1] * 48))
+        (0.8, 0.5)
+    """
+    p = chance_level(num_classes)
+    if labels is None or not p or labels.dim() != 1 or not len(labels) or bool((labels < 0).any()):
+        return p
+    n = len(labels)
+    top = float(torch.bincount(labels.long()).max().item()) / n
+    return top if top > p + CHANCE_Z * math.sqrt(p * (1 - p) / n) else p
+
+
+def chance_floor(num_classes: int | None, n_val: int | None, metric: str | None = None, *,
+                 chance: float | None = None) -> float | None:
+    """The validation accuracy a study's best must beat to have found anything: chance (``chance``, default
+    :func:`chance_level`; the majority class's rate on unbalanced labels, :func:`class_chance`) plus
+    :data:`CHANCE_Z` binomial standard errors on the validation split; ``None`` for a metric that is not an
     accuracy (``metric``, the objective's name; ``None`` is the validation accuracy), or an unknown split.
 
     Example:
-        >>> round(chance_floor(10, 749), 4)
-        0.1219
+        >>> round(chance_floor(10, 749), 4), round(chance_floor(2, 100, chance=0.8), 2)
+        (0.1219, 0.88)
     """
     if metric not in (None, VALIDATION_ACCURACY) or not num_classes or not n_val:
         return None
-    p = chance_level(num_classes)
+    p = chance_level(num_classes) if chance is None else float(chance)
     return p + CHANCE_Z * math.sqrt(p * (1 - p) / n_val)
 
 
@@ -143,16 +165,19 @@ def default_metric(kind: str) -> Any:
 def nothing_learned(kind: str, train_y: torch.Tensor | None, val_y: torch.Tensor | None,
                     num_classes: int | None, metric: Any) -> float:
     """The metric of a model that learned nothing, which a diverged trial or test retrain is recorded at:
-    for classification with accuracy, chance (:func:`chance_level`); otherwise the task's metric of a constant
-    prediction made from the training targets (their mean: for regression the RMSE is then the validation
-    targets' spread around it; for multi-label each label's training rate, as a logit).
+    for classification, chance (:func:`class_chance`: the majority class's rate on unbalanced validation
+    labels, else ``1 / num_classes``); otherwise the task's metric of a constant prediction made from the
+    training targets (their mean: for regression the RMSE is then the validation targets' spread around it; for
+    multi-label each label's training rate, as a logit).
 
     Example:
         >>> import torch
         >>> round(nothing_learned("regression", torch.tensor([0., 2.]), torch.tensor([0., 2.]), 1, rmse), 3)
         1.0
     """
-    if kind == "classification" or train_y is None or val_y is None or not len(val_y):
+    if kind == "classification":
+        return class_chance(num_classes, val_y)
+    if train_y is None or val_y is None or not len(val_y):
         return chance_level(num_classes)
     mean = train_y.float().mean(0)
     if kind == "multilabel":

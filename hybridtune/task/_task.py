@@ -17,8 +17,8 @@ from ._data import TensorSplit, check_data, checked_splits, example_batch, examp
 from ._datasets import load_dataset
 from ._device import resolve_device
 from ._evaluate import LossFn, MetricFn, evaluate, metric_se
-from ._metric import (DIRECTIONS, KINDS, RMSE, chance_floor, default_loss, default_metric, metric_name,
-                      nothing_learned, rmse)
+from ._metric import (DIRECTIONS, KINDS, RMSE, chance_floor, chance_level, default_loss, default_metric,
+                      metric_name, nothing_learned, rmse)
 from ._models import (MODELS, ModelFactory, check_trainable, create_model, has_lazy_parameters, materialize,
                       resolve_model)
 from ._optim import OPTIMIZERS
@@ -76,7 +76,7 @@ class Task:
         dev = resolve_device(self.device)
         if isinstance(self.data, str):
             object.__setattr__(self, "data_spec", self.data)
-            data = make_splits(load_dataset(self.data), kind=self.kind)
+            data = make_splits(load_dataset(self.data, kind=self.kind), kind=self.kind)
         else:
             data = make_splits(self.data, kind=self.kind)
         kind = data.kind
@@ -110,7 +110,8 @@ class Task:
     @property
     def chance(self) -> float:
         """The metric of a model that learned nothing (:func:`~hybridtune.task.nothing_learned`): chance
-        accuracy for classification, the RMSE of predicting the training mean for regression. What a diverged
+        accuracy for classification (the majority class's rate on the validation split where its labels are
+        unbalanced, else 1/classes), the RMSE of predicting the training mean for regression. What a diverged
         trial scores.
 
         Example:
@@ -131,11 +132,12 @@ class Task:
 
     @property
     def chance_floor(self) -> float | None:
-        """What a study's best must rise above to have found anything (:func:`~hybridtune.task.chance_floor`);
-        ``None`` for a metric of the user's own."""
+        """What a study's best must rise above to have found anything (:func:`~hybridtune.task.chance_floor`
+        above :attr:`chance`); ``None`` for a metric of the user's own."""
         if self.kind != "classification":
             return None
-        return chance_floor(self.data.num_classes, len(self.data.val), self.metric_name)  # type: ignore[arg-type]
+        return chance_floor(self.data.num_classes, len(self.data.val), self.metric_name,  # type: ignore[arg-type]
+                            chance=self.chance)
 
     @property
     def torch_device(self) -> torch.device:
@@ -220,6 +222,9 @@ class Task:
     def describe(self) -> dict[str, Any]:
         d = {"model": self.model_name, "model_kwargs": dict(self.model_kwargs), "data": self.data.describe(),
              "optimizer": self.optimizer, "device": str(self.device)}
+        if self.kind == "classification" and self.chance != chance_level(self.data.num_classes):
+            # unbalanced labels: chance is the majority class's rate, which a stored study's report reads back
+            d["data"]["chance"] = self.chance
         if self.direction != "maximize" or self.kind != "classification":
             # a maximised classification describes itself as before (stored studies resume); the others say
             # which way their metric goes and what it is called, for the report
@@ -271,6 +276,7 @@ class Task:
             return None
         recipe = {"model": self.model, "model_kwargs": dict(self.model_kwargs), "data": self.data_spec,
                   "optimizer": self.optimizer}
-        if given["kind"] is not None:
-            recipe["kind"] = given["kind"]
+        for key in ("kind", "direction"):  # only where given: what is read from the data is read again
+            if given[key] is not None:
+                recipe[key] = given[key]
         return recipe

@@ -106,7 +106,8 @@ class Recipe:
                               f"({type(exc).__name__}: {exc}).") from None
 
     def build_task(self, *, model: Any = None, data: Any = None, optimizer: str | None = None,
-                   model_kwargs: Mapping[str, Any] | None = None, device: str | None = None) -> Task:
+                   model_kwargs: Mapping[str, Any] | None = None, device: str | None = None,
+                   kind: str | None = None, direction: str | None = None) -> Task:
         """The task this recipe trains, rebuilt from its names; each argument given replaces that part
         (``None`` keeps the recipe's). What ``hybridtune train --recipe`` runs, its task flags passed here.
 
@@ -117,6 +118,8 @@ class Recipe:
             model_kwargs: the model's options (default: the recipe's for the recipe's model, none for
                 another model: its options would not fit).
             device: where to train (default: :class:`hybridtune.Task`'s, ``auto``).
+            kind, direction: what the task learns and which way its metric improves (default: the recipe's
+                where it names them, else read from the data and the metric).
 
         Raises:
             ConfigError: the recipe's task was given as Python objects and ``data`` is not given.
@@ -139,6 +142,9 @@ class Recipe:
             same = model is None or model == self.task.get("model")
             model_kwargs = dict(self.task.get("model_kwargs") or {}) if same else {}
         kwargs: dict[str, Any] = {"device": device} if device is not None else {}
+        for key, value in (("kind", kind), ("direction", direction)):
+            if value is not None or self.task.get(key) is not None:
+                kwargs[key] = self.task.get(key) if value is None else value
         return Task(model=self.task["model"] if model is None else model,
                     data=self.task["data"] if data is None else data, model_kwargs=dict(model_kwargs),
                     optimizer=self.task.get("optimizer", self.train.optimizer) if optimizer is None else optimizer,

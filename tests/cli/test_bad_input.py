@@ -22,7 +22,12 @@ def files(tmp_path_factory):
                                "def frozen(input_shape, num_classes):\n"
                                "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))"
                                ".requires_grad_(False)\n"
-                               "def no_weights(input_shape, num_classes):\n    return torch.nn.Flatten()\n")
+                               "def no_weights(input_shape, num_classes):\n    return torch.nn.Flatten()\n"
+                               "def three_outputs(input_shape, num_classes):\n"
+                               "    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))\n"
+                               "class Nan(torch.nn.Linear):\n"
+                               "    def forward(self, x):\n        return super().forward(x) * float('nan')\n"
+                               "def nan_out(input_shape, num_classes):\n    return Nan(input_shape[0], num_classes)\n")
     (d / "data.py").write_text(
         "import torch\n"
         "def _pair():\n"
@@ -40,7 +45,10 @@ def files(tmp_path_factory):
         "    return {'train': (x[:150], y[:150]), 'val': (x[150:], y[150:] + 5), 'num_classes': 4}\n"
         "def one_hot():\n"
         "    x, y = _pair()\n"
-        "    return x, torch.nn.functional.one_hot(y)\n")
+        "    return x, torch.nn.functional.one_hot(y)\n"
+        "def real():\n"
+        "    x, _ = _pair()\n"
+        "    return x, 2.5 * x[:, 0] + 0.1\n")
     (d / "not_json.json").write_text("nope{")
     (d / "not_recipe.json").write_text('{"kind": "something else"}')
     (d / "empty").mkdir()
@@ -50,6 +58,8 @@ def files(tmp_path_factory):
     (d / "not_toml.toml").write_text("model = = cnn\n")
     (d / "bad_confidence.toml").write_text('[task]\nmodel = "cnn"\n[study]\nspace = "prior"\n'
                                            '[space]\nprior_confidence = 1.5\n')
+    (d / "bad_kind.toml").write_text('[task]\nmodel = "mlp"\nkind = "regresion"\n')
+    (d / "bad_direction.toml").write_text('[task]\nmodel = "mlp"\ndirection = "lower"\n')
     (d / "bad_suggestion.toml").write_text('[task]\nmodel = "cnn"\n[space]\nsuggestions = [3.0, -1.0]\n')
     return d
 
@@ -87,6 +97,30 @@ CASES = [
      "from 5 to 8."),
     (["train", "--model", "mlp", "--dataset", "{d}/data.py:one_hot", "--lr", "0.05"],
      "must be a 1-D tensor of class ids, but got shape (200, 4)"),
+    # the task's kind and direction, and what the targets, the model's output and the metric must be (issue 22)
+    (["study", "--kind", "regresion"], "argument --kind: kind must be one of classification, regression, "
+                                       "multilabel, but got 'regresion'. Did you mean 'regression'?"),
+    (["train", "--direction", "lower"], "argument --direction: direction must be one of maximize, minimize, but "
+                                        "got 'lower'."),
+    (["lr-find", "--direction", "up"], "direction must be one of maximize, minimize, but got 'up'."),
+    (["study", "--spec", "{d}/bad_kind.toml"], "spec [task] kind must be one of classification, regression, "
+                                               "multilabel, but got kind = 'regresion' in {d}/bad_kind.toml. Did "
+                                               "you mean 'regression'?"),
+    (["study", "--spec", "{d}/bad_direction.toml"], "spec [task] direction must be one of maximize, minimize, but "
+                                                    "got direction = 'lower' in {d}/bad_direction.toml."),
+    (["train", "--model", "mlp", "--dataset", "{d}/data.py:real", "--kind", "classification", "--lr", "0.05"],
+     "labels must be whole-number class ids, but 200 are not (the first is"),
+    (["train", "--model", "mlp", "--dataset", "friedman:n=200", "--kind", "classification", "--lr", "0.05"],
+     "kind must match the dataset's targets, but 'friedman' is a regression dataset and got "
+     "kind='classification'."),
+    (["train", "--model", "{d}/nets.py:three_outputs", "--dataset", SYN, "--lr", "0.05"],
+     "model '{d}/nets.py:three_outputs' must output shape (2, 4) for a batch of 2 with 4 classes (classification), "
+     "but it output (2, 3)."),
+    (["study", "--model", "{d}/nets.py:three_outputs", "--dataset", SYN, "--quick", "--name", "shape"],
+     "model '{d}/nets.py:three_outputs' must output shape (2, 4) for a batch of 2 with 4 classes (classification), "
+     "but it output (2, 3)."),
+    (["train", "--model", "{d}/nets.py:nan_out", "--dataset", "friedman:n=200", "--lr", "0.05"],
+     "metric 'rmse' must be a number on the validation split, but it returned NaN for the untrained model."),
     # budgets and bounds
     (["train", "--epochs", "0"], "must be a positive integer, but got 0"),
     (["train", "--epochs", "-3"], "must be a positive integer, but got -3"),
@@ -256,3 +290,25 @@ def test_classes_missing_from_the_labels_are_one_warning_line(files) -> None:
     warned = [line for line in p.stderr.splitlines() if "never occur" in line]
     assert warned == [f"WARNING hybridtune.task._data: classes 0-9 never occur in the training labels of "
                       f"'{files}/shifted.py:data'; the task has 14 classes (the largest label + 1)."], p.stderr
+
+
+def test_kind_and_direction_flags_reach_the_task(files) -> None:
+    # 0/1 float targets (n, 3) would read as regression: --kind multilabel makes them labels, in a file's data too
+    (files / "labels.py").write_text("import torch\n"
+                                     "def data():\n"
+                                     "    g = torch.Generator().manual_seed(0)\n"
+                                     "    x = torch.randn(200, 6, generator=g)\n"
+                                     "    return x, torch.stack([x[:, 0] > 0, x[:, 1] > 0, x[:, 2] > 0], 1).float()\n")
+    out = files / "ml.json"
+    p = cli("train", "--model", "mlp", "--dataset", f"{files}/labels.py:data", "--kind", "multilabel",
+            "--direction", "maximize", "--epochs", "1", "--lr", "0.05", "--json", str(out), env=ENV, cwd=files)
+    assert p.returncode == 0, p.stderr[-2000:]
+    task = json.loads(out.read_text())["task"]
+    assert task["data"]["kind"] == "multilabel" and task["metric"] == "label_accuracy"
+    # a spec's [task] kind and direction, and an override (a flag) over them
+    import hybridtune as ht
+
+    (files / "kinds.toml").write_text('[task]\nmodel = "mlp"\nkind = "regression"\ndirection = "minimize"\n')
+    task_kw, _ = ht.load_spec(files / "kinds.toml").build(kind="multilabel")
+    assert (task_kw["kind"], task_kw["direction"]) == ("multilabel", "minimize")
+    assert "kind" not in ht.StudySpec.default().build()[0]  # not given: read from the data

@@ -62,7 +62,8 @@ def test_study_cli_runs_resumes_and_reports(tmp_path: Path) -> None:
     assert d["priors"]["batch_size"] == 32 and d["config"]["epochs"] == 2
     # a Python user reproduces the CLI run: the spec with the same overrides builds the stored task and config
     task_kwargs, config = ht.load_spec(spec).build(trials=2)
-    assert config.to_dict() == d["config"]
+    assert config.fidelity is None  # the default, which a new study resolves to the ladder
+    assert config.for_task(ht.Task(**task_kwargs)).to_dict() == d["config"]
     described = ht.Task(**task_kwargs).describe()
     assert {k: described[k] for k in d["task"]} == d["task"] and task_kwargs["device"] == "auto"
     assert report.is_file() and "best-vs-cost" in report.read_text()
@@ -150,7 +151,8 @@ def test_study_help_takes_its_defaults_from_the_library() -> None:
 
 @pytest.mark.parametrize("body, message", [
     ("[study]\ntrails = 3\n",
-     "spec [study] keys must be among name, trials, epochs, sampler, space, pruner, baselines, budget, budget_examples, "
+     "spec [study] keys must be among name, trials, epochs, sampler, space, pruner, fidelity, length_cap, baselines, "
+     "budget, budget_examples, "
      "test_seeds, match_z, tolerance, seed, quick, test, but got 'trails' in {path}. Did you mean 'trials'?"),
     ("[study]\ntrials = \"3\"\n", "spec [study] trials must be an integer, but got trials = '3' (a string) in {path}."),
     ("[grids]\nlr = [0.1]\n",

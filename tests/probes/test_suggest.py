@@ -149,3 +149,15 @@ def test_loss_still_falling_at_the_end_says_so() -> None:
 def test_band_round_trips() -> None:
     band = ht.suggest_band(*curve(100))
     assert ht.LRBand.from_dict(band.to_dict()) == band
+
+
+def test_a_lucky_first_batch_on_a_flat_start_is_not_a_divergence() -> None:
+    # a token model's sweep (seen with a user's model on the tokens set): the loss hovers at 0.8 for five decades,
+    # its first batch happens to be low and the next few high, then it falls to 0 near lr 0.1. The smoothed start
+    # lies below the plateau, and the plateau's noise once read as the loss rising above its start
+    lrs = np.logspace(-7, 1, 100)
+    x = np.log10(lrs)
+    y = 0.8 - 0.8 / (1 + np.exp(-(x + 1.3) / 0.25)) + 0.04 * np.random.default_rng(0).standard_normal(100)
+    y[0], y[1:5] = 0.70, y[1:5] + 0.06
+    band = ht.suggest_band(lrs, y)
+    assert -2.5 < log(band.lr_max) < 0.5

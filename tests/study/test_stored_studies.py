@@ -58,6 +58,14 @@ def test_fixture_study_stored_before_tasks_had_a_kind_reads_as_a_maximised_class
     search = optuna.load_study(study_name="fixture", storage=storage)
     values = [t.value for t in search.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert r.search.best_value == max(values)
+    # chance: 1/classes, as it was stored (no majority rate: the labels are balanced), and the same floor
+    from hybridtune.study import study_floor
+    from hybridtune.task import chance_floor
+
+    data = r.task["data"]
+    assert "chance" not in data
+    assert study_floor(search) == chance_floor(data["num_classes"], data["val"])
     task = ht.Task(model="mlp", data="synthetic:n=200", device="cpu")
     assert task.kind == "classification" and "direction" not in task.describe()
+    assert task.chance == 1 / task.data.num_classes and task.chance_floor == study_floor(search)
     assert task.describe()["data"] == {k: v for k, v in task.data.describe().items() if k != "kind"}

@@ -13,8 +13,10 @@ from optuna_dashboard import get_note
 import hybridtune as ht
 
 GRID = {"lr": [0.1, 40.0], "momentum": [0.9], "weight_decay": [0.0], "batch_size": [16, 32]}
+# the pruner scheme (every trial full length, pruned early): what these tests assert; the multi-fidelity
+# ladder, the default for a new study, has its own in test_ladder.py
 TINY = dict(trials=5, epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9), batch_size_floor=16,
-            grid=GRID, baselines=("grid", "random"))
+            grid=GRID, baselines=("grid", "random"), fidelity="pruner")
 
 
 @pytest.fixture(scope="module")

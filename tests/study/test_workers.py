@@ -115,9 +115,15 @@ def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monk
                                                                           for p in tmp_path.glob("worker*.log")]
 
     search, grid, rand = (_trials(pg, n) for n in (name, f"{name}-grid", f"{name}-random"))
-    for ts in (search, rand):  # the global cap: exactly `trials`, across every process
-        assert len(ts) == trials
-        assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in ts) == trials
+    # the global cap, across every process: exactly `trials` for random; for the search's ladder exactly its
+    # plan (`trials` at most), the probes' momentum runs on its first rung besides
+    assert len(rand) == trials and sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in rand) == trials
+    plan = optuna.load_study(study_name=name, storage=pg).user_attrs["ladder"]
+    probes = [t for t in search if t.user_attrs.get("source") == "momentum probe"]
+    search = [t for t in search if t not in probes]
+    assert len(search) == sum(plan["counts"]) <= trials and len(probes) <= 2
+    assert all(t.state == TrialState.COMPLETE for t in search)
+    trials = len(search)
     assert len(grid) == 4 and len(set(_cells(grid))) == 4  # each cell once, none twice
     workers_seen = {t.user_attrs["worker"] for t in search + grid + rand}
     assert mine.worker in workers_seen and mine.total >= 1
@@ -128,8 +134,8 @@ def test_workers_share_one_study_with_exact_counts(pg: str, tmp_path: Path, monk
     assert result.search.n_trials == trials and result.grid.n_trials == 4
     if space == "prior":  # every sampled trial records its source; the suggestions are the first two
         assert result.prior_sampler is not None and result.space["source"] == "prior-guided"
-        sampled = [t for t in search if not t.user_attrs.get("source")]
-        assert len(sampled) == trials - 2
+        sampled = [t for t in search if not t.user_attrs.get("source") and "promoted_from" not in t.user_attrs]
+        assert len(sampled) == plan["counts"][0] - 2
         assert {t.user_attrs["source_draw"] for t in sampled} <= {"prior", "wide", "incumbent"}
 
 

@@ -163,9 +163,23 @@ def test_an_embedding_sequence_model_is_tuned_on_the_token_set() -> None:
 def test_a_regression_result_names_its_metric_and_shows_numbers_not_percents() -> None:
     from hybridtune.pipeline import explain_lines, summary_rows
 
+    import optuna
+
+    from hybridtune.report import study_figures
+
     task = ht.Task(model="mlp", data=_regression(), device="cpu")
-    r = ht.tune(task, trials=2, epochs=2, probe_batch_size=32, baseline="grid", grid=GRID, test_seeds=2)
+    store = optuna.storages.InMemoryStorage()
+    r = ht.tune(task, trials=2, epochs=2, probe_batch_size=32, baseline="grid", grid=GRID, test_seeds=2,
+                storage=store)
     assert (r.metric_name, r.result.direction, r.result.is_accuracy) == ("rmse", "minimize", False)
+    # every figure names the metric and its way, never 'accuracy' or 'points'
+    figs = study_figures(r.result, storage=store)
+    for key in ("best-vs-cost", "lr-trials", "intermediate-values", "grid-intermediate-values"):
+        layout = figs[key].layout
+        shown = f"{layout.title.text} {layout.yaxis.title.text} " + " ".join(
+            str(a.text) for a in layout.annotations or ())
+        assert "validation rmse (lower is better)" in shown and "accuracy" not in shown, (key, shown)
+        assert "points" not in shown, (key, shown)
     d = r.to_dict()
     assert d["metric"] == "rmse" and d["direction"] == "minimize" and d["test_metric"] == d["test_accuracy"]
     assert r.test_metric == r.test_accuracy
@@ -173,6 +187,7 @@ def test_a_regression_result_names_its_metric_and_shows_numbers_not_percents() -
     assert not any("%" in v for row in rows for v in row.values())
     text = " ".join(explain_lines(r.result))
     assert "test rmse mean" in text and "(minimized)" in text and "accuracy" not in text
+    assert "the study's minus the grid's: below 0 is better" in text
     assert r.verdict is not None and "%" not in r.verdict and "rmse" in r.verdict
 
 
@@ -234,3 +249,19 @@ def test_a_kind_that_does_not_match_a_loaded_dataset_is_refused() -> None:
     with pytest.raises(ht.DataError, match=r"^kind must match the dataset's targets, but 'friedman' is a regression "
                                            r"dataset and got kind='classification'\.$"):
         ht.Task(model="mlp", data="friedman:n=200", device="cpu", kind="classification")
+
+
+def test_a_given_kind_and_direction_reach_user_data_by_name_and_its_recipe(tmp_path) -> None:  # noqa: ANN001
+    # 0/1 float targets (n, 3) read as regression; kind="multilabel" reaches the user's loader, a recipe keeps it
+    (tmp_path / "labels.py").write_text("import torch\n"
+                                        "def data():\n"
+                                        "    x = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))\n"
+                                        "    return x, torch.stack([x[:, 0] > 0, x[:, 1] > 0], 1).float()\n")
+    spec = f"{tmp_path / 'labels.py'}:data"
+    assert ht.Task(model="mlp", data=spec, device="cpu").kind == "regression"
+    task = ht.Task(model="mlp", data=spec, device="cpu", kind="multilabel", direction="maximize")
+    assert (task.kind, task.metric_name) == ("multilabel", "label_accuracy")
+    assert (task.recipe()["kind"], task.recipe()["direction"]) == ("multilabel", "maximize")
+    rebuilt = ht.Recipe.of(task, ht.TrainConfig(lr=0.1)).build_task(device="cpu")
+    assert (rebuilt.kind, rebuilt.direction) == ("multilabel", "maximize")
+    assert "kind" not in ht.Task(model="mlp", data="friedman:n=200", device="cpu").recipe()  # read from the data
