@@ -114,7 +114,12 @@ def test_a_statement_cancelled_by_the_interrupt_is_the_interrupt(monkeypatch, tm
         raise _canceled_by_the_server()
 
     monkeypatch.setattr(guarded_class(), "get_all_studies", cancelled)
-    r = cli("doctor", "--storage", url)
+    # a background job (nohup, some CI runners) inherits SIGINT ignored: Ctrl-C must reach the CLI here
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        r = cli("doctor", "--storage", url)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (r.returncode, r.stderr.strip()) == (code, f"hybridtune doctor: {line}")
 
 

@@ -58,7 +58,8 @@ def test_dashboard_serves_the_study_note_and_figures(stored: str, tmp_path: Path
         ids = {s["study_name"]: s["study_id"] for s in studies}
         assert set(ids) == {"dash", "dash-grid"}
         search = _get(port, f"/api/studies/{ids['dash']}")
-        assert search["name"] == "dash" and len(search["trials"]) == 3
+        # the three trials and, on the ladder's first rung, the probes' two momentum runs
+        assert search["name"] == "dash" and len(search["trials"]) == 3 + 2
         assert "# hybridtune study `dash`" in search["note"]["body"]
         assert "**Verdict**: the search" in search["note"]["body"] and "Match at: " in search["note"]["body"]
         assert "best.json" in search["note"]["body"] and "best.pt" in search["note"]["body"]

@@ -338,8 +338,9 @@ def test_stepped_suggestion_follows_the_evidence() -> None:
 
 @pytest.mark.slow  # three studies, ~7 s
 def test_a_prior_guided_study_resumes_with_the_same_sequence(tiny_task: ht.Task, tmp_path: Path) -> None:
+    # the pruner scheme: a resumed ladder given more trials re-plans its rungs (tests/study/test_ladder.py)
     kw = dict(epochs=2, probe_batch_size=32, probe_momenta=(0.95, 0.9), batch_size_floor=16, baselines=(),
-              space="prior", test=False, dashboard=False, artefacts=False)
+              space="prior", test=False, dashboard=False, artefacts=False, fidelity="pruner")
 
     def params(url: str) -> list[dict[str, Any]]:
         study = optuna.load_study(study_name="p", storage=url)
