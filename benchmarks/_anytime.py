@@ -296,7 +296,7 @@ def figure(summary: dict[str, Any], methods: list[str], budgets: list[float]) ->
         for m in methods:
             xs, ys, ses = [], [], []
             for b in budgets:
-                v = cells[f"{b:g}"][m]
+                v = cells[f"{b:g}"].get(m) or {"mean": None}
                 if v["mean"] is not None:
                     xs.append(b)
                     ys.append(100 * v["mean"])
