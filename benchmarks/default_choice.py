@@ -13,6 +13,7 @@ suggestion, one of the probes' momentum runs, or a draw of the sampler.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -53,6 +54,7 @@ def run(seed: int, fidelity: str, storage: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--fidelities", default="ladder,pruner")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "default_choice.json"))
     p.add_argument("--storage", default=f"sqlite:///{ROOT / 'benchmarks' / 'results' / 'default_choice.db'}")
     args = p.parse_args(argv)
@@ -60,13 +62,17 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     started = now()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    # runs already written (another call's seeds) are kept beside this call's
+    out = Path(args.out)
+    prior = [r for r in (json.loads(out.read_text())["runs"] if out.is_file() else [])
+             if str(r["seed"]) not in args.seeds.split(",")]
     for seed in (int(s) for s in args.seeds.split(",")):
-        for fidelity in ("ladder", "pruner"):
+        for fidelity in args.fidelities.split(","):
             rows.append(run(seed, fidelity, args.storage))
             print(rows[-1]["seed"], fidelity, rows[-1]["origin"], f"{rows[-1]['best_value']:.4f}",
                   rows[-1]["search_examples"], f"{rows[-1]['wall_seconds']:.0f}s", flush=True)
-            write_json(args.out, {**stamp("default_choice", started), "runs": rows})
+            write_json(args.out, {**stamp("default_choice", started), "runs": prior + rows})
     return 0
 
 
