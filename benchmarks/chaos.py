@@ -220,12 +220,15 @@ class Run:
                 except subprocess.TimeoutExpired:
                     p.kill()
         self.grid_detail: dict[str, Any] = {}
+        self.search_detail: list[Any] = []
         checks = self.invariants(ended)
         if self._storage is not None:
             self._storage.engine.dispose()
         return {"seed": self.seed, "seconds": self.at(), "faults": self.injected,
                 "not_injected": [f for f, _ in pending], "exits": self.exits, "invariants": checks,
                 **({"grid": self.grid_detail} if not checks.get("grid_cells_completed_once", True) else {}),
+                # (number, state, rung, source, promoted_from, outcome, retried) of each search trial
+                **({"search": self.search_detail} if not checks.get("search_trials_counted_once", True) else {}),
                 "held": all(checks.values())}
 
     def invariants(self, ended: bool) -> dict[str, bool]:
@@ -252,6 +255,9 @@ class Run:
                             "twice": {k: [(n, grid[n].system_attrs.get("retry_history"),
                                            grid[n].user_attrs.get("worker")) for n in v]
                                       for k, v in done.items() if len(v) > 1}}
+        self.search_detail = [(t.number, t.state.name, t.user_attrs.get("rung"), t.user_attrs.get("source"),
+                               t.user_attrs.get("promoted_from"), t.user_attrs.get("outcome"),
+                               bool(t.system_attrs.get("retry_history"))) for t in search]
         return {
             "study_ended": ended,
             "grid_cells_completed_once": len(done) == cells and all(len(n) == 1 for n in done.values()),
