@@ -11,8 +11,8 @@ from ._json import finite_json
 from ._registry import (Registry, check_choice, did_you_mean, is_user_reference, load_user_callable,
                         unknown_name_message, user_file_digest)
 from ._smooth import running_median
-from ._guard import (CREATED_BY_KEY, STORAGE_RETRY_SECONDS, guarded, is_connection_lost, is_query_canceled,
-                     is_unreachable, wait_log)
+from ._guard import (CREATED_BY_KEY, STORAGE_RETRY_SECONDS, exception_chain, guarded, is_connection_lost,
+                     is_query_canceled, is_unreachable, wait_log)
 from ._redact import redact
 from ._storage import (DEFAULT_STORAGE, GRACE_SECONDS, HEARTBEAT_SECONDS, MAX_RETRY, SHARED_HINT, coordinator_lock,
                        fail_silent_trials, heartbeat_ages, is_shared, open_storage, resolve_storage_url, storage_url,
@@ -33,7 +33,7 @@ __all__ = [
     "CREATED_BY_KEY", "DEFAULT_STORAGE", "GRACE_SECONDS", "HEARTBEAT_SECONDS", "MAX_RETRY", "SHARED_HINT",
     "STORAGE_RETRY_SECONDS",
     "coordinator_lock", "fail_silent_trials", "guarded", "heartbeat_ages", "is_connection_lost", "is_shared",
-    "is_query_canceled", "is_unreachable", "open_storage", "redact", "resolve_storage_url", "storage_url",
+    "exception_chain", "is_query_canceled", "is_unreachable", "open_storage", "redact", "resolve_storage_url", "storage_url",
     "study_names", "wait_log",
     # shared types and helpers
     "Progress", "__version__", "running_median",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from ._errors import StorageError
@@ -24,6 +25,38 @@ wait_log = logging.getLogger("hybridtune.storage")
 _LOST_SQLSTATES = ("08", "53", "57P")
 
 
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it wraps (its cause, else its context), each once: how Optuna's
+    ``StorageInternalError`` around SQLAlchemy's error around the driver's is read from the outside in.
+
+    Example:
+        >>> try:
+        ...     try:
+        ...         raise KeyError("inner")
+        ...     except KeyError as inner:
+        ...         raise ValueError("outer") from inner
+        ... except ValueError as e:
+        ...     [type(x).__name__ for x in exception_chain(e)]
+        ['ValueError', 'KeyError']
+    """
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def sqlstates(exc: BaseException) -> Iterator[str]:
+    """The SQLSTATE of every error in ``exc``'s chain (:func:`exception_chain`) and of the driver's error
+    each wraps (SQLAlchemy's ``orig``), psycopg 3's ``sqlstate`` or psycopg 2's ``pgcode``."""
+    for e in exception_chain(exc):
+        for candidate in (e, getattr(e, "orig", None)):
+            state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+            if state is not None:
+                yield str(state)
+
+
 def is_connection_lost(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps: Optuna turns every SQLAlchemy error into a ``StorageInternalError``
     "raised during the commit") says the database connection was lost rather than that a statement was
@@ -36,10 +69,7 @@ def is_connection_lost(exc: BaseException) -> bool:
     """
     import sqlalchemy.exc as sa
 
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
+    for e in exception_chain(exc):
         if isinstance(e, sa.DBAPIError):
             if e.connection_invalidated:
                 return True
@@ -53,7 +83,6 @@ def is_connection_lost(exc: BaseException) -> bool:
                     return True
                 return str(sqlstate).startswith(_LOST_SQLSTATES)
             return sqlstate is not None and str(sqlstate).startswith(_LOST_SQLSTATES)
-        e = e.__cause__ or e.__context__
     return False
 
 
@@ -70,16 +99,7 @@ def is_query_canceled(exc: BaseException) -> bool:
         >>> is_query_canceled(ValueError("x"))
         False
     """
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        for candidate in (e, getattr(e, "orig", None)):
-            sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-            if sqlstate == _QUERY_CANCELED:
-                return True
-        e = e.__cause__ or e.__context__
-    return False
+    return _QUERY_CANCELED in sqlstates(exc)
 
 
 #: What a client library says when no server answers at an address that may be right: nothing listens there
@@ -106,20 +126,10 @@ def is_unreachable(exc: BaseException) -> bool:
         >>> is_unreachable(OSError('FATAL:  database "studeis" does not exist'))
         False
     """
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        for candidate in (e, getattr(e, "orig", None)):
-            if candidate is None:
-                continue
-            sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-            if sqlstate is not None and str(sqlstate).startswith(_LOST_SQLSTATES):
-                return True
-            if any(m in str(candidate).lower() for m in _UNREACHABLE):
-                return True
-        e = e.__cause__ or e.__context__
-    return False
+    if any(state.startswith(_LOST_SQLSTATES) for state in sqlstates(exc)):
+        return True
+    return any(m in str(c).lower() for e in exception_chain(exc) for c in (e, getattr(e, "orig", None))
+               if c is not None for m in _UNREACHABLE)
 
 
 #: What SQLite says when its file cannot be written: a full disk, a read-only file or folder, a failing disk.

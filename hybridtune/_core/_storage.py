@@ -21,7 +21,7 @@ from typing import Any
 
 from ._checks import is_positive_int
 from ._errors import StorageError
-from ._guard import STORAGE_RETRY_SECONDS, Guard, guarded_class, guarded
+from ._guard import STORAGE_RETRY_SECONDS, Guard, guarded, guarded_class, sqlstates
 from ._redact import first_line, redact, scrub
 
 _log = logging.getLogger(__name__)
@@ -222,16 +222,7 @@ _SCHEMA_RACE_SQLSTATES = ("23505", "42P07", "42710")
 
 def _lost_schema_race(exc: BaseException) -> bool:
     """Whether ``exc`` (or what it wraps) says that another process created the same table or type first."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        for candidate in (e, getattr(e, "orig", None)):
-            sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-            if sqlstate in _SCHEMA_RACE_SQLSTATES:
-                return True
-        e = e.__cause__ or e.__context__
-    return False
+    return any(state in _SCHEMA_RACE_SQLSTATES for state in sqlstates(exc))
 
 
 def storage_url(storage: Any) -> str | None:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from .._core import HybridTuneError, StorageError, StorageUnreachable, is_query_canceled
+from .._core import HybridTuneError, StorageError, StorageUnreachable, exception_chain, is_query_canceled
 from ._common import EXIT_STORAGE_LOST, EXIT_USAGE, BaseCommand, Parser
 from ._diagnostics import LandscapeCommand, ProcedureCommand, SweepCommand
 from ._probe import LrFindCommand, ProbeCommand
@@ -170,14 +170,7 @@ def _interrupted(command: str, exc: BaseException) -> int:
 
 def _cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
     """``exc`` or the first exception of type ``kind`` in its chain of causes and contexts."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        if isinstance(e, kind):
-            return e
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return None
+    return next((e for e in exception_chain(exc) if isinstance(e, kind)), None)
 
 
 def entry_point() -> NoReturn:
