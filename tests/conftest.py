@@ -42,6 +42,22 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("HYBRIDTUNE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(scope="module")
+def pg() -> str:
+    """The test PostgreSQL server's URL (``HYBRIDTUNE_TEST_POSTGRES_URL``, which ``.ci/run`` sets); the test
+    skips, saying why, where it is unset or does not answer."""
+    import os
+
+    url = os.environ.get("HYBRIDTUNE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL: set HYBRIDTUNE_TEST_POSTGRES_URL (.ci/run sets the local server's URL)")
+    try:
+        ht.open_storage(url)
+    except ht.StorageError as exc:
+        pytest.skip(f"PostgreSQL at HYBRIDTUNE_TEST_POSTGRES_URL is not reachable: {exc}")
+    return url
+
+
 @pytest.fixture(scope="session")
 def tiny_task() -> ht.Task:
     """A seeded 4-class 1x8x8 task that trains in well under a second."""

@@ -194,24 +194,11 @@ def test_bad_fidelity_is_one_line() -> None:
         ht.StudyConfig(fidelity="rungs")
 
 
-def _pg_url() -> str:
-    import os
-
-    url = os.environ.get("HYBRIDTUNE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("no PostgreSQL: set HYBRIDTUNE_TEST_POSTGRES_URL (.ci/run sets the local server's URL)")
-    try:
-        ht.open_storage(url)
-    except ht.StorageError as exc:
-        pytest.skip(f"PostgreSQL at HYBRIDTUNE_TEST_POSTGRES_URL is not reachable: {exc}")
-    return url
-
-
 @pytest.mark.timeout(300)
-def test_a_coordinator_and_a_worker_share_the_rungs_without_running_one_twice(task: ht.Task) -> None:
+def test_a_coordinator_and_a_worker_share_the_rungs_without_running_one_twice(task: ht.Task, pg: str) -> None:
     """On PostgreSQL a worker (a thread here, its own storage connection) takes the ladder's trials beside the
     coordinator and stays for the promotions; every ticket runs once, every promotion is queued once."""
-    url = _pg_url()
+    url = pg
     name = f"ladder-{uuid.uuid4().hex[:10]}"
     worker: dict = {}
 

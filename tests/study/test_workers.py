@@ -29,22 +29,6 @@ ENV = {"OMP_NUM_THREADS": "1", "COLUMNS": "200"}
 DATA = "synthetic:n=1200,classes=4,noise=1.5"
 
 
-def _pg_url() -> str:
-    url = os.environ.get("HYBRIDTUNE_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("no PostgreSQL: set HYBRIDTUNE_TEST_POSTGRES_URL (.ci/run sets the local server's URL)")
-    try:
-        ht.open_storage(url)
-    except ht.StorageError as exc:
-        pytest.skip(f"PostgreSQL at HYBRIDTUNE_TEST_POSTGRES_URL is not reachable: {exc}")
-    return url
-
-
-@pytest.fixture(scope="module")
-def pg() -> str:
-    return _pg_url()
-
-
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
