@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import _peers
-from _common import now, stamp, write_json
+from _common import mean_se, now, stamp, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -193,13 +193,6 @@ def _peer_row(method: str, task: Any, task_kw: dict[str, Any], wide: Any, *, nam
 # Summary
 
 
-def _mean_se(xs: list[float]) -> dict[str, Any]:
-    if not xs:
-        return {"mean": None, "se": None, "n": 0}
-    se = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else None
-    return {"mean": statistics.fmean(xs), "se": se, "n": len(xs)}
-
-
 def _acc(r: dict[str, Any]) -> float | None:
     t = r.get("test_accuracy")
     return None if not t else t["mean"]
@@ -255,11 +248,11 @@ def summarize(rows: list[dict[str, Any]], methods: list[str], budgets: list[floa
     for t in tasks:
         seeds = sorted({s for tt, s in pairs if tt == t})
         g = [grid[(t, s)] for s in seeds if grid.get((t, s)) is not None]
-        per_budget: dict[str, Any] = {"grid": _mean_se(g)}
+        per_budget: dict[str, Any] = {"grid": mean_se(g)}
         for b in budgets:
             cell: dict[str, Any] = {}
             for m in methods:
-                cell[m] = _mean_se([a for s in seeds if (r := by.get((t, s, b, m))) and (a := _acc(r)) is not None])
+                cell[m] = mean_se([a for s in seeds if (r := by.get((t, s, b, m))) and (a := _acc(r)) is not None])
                 cost = [r["cost_ratio_to_grid"] for s in seeds if (r := by.get((t, s, b, m)))]
                 cell[m]["cost_ratio_to_grid_max"] = max(cost) if cost else None
             for m in ("search", "search_pruner"):
@@ -267,11 +260,11 @@ def summarize(rows: list[dict[str, Any]], methods: list[str], budgets: list[floa
                     continue
                 diffs = [a - grid[(t, s)] for s in seeds if (r := by.get((t, s, b, m)))
                          and (a := _acc(r)) is not None and grid.get((t, s)) is not None]
-                cell[f"{m}_minus_grid"] = _mean_se(diffs)
+                cell[f"{m}_minus_grid"] = mean_se(diffs)
             if "search_pruner" in methods:  # the ladder against the search before it, paired
                 diffs = [a - p for s in seeds if (r := by.get((t, s, b, "search"))) and (q := by.get(
                     (t, s, b, "search_pruner"))) and (a := _acc(r)) is not None and (p := _acc(q)) is not None]
-                cell["ladder_minus_pruner"] = _mean_se(diffs)
+                cell["ladder_minus_pruner"] = mean_se(diffs)
             per_budget[f"{b:g}"] = cell
         task_out[t] = per_budget
     return {"mean_rank_by_budget": rank_out, "mean_rank_with_search_pruner": rank_all, "by_task": task_out}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,3 +41,11 @@ def write_json(out: str | Path, payload: dict[str, Any]) -> None:
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2, allow_nan=False, default=float) + "\n")
     os.replace(tmp, out)
+
+
+def mean_se(xs: list[float]) -> dict[str, Any]:
+    """``{"mean", "se", "n"}`` of ``xs``: the standard error over its values (``None`` for fewer than two)."""
+    if not xs:
+        return {"mean": None, "se": None, "n": 0}
+    se = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else None
+    return {"mean": statistics.fmean(xs), "se": se, "n": len(xs)}

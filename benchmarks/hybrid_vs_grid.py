@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import now, stamp, write_json
+from _common import mean_se, now, stamp, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 #: task -> (spec, optimizer override)
@@ -91,13 +90,6 @@ def run_one(task_name: str, seed: int, *, storage: str, test_seeds: int) -> dict
     return row
 
 
-def _mean_se(xs: list[float]) -> dict[str, Any]:
-    if not xs:
-        return {"mean": None, "se": None, "n": 0}
-    se = statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else None
-    return {"mean": statistics.fmean(xs), "se": se, "n": len(xs)}
-
-
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per task, over its seeds: each study's mean retrained test accuracy, the search's paired difference
     with the grid and with random (mean +- SE over the seeds), the cost ratios, the normalised score of the
@@ -112,11 +104,11 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             t = r[role]["test_accuracy"]
             return None if t is None else t["mean"]
 
-        acc = {role: _mean_se([test(role, r) for r in rs if test(role, r) is not None])
+        acc = {role: mean_se([test(role, r) for r in rs if test(role, r) is not None])
                for role in ("search", "grid", "random")}
-        vs_grid = _mean_se([test("search", r) - test("grid", r) for r in rs])
-        vs_random = _mean_se([test("search", r) - test("random", r) for r in rs if test("random", r) is not None])
-        grid_vs_random = _mean_se([test("grid", r) - test("random", r) for r in rs if test("random", r) is not None])
+        vs_grid = mean_se([test("search", r) - test("grid", r) for r in rs])
+        vs_random = mean_se([test("search", r) - test("random", r) for r in rs if test("random", r) is not None])
+        grid_vs_random = mean_se([test("grid", r) - test("random", r) for r in rs if test("random", r) is not None])
         score = None
         if grid_vs_random["se"] and abs(grid_vs_random["mean"]) > BEAT_Z * grid_vs_random["se"]:
             score = vs_random["mean"] / grid_vs_random["mean"]

@@ -23,13 +23,12 @@ differences; per set and budget, the same over seeds, and the targets.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import now, stamp, write_json
+from _common import mean_se, now, stamp, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 #: set -> (model, dataset spec)
@@ -63,13 +62,6 @@ def run_one(set_name: str, budget: float, seed: int, *, storage: str, test_seeds
     return out
 
 
-def _mean_se(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"mean": None, "se": None, "n": 0}
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else None
-    return {"mean": statistics.fmean(values), "se": se, "n": len(values)}
-
-
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per set and budget, over seeds: each method's mean test metric +- SE, and the search's paired
     differences with the grid and with random (the per-seed differences of the test means)."""
@@ -80,11 +72,11 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"set": key[0], "budget": key[1], "metric": rs[0]["metric"],
                                "direction": rs[0]["direction"], "seeds": [r["seed"] for r in rs]}
         for role in ROLES:
-            row[role] = _mean_se([r[role]["test_mean"] for r in rs if r[role]["test_mean"] is not None])
+            row[role] = mean_se([r[role]["test_mean"] for r in rs if r[role]["test_mean"] is not None])
         for other in ("grid", "random"):
             diffs = [r["search"]["test_mean"] - r[other]["test_mean"] for r in rs
                      if r["search"]["test_mean"] is not None and r[other]["test_mean"] is not None]
-            row[f"search_minus_{other}"] = _mean_se(diffs)
+            row[f"search_minus_{other}"] = mean_se(diffs)
         d = row["search_minus_grid"]
         # "no worse than the grid beyond one paired SE": the search's disadvantage (signed by direction) <= 1 SE
         row["target_no_worse_than_grid"] = None if d["mean"] is None else \
