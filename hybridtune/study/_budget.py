@@ -61,11 +61,27 @@ def reserved(t: optuna.trial.FrozenTrial, budget: Mapping[str, Any]) -> int:
     """What a queued or running trial holds of the budget until it ends: a full trial (``per_trial``), or its
     share of one for a shorter trial on the ladder (its :data:`~hybridtune.study.keys.FIDELITY` epochs of the
     full trial's)."""
+    return reserve_for(t.user_attrs.get(keys.FIDELITY), budget)
+
+
+def reserve_for(epochs: int | None, budget: Mapping[str, Any]) -> int:
+    """What a trial of ``epochs`` epochs reserves of ``budget`` (``None``: a full trial, ``per_trial``).
+
+    Example:
+        >>> reserve_for(1, {"per_trial": 4000, "epochs": 4}), reserve_for(None, {"per_trial": 4000, "epochs": 4})
+        (1000, 4000)
+    """
     full = int(budget["per_trial"])
-    epochs, of = t.user_attrs.get(keys.FIDELITY), budget.get("epochs")
+    of = budget.get("epochs")
     if epochs is None or not of:
         return full
     return -(-full * int(epochs) // int(of))
+
+
+def affords(study: optuna.Study, budget: Mapping[str, Any] | None, epochs: int) -> bool:
+    """Whether what is left of ``study``'s ``budget`` (:func:`left_over`) still pays for a trial of ``epochs``
+    epochs (always, without a budget)."""
+    return budget is None or left_over(study.get_trials(deepcopy=False), budget) >= reserve_for(epochs, budget)
 
 
 def spent(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, Any]) -> int:

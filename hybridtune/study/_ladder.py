@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import keys
-from ._budget import left_over, reserved
+from ._budget import affords
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -207,8 +207,10 @@ def _rung_of(t: optuna.trial.FrozenTrial) -> int | None:
 
 
 def _finished(t: optuna.trial.FrozenTrial) -> bool:
-    return t.state.name in ("COMPLETE", "PRUNED") or (
-        t.state.name == "FAIL" and t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED)
+    """Done for good: completed, pruned, or failed in a way running it again would repeat (the queue's rule)."""
+    from ._queue import failed_on_its_own
+
+    return t.state.name in ("COMPLETE", "PRUNED") or failed_on_its_own(t)
 
 
 def _ranked(trials: Sequence[optuna.trial.FrozenTrial], sign: float) -> list[optuna.trial.FrozenTrial]:
@@ -240,12 +242,6 @@ def fill_ladder(study: optuna.Study, firsts: Sequence[Mapping[str, Any]] | None 
     def held_on(rung: int) -> list[optuna.trial.FrozenTrial]:
         return [t for t in tickets(rung) if t.state.name in _HELD or (in_run and _finished(t))]
 
-    def affords(rung: int) -> bool:
-        if budget is None:
-            return True
-        return left_over(study.get_trials(deepcopy=False), budget) >= reserved(_Ticket({keys.FIDELITY: epochs[rung]}),
-                                                                                budget)
-
     def enqueue(rung: int, params: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
         nonlocal queued
         study.enqueue_trial(dict(params), user_attrs={keys.FIDELITY: epochs[rung], keys.RUNG: rung, **attrs})
@@ -260,10 +256,10 @@ def fill_ladder(study: optuna.Study, firsts: Sequence[Mapping[str, Any]] | None 
                         if t.user_attrs.get(keys.SOURCE) == keys.SUGGESTION_SOURCE}
     n = len(held)
     for i, params in enumerate(firsts or ()):
-        if n < counts[first] and i not in held_suggestions and affords(first):
+        if n < counts[first] and i not in held_suggestions and affords(study, budget, epochs[first]):
             enqueue(first, params, {keys.SOURCE: keys.SUGGESTION_SOURCE, keys.SUGGESTION: i})
             n += 1
-    while n < counts[first] and affords(first):
+    while n < counts[first] and affords(study, budget, epochs[first]):
         enqueue(first, {}, {})
         n += 1
     if queued:
@@ -280,23 +276,17 @@ def fill_ladder(study: optuna.Study, firsts: Sequence[Mapping[str, Any]] | None 
         candidates = [t for t in _ranked([t for t in trials if _rung_of(t) == below], sign)
                       if t.number not in promoted]
         for t in candidates[:max(0, counts[rung] - len(here))]:
-            if not affords(rung):
+            if not affords(study, budget, epochs[rung]):
                 break
             enqueue(rung, t.params, {keys.PROMOTED_FROM: t.number})
         if queued:
             return queued
         below = rung
-    return _extend(study, trials, ladder, sign, affords=lambda e: _affords_epochs(study, budget, e))
-
-
-def _affords_epochs(study: optuna.Study, budget: Mapping[str, Any] | None, epochs: int) -> bool:
-    if budget is None:
-        return True
-    return left_over(study.get_trials(deepcopy=False), budget) >= reserved(_Ticket({keys.FIDELITY: epochs}), budget)
+    return _extend(study, trials, ladder, sign, budget)
 
 
 def _extend(study: optuna.Study, trials: Sequence[optuna.trial.FrozenTrial], ladder: Mapping[str, Any], sign: float,
-            *, affords: Any) -> int:
+            budget: Mapping[str, Any] | None) -> int:
     """The length ladder: once the planned rungs have finished, when the best of the longest rung run so far
     was still improving clearly at its last epoch (:func:`last_epoch_rise`), train it again twice as long
     (up to the ladder's ``cap`` epochs, and only while the budget pays for it). Each step is a rung of one
@@ -322,18 +312,11 @@ def _extend(study: optuna.Study, trials: Sequence[optuna.trial.FrozenTrial], lad
     longer = min(2 * epochs, int(cap))
     if longer <= epochs or last_epoch_rise(best.user_attrs.get(keys.CURVE) or [], int(n_val)) is None:
         return 0
-    if not affords(longer):
+    if not affords(study, budget, longer):
         return 0
     study.enqueue_trial(dict(best.params), user_attrs={keys.FIDELITY: longer, keys.RUNG: top + 1,
                                                        keys.PROMOTED_FROM: best.number, keys.EXTENDED: True})
     return 1
-
-
-class _Ticket:
-    """A stand-in trial for :func:`~hybridtune.study._budget.reserved`: only its user attributes."""
-
-    def __init__(self, user_attrs: Mapping[str, Any]) -> None:
-        self.user_attrs = dict(user_attrs)
 
 
 def ladder_rows(trials: Sequence[optuna.trial.FrozenTrial], ladder: Mapping[str, Any] | None, *,

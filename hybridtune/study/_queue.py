@@ -62,7 +62,7 @@ def trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     return dict(t.system_attrs.get("fixed_params") or t.params)
 
 
-def _failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
+def failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
     """A trial that failed for a reason of its own (out of memory), or whose process died on it
     :data:`~hybridtune._core.MAX_RETRY` times over (the stale-trial retries are spent): running it again in
     this run would fail again."""
@@ -86,7 +86,7 @@ def fill_search_queue(study: optuna.Study, n_trials: int, firsts: Sequence[Mappi
     budget (:data:`~hybridtune.study.keys.BUDGET`) holds no more trials than it affords
     (:func:`~hybridtune.study._budget.affordable`), whatever ``n_trials``. Returns the number queued."""
     trials = study.get_trials(deepcopy=False)
-    used = [t for t in trials if t.state.name in _LIVE_STATES or (in_run and _failed_on_its_own(t))]
+    used = [t for t in trials if t.state.name in _LIVE_STATES or (in_run and failed_on_its_own(t))]
     budget = study.user_attrs.get(keys.BUDGET)
     if budget is not None:
         n_trials = len(used) + affordable(trials, budget)
@@ -136,7 +136,7 @@ def queue_cells(study: optuna.Study, cells: Sequence[Mapping[str, Any]], *, in_r
     :func:`hybridtune.space._space.shuffled_cells`) that has no completed, running or queued trial (nor,
     ``in_run``, one that failed on its own); returns how many were queued."""
     have = {cell_key(trial_params(t)) for t in study.get_trials(deepcopy=False)
-            if t.state.name in _CELL_STATES or (in_run and _failed_on_its_own(t))}
+            if t.state.name in _CELL_STATES or (in_run and failed_on_its_own(t))}
     queued = 0
     for cell in cells:
         key = cell_key(cell)
