@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._core import ConfigError
+from .._core import MAX_RETRY, ConfigError
 from . import keys
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,3 +125,13 @@ def left_over(trials: Sequence[optuna.trial.FrozenTrial], budget: Mapping[str, A
     (:func:`reserved`)."""
     live = sum(reserved(t, budget) for t in trials if t.state.name in ("WAITING", "RUNNING"))
     return int(budget["examples"]) - spent(trials, budget) - live
+
+
+def failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
+    """A trial that failed for a reason of its own (out of memory), or whose process died on it
+    :data:`~hybridtune._core.MAX_RETRY` times over (the stale-trial retries are spent): running it again in
+    this run would fail again."""
+    if t.state.name != "FAIL":
+        return False
+    return t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED or \
+        len(t.system_attrs.get("retry_history") or ()) >= MAX_RETRY

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import keys
-from ._budget import affords
+from ._budget import affords, failed_on_its_own
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -208,8 +208,6 @@ def _rung_of(t: optuna.trial.FrozenTrial) -> int | None:
 
 def _finished(t: optuna.trial.FrozenTrial) -> bool:
     """Done for good: completed, pruned, or failed in a way running it again would repeat (the queue's rule)."""
-    from ._queue import failed_on_its_own
-
     return t.state.name in ("COMPLETE", "PRUNED") or failed_on_its_own(t)
 
 

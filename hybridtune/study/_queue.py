@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._core import MAX_RETRY, Progress, TrialFailed, fail_silent_trials, heartbeat_ages
+from .._core import Progress, TrialFailed, fail_silent_trials, heartbeat_ages
 from ..space import GridSpace, SearchSpace
 from . import keys
-from ._budget import affordable
+from ._budget import affordable, failed_on_its_own
 from ._objective import train_trial
 from ._samplers import make_pruner, make_sampler, pruner_info
 
@@ -60,16 +60,6 @@ def trial_params(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
     ``enqueue_trial`` writes (an Optuna convention with no public accessor; tests/study/test_study.py checks it).
     """
     return dict(t.system_attrs.get("fixed_params") or t.params)
-
-
-def failed_on_its_own(t: optuna.trial.FrozenTrial) -> bool:
-    """A trial that failed for a reason of its own (out of memory), or whose process died on it
-    :data:`~hybridtune._core.MAX_RETRY` times over (the stale-trial retries are spent): running it again in
-    this run would fail again."""
-    if t.state.name != "FAIL":
-        return False
-    return t.user_attrs.get(keys.OUTCOME) == keys.OUTCOME_FAILED or \
-        len(t.system_attrs.get("retry_history") or ()) >= MAX_RETRY
 
 
 # ----------------------------------------------------------------------------------------------
